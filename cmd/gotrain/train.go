@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/gotrain/gotrain/models"
+	"github.com/gotrain/gotrain/train"
+	"github.com/gotrain/gotrain/train/mnist"
+)
+
+func runTrain(ctx context.Context, args []string) error {
+	fs := pflag.NewFlagSet("train", pflag.ContinueOnError)
+	model := fs.String("model", "baseline", "model to train: "+strings.Join(models.Names(), ", "))
+	device := fs.String("device", "auto", "auto (the first GPU in a CUDA build, else the CPU), cpu, or cuda:N")
+	epochs := fs.Int("epochs", 0, "epochs (default: the model's recipe)")
+	batch := fs.Int("batch-size", 0, "training batch size (default: the recipe's)")
+	testBatch := fs.Int("test-batch-size", 0, "test batch size (default: the recipe's)")
+	lr := fs.Float64("lr", 0, "initial learning rate (default: the recipe's)")
+	optimizer := fs.String("optimizer", "", "sgd or adadelta (default: the recipe's)")
+	momentum := fs.Float64("momentum", 0, "SGD momentum (default: the recipe's)")
+	wd := fs.Float64("weight-decay", 0, "weight decay (default: the recipe's)")
+	nesterov := fs.Bool("nesterov", false, "Nesterov momentum (SGD)")
+	gamma := fs.Float64("gamma", 0, "StepLR factor (default: the recipe's)")
+	stepSize := fs.Int("step-size", 0, "StepLR period in epochs (default: the recipe's)")
+	seed := fs.Uint64("seed", 1, "random seed (initialisation, shuffling, dropout)")
+	data := fs.String("data", mnist.DefaultDir(), "MNIST folder (fetched there when missing)")
+	out := fs.String("out", "", "run folder (default runs/<model>-<YYYYMMDD-HHMMSS>)")
+	limitTrain := fs.Int("limit-train", 0, "train on the first N images only (0: all)")
+	limitTest := fs.Int("limit-test", 0, "test on the first N images only (0: all)")
+	threads := fs.Int("threads", 0, "CPU engine threads (0: all cores)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	spec, err := models.Lookup(*model)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	r := spec.Recipe
+	cfg := train.Config{
+		Model: spec.Name, Epochs: r.Epochs, BatchSize: r.BatchSize, TestBatchSize: r.TestBatchSize,
+		LR: r.LR, StepSize: r.StepSize, Gamma: r.Gamma, Seed: *seed,
+		Optimizer:  train.OptimizerConfig{Name: r.Optimizer, Momentum: r.Momentum, WeightDecay: r.WeightDecay, Nesterov: r.Nesterov},
+		LimitTrain: *limitTrain, LimitTest: *limitTest, Log: os.Stdout,
+	}
+	set := func(name string, apply func()) {
+		if fs.Changed(name) {
+			apply()
+		}
+	}
+	set("epochs", func() { cfg.Epochs = *epochs })
+	set("batch-size", func() { cfg.BatchSize = *batch })
+	set("test-batch-size", func() { cfg.TestBatchSize = *testBatch })
+	set("lr", func() { cfg.LR = *lr })
+	set("optimizer", func() { cfg.Optimizer.Name = *optimizer })
+	set("momentum", func() { cfg.Optimizer.Momentum = *momentum })
+	set("weight-decay", func() { cfg.Optimizer.WeightDecay = *wd })
+	set("nesterov", func() { cfg.Optimizer.Nesterov = *nesterov })
+	set("gamma", func() { cfg.Gamma = *gamma })
+	set("step-size", func() { cfg.StepSize = *stepSize })
+	switch {
+	case cfg.Epochs < 0:
+		return usagef("-epochs %d: must be 0 or more", cfg.Epochs)
+	case cfg.BatchSize < 1:
+		return usagef("-batch-size %d: must be at least 1", cfg.BatchSize)
+	case cfg.TestBatchSize < 1:
+		return usagef("-test-batch-size %d: must be at least 1", cfg.TestBatchSize)
+	case cfg.LR <= 0:
+		return usagef("-lr %g: must be positive", cfg.LR)
+	case cfg.Optimizer.Name != "sgd" && cfg.Optimizer.Name != "adadelta":
+		return usagef("unknown optimizer %q (allowed: sgd, adadelta)", cfg.Optimizer.Name)
+	case cfg.Optimizer.Momentum < 0 || cfg.Optimizer.WeightDecay < 0:
+		return usagef("-momentum and -weight-decay must be 0 or more")
+	case cfg.Optimizer.Nesterov && (cfg.Optimizer.Name != "sgd" || cfg.Optimizer.Momentum <= 0):
+		return usagef("-nesterov needs -optimizer sgd and a positive -momentum")
+	case cfg.Gamma <= 0:
+		return usagef("-gamma %g: must be positive", cfg.Gamma)
+	case cfg.StepSize < 1:
+		return usagef("-step-size %d: must be at least 1", cfg.StepSize)
+	case *limitTrain < 0 || *limitTest < 0:
+		return usagef("-limit-train and -limit-test must be 0 or more")
+	case *threads < 0:
+		return usagef("-threads %d: must be 0 or more", *threads)
+	}
+	if _, _, err := parseDevice(*device); err != nil {
+		return err
+	}
+	be, err := openDevice(*device, *threads)
+	if err != nil {
+		return err
+	}
+	if err := mnist.Ensure(ctx, *data, os.Stderr); err != nil {
+		return err
+	}
+	trainSet, testSet, err := mnist.Load(*data)
+	if err != nil {
+		return err
+	}
+	cfg.OutDir = *out
+	if cfg.OutDir == "" {
+		cfg.OutDir = filepath.Join("runs", fmt.Sprintf("%s-%s", spec.Name, time.Now().Format("20060102-150405")))
+	}
+	tr, err := train.NewTrainer(cfg, be, trainSet, testSet)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("gotrain: %s on %s: %s lr %g, StepLR(step %d, gamma %g), %d epochs, batch %d, test batch %d, seed %d, %d params -> %s\n",
+		spec.Name, be.Name(), tr.OptimizerName(), cfg.LR, cfg.StepSize, cfg.Gamma, cfg.Epochs, cfg.BatchSize,
+		cfg.TestBatchSize, cfg.Seed, tr.Model().NumParams(), cfg.OutDir)
+	res, err := tr.Run(ctx)
+	if err != nil {
+		return err
+	}
+	if len(res.Epochs) > 0 {
+		last := res.Last()
+		fmt.Printf("done: best test acc %.2f%% (epoch %d), last %.2f%% (epoch %d); metrics in %s\n",
+			100*res.BestAcc, res.BestEpoch, 100*last.TestAcc, last.Epoch, filepath.Join(cfg.OutDir, "metrics.jsonl"))
+	}
+	return nil
+}

@@ -1,0 +1,484 @@
+package engine
+
+import "math"
+
+// bnGeom views x as (N, C, S): S is 1 for (N,C) and H·W for (N,C,H,W).
+func (c *CPU) bnGeom(op string, x *Tensor, chanTensors ...*Tensor) (n, ch, s int, ok bool) {
+	if x.Rank() < 2 {
+		c.fail(op, "want (N,C) or (N,C,...), got %s", x)
+		return 0, 0, 0, false
+	}
+	n, ch = x.shape[0], x.shape[1]
+	s = Numel(x.shape[2:])
+	for _, t := range chanTensors {
+		if t != nil && t.Len() != ch {
+			c.fail(op, "%s does not have %d channels", t, ch)
+			return 0, 0, 0, false
+		}
+	}
+	return n, ch, s, true
+}
+
+// BatchNormTrain normalises with batch statistics (accumulated in float64,
+// in a fixed order per channel) and updates the running statistics.
+func (c *CPU) BatchNormTrain(y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta *Tensor, momentum, eps float32) {
+	const op = "batchnorm"
+	if !c.ok(op, y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta) || !c.sameShape(op, y, x) {
+		return
+	}
+	n, ch, s, ok := c.bnGeom(op, x, saveMean, saveInvStd, runMean, runVar, gamma, beta)
+	if !ok {
+		return
+	}
+	m := n * s
+	if m < 2 {
+		c.fail(op, "expected more than 1 value per channel when training, got input %s", x)
+		return
+	}
+	xs, ys := F32(x), F32(y)
+	sm, si := F32(saveMean), F32(saveInvStd)
+	var rm, rv, gs, bs []float32
+	if runMean != nil {
+		rm = F32(runMean)
+	}
+	if runVar != nil {
+		rv = F32(runVar)
+	}
+	if gamma != nil {
+		gs = F32(gamma)
+	}
+	if beta != nil {
+		bs = F32(beta)
+	}
+	c.w.For(ch, grainFor(m, ewGrain), func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			var sum float64
+			for i := 0; i < n; i++ {
+				for _, v := range xs[(i*ch+k)*s : (i*ch+k+1)*s] {
+					sum += float64(v)
+				}
+			}
+			mean := sum / float64(m)
+			var sq float64
+			for i := 0; i < n; i++ {
+				for _, v := range xs[(i*ch+k)*s : (i*ch+k+1)*s] {
+					d := float64(v) - mean
+					sq += d * d
+				}
+			}
+			variance := sq / float64(m)
+			inv := 1 / math.Sqrt(variance+float64(eps))
+			sm[k], si[k] = float32(mean), float32(inv)
+			g, b := 1.0, 0.0
+			if gs != nil {
+				g = float64(gs[k])
+			}
+			if bs != nil {
+				b = float64(bs[k])
+			}
+			a := float32(g * inv)
+			off := float32(b - mean*g*inv)
+			for i := 0; i < n; i++ {
+				base := (i*ch + k) * s
+				for j, v := range xs[base : base+s] {
+					ys[base+j] = v*a + off
+				}
+			}
+			if rm != nil {
+				rm[k] = (1-momentum)*rm[k] + momentum*float32(mean)
+			}
+			if rv != nil {
+				rv[k] = (1-momentum)*rv[k] + momentum*float32(sq/float64(m-1))
+			}
+		}
+	})
+}
+
+// BatchNormEval normalises with the running statistics.
+func (c *CPU) BatchNormEval(y, x, gamma, beta, runMean, runVar *Tensor, eps float32) {
+	const op = "batchnorm eval"
+	if !c.ok(op, y, x, gamma, beta, runMean, runVar) || !c.sameShape(op, y, x) {
+		return
+	}
+	n, ch, s, ok := c.bnGeom(op, x, gamma, beta, runMean, runVar)
+	if !ok {
+		return
+	}
+	xs, ys, rm, rv := F32(x), F32(y), F32(runMean), F32(runVar)
+	var gs, bs []float32
+	if gamma != nil {
+		gs = F32(gamma)
+	}
+	if beta != nil {
+		bs = F32(beta)
+	}
+	c.w.For(ch, grainFor(n*s, ewGrain), func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			inv := 1 / math.Sqrt(float64(rv[k])+float64(eps))
+			g, b := 1.0, 0.0
+			if gs != nil {
+				g = float64(gs[k])
+			}
+			if bs != nil {
+				b = float64(bs[k])
+			}
+			a := float32(g * inv)
+			off := float32(b - float64(rm[k])*g*inv)
+			for i := 0; i < n; i++ {
+				base := (i*ch + k) * s
+				for j, v := range xs[base : base+s] {
+					ys[base+j] = v*a + off
+				}
+			}
+		}
+	})
+}
+
+// BatchNormBackward: with x̂ = (x-μ)·σ⁻¹, dβ = Σdy, dγ = Σdy·x̂ and
+// dx = γσ⁻¹/M·(M·dy − dβ − x̂·dγ).
+func (c *CPU) BatchNormBackward(dx, dgamma, dbeta, dy, x, gamma, saveMean, saveInvStd *Tensor) {
+	const op = "batchnorm backward"
+	if !c.ok(op, dx, dgamma, dbeta, dy, x, gamma, saveMean, saveInvStd) || !c.sameShape(op, dy, x, dx) {
+		return
+	}
+	n, ch, s, ok := c.bnGeom(op, x, dgamma, dbeta, gamma, saveMean, saveInvStd)
+	if !ok {
+		return
+	}
+	xs, dys, sm, si := F32(x), F32(dy), F32(saveMean), F32(saveInvStd)
+	var dxs, dgs, dbs, gs []float32
+	if dx != nil {
+		dxs = F32(dx)
+	}
+	if dgamma != nil {
+		dgs = F32(dgamma)
+	}
+	if dbeta != nil {
+		dbs = F32(dbeta)
+	}
+	if gamma != nil {
+		gs = F32(gamma)
+	}
+	m := float64(n * s)
+	c.w.For(ch, grainFor(n*s, ewGrain), func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			mean, inv := float64(sm[k]), float64(si[k])
+			var sdy, sdyx float64
+			for i := 0; i < n; i++ {
+				base := (i*ch + k) * s
+				for j, g := range dys[base : base+s] {
+					sdy += float64(g)
+					sdyx += float64(g) * (float64(xs[base+j]) - mean) * inv
+				}
+			}
+			if dgs != nil {
+				dgs[k] = float32(sdyx)
+			}
+			if dbs != nil {
+				dbs[k] = float32(sdy)
+			}
+			if dxs == nil {
+				continue
+			}
+			g := 1.0
+			if gs != nil {
+				g = float64(gs[k])
+			}
+			a := g * inv
+			mdy, mdyx := sdy/m, sdyx/m
+			for i := 0; i < n; i++ {
+				base := (i*ch + k) * s
+				for j, d := range dys[base : base+s] {
+					xh := (float64(xs[base+j]) - mean) * inv
+					dxs[base+j] = float32(a * (float64(d) - mdy - xh*mdyx))
+				}
+			}
+		}
+	})
+}
+
+// BatchNormEvalBackward is the gradient of BatchNormEval: an affine map.
+func (c *CPU) BatchNormEvalBackward(dx, dgamma, dbeta, dy, x, gamma, runMean, runVar *Tensor, eps float32) {
+	const op = "batchnorm eval backward"
+	if !c.ok(op, dx, dgamma, dbeta, dy, x, gamma, runMean, runVar) || !c.sameShape(op, dy, x, dx) {
+		return
+	}
+	n, ch, s, ok := c.bnGeom(op, x, dgamma, dbeta, gamma, runMean, runVar)
+	if !ok {
+		return
+	}
+	xs, dys, rm, rv := F32(x), F32(dy), F32(runMean), F32(runVar)
+	var dxs, dgs, dbs, gs []float32
+	if dx != nil {
+		dxs = F32(dx)
+	}
+	if dgamma != nil {
+		dgs = F32(dgamma)
+	}
+	if dbeta != nil {
+		dbs = F32(dbeta)
+	}
+	if gamma != nil {
+		gs = F32(gamma)
+	}
+	c.w.For(ch, grainFor(n*s, ewGrain), func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			mean := float64(rm[k])
+			inv := 1 / math.Sqrt(float64(rv[k])+float64(eps))
+			g := 1.0
+			if gs != nil {
+				g = float64(gs[k])
+			}
+			var sdy, sdyx float64
+			for i := 0; i < n; i++ {
+				base := (i*ch + k) * s
+				for j, d := range dys[base : base+s] {
+					sdy += float64(d)
+					sdyx += float64(d) * (float64(xs[base+j]) - mean) * inv
+					if dxs != nil {
+						dxs[base+j] = float32(float64(d) * g * inv)
+					}
+				}
+			}
+			if dgs != nil {
+				dgs[k] = float32(sdyx)
+			}
+			if dbs != nil {
+				dbs[k] = float32(sdy)
+			}
+		}
+	})
+}
+
+// LayerNorm normalises each row of the last dimension.
+func (c *CPU) LayerNorm(y, saveMean, saveInvStd, x, gamma, beta *Tensor, eps float32) {
+	const op = "layernorm"
+	if !c.ok(op, y, saveMean, saveInvStd, x, gamma, beta) || !c.sameShape(op, y, x) {
+		return
+	}
+	r, d := rows2(x)
+	if saveMean.Len() != r || saveInvStd.Len() != r || (gamma != nil && gamma.Len() != d) || (beta != nil && beta.Len() != d) {
+		c.fail(op, "shapes do not fit: %s", shapeStr(y, saveMean, saveInvStd, x, gamma, beta))
+		return
+	}
+	xs, ys, sm, si := F32(x), F32(y), F32(saveMean), F32(saveInvStd)
+	var gs, bs []float32
+	if gamma != nil {
+		gs = F32(gamma)
+	}
+	if beta != nil {
+		bs = F32(beta)
+	}
+	c.w.For(r, grainFor(d, ewGrain), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			row := xs[i*d : (i+1)*d]
+			var sum float64
+			for _, v := range row {
+				sum += float64(v)
+			}
+			mean := sum / float64(d)
+			var sq float64
+			for _, v := range row {
+				e := float64(v) - mean
+				sq += e * e
+			}
+			inv := 1 / math.Sqrt(sq/float64(d)+float64(eps))
+			sm[i], si[i] = float32(mean), float32(inv)
+			out := ys[i*d : (i+1)*d]
+			for j, v := range row {
+				h := (float64(v) - mean) * inv
+				if gs != nil {
+					h *= float64(gs[j])
+				}
+				if bs != nil {
+					h += float64(bs[j])
+				}
+				out[j] = float32(h)
+			}
+		}
+	})
+}
+
+// LayerNormBackward: per row, with ĝ = dy·γ, dx = σ⁻¹(ĝ − mean(ĝ) −
+// x̂·mean(ĝ·x̂)); dγ = Σ_rows dy·x̂ and dβ = Σ_rows dy, summed row by row in
+// order.
+func (c *CPU) LayerNormBackward(dx, dgamma, dbeta, dy, x, gamma, saveMean, saveInvStd *Tensor) {
+	const op = "layernorm backward"
+	if !c.ok(op, dx, dgamma, dbeta, dy, x, gamma, saveMean, saveInvStd) || !c.sameShape(op, dy, x, dx) {
+		return
+	}
+	r, d := rows2(x)
+	if saveMean.Len() != r || saveInvStd.Len() != r || (gamma != nil && gamma.Len() != d) ||
+		(dgamma != nil && dgamma.Len() != d) || (dbeta != nil && dbeta.Len() != d) {
+		c.fail(op, "shapes do not fit: %s", shapeStr(dx, dgamma, dbeta, dy, x, gamma, saveMean, saveInvStd))
+		return
+	}
+	xs, dys, sm, si := F32(x), F32(dy), F32(saveMean), F32(saveInvStd)
+	var gs []float32
+	if gamma != nil {
+		gs = F32(gamma)
+	}
+	if dx != nil {
+		dxs := F32(dx)
+		c.w.For(r, grainFor(d, ewGrain), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				mean, inv := float64(sm[i]), float64(si[i])
+				var sg, sgx float64
+				for j := 0; j < d; j++ {
+					g := float64(dys[i*d+j])
+					if gs != nil {
+						g *= float64(gs[j])
+					}
+					xh := (float64(xs[i*d+j]) - mean) * inv
+					sg += g
+					sgx += g * xh
+				}
+				sg /= float64(d)
+				sgx /= float64(d)
+				for j := 0; j < d; j++ {
+					g := float64(dys[i*d+j])
+					if gs != nil {
+						g *= float64(gs[j])
+					}
+					xh := (float64(xs[i*d+j]) - mean) * inv
+					dxs[i*d+j] = float32(inv * (g - sg - xh*sgx))
+				}
+			}
+		})
+	}
+	if dgamma != nil || dbeta != nil {
+		var dgs, dbs []float32
+		if dgamma != nil {
+			dgs = F32(dgamma)
+		}
+		if dbeta != nil {
+			dbs = F32(dbeta)
+		}
+		c.w.For(d, grainFor(r, ewGrain), func(lo, hi int) {
+			for j := lo; j < hi; j++ {
+				var sg, sb float64
+				for i := 0; i < r; i++ {
+					g := float64(dys[i*d+j])
+					sb += g
+					sg += g * (float64(xs[i*d+j]) - float64(sm[i])) * float64(si[i])
+				}
+				if dgs != nil {
+					dgs[j] = float32(sg)
+				}
+				if dbs != nil {
+					dbs[j] = float32(sb)
+				}
+			}
+		})
+	}
+}
+
+// Softmax over the last dimension, max-subtracted.
+func (c *CPU) Softmax(y, x *Tensor) {
+	const op = "softmax"
+	if !c.ok(op, y, x) || !c.sameShape(op, y, x) {
+		return
+	}
+	r, d := rows2(x)
+	xs, ys := F32(x), F32(y)
+	c.w.For(r, grainFor(d, ewGrain), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			row, out := xs[i*d:(i+1)*d], ys[i*d:(i+1)*d]
+			mx := float32(math.Inf(-1))
+			for _, v := range row {
+				if v > mx {
+					mx = v
+				}
+			}
+			var sum float64
+			for j, v := range row {
+				e := math.Exp(float64(v - mx))
+				out[j] = float32(e)
+				sum += e
+			}
+			inv := 1 / sum
+			for j := range out {
+				out[j] = float32(float64(out[j]) * inv)
+			}
+		}
+	})
+}
+
+// SoftmaxBackward computes dx = y·(dy − Σ dy·y) per row.
+func (c *CPU) SoftmaxBackward(dx, dy, y *Tensor) {
+	const op = "softmax backward"
+	if !c.ok(op, dx, dy, y) || !c.sameShape(op, dx, dy, y) {
+		return
+	}
+	r, d := rows2(y)
+	dxs, dys, ys := F32(dx), F32(dy), F32(y)
+	c.w.For(r, grainFor(d, ewGrain), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			var dot float64
+			for j := i * d; j < (i+1)*d; j++ {
+				dot += float64(dys[j]) * float64(ys[j])
+			}
+			for j := i * d; j < (i+1)*d; j++ {
+				dxs[j] = float32(float64(ys[j]) * (float64(dys[j]) - dot))
+			}
+		}
+	})
+}
+
+// CrossEntropy is the fused log-softmax + NLL loss, mean over rows: loss =
+// mean(logΣexp(x) − x[label]); dlogits = (softmax(x) − onehot)/N.
+func (c *CPU) CrossEntropy(loss, dlogits, logits, labels *Tensor) {
+	const op = "cross entropy"
+	if !c.ok(op, loss, dlogits, logits, labels) {
+		return
+	}
+	if logits.Rank() != 2 || labels.dtype != Int32 || labels.Len() != logits.shape[0] || loss.Len() != 1 ||
+		(dlogits != nil && !SameShape(dlogits.shape, logits.shape)) {
+		c.fail(op, "want logits (N,C), int32 labels (N), a 1-element loss: %s", shapeStr(loss, dlogits, logits, labels))
+		return
+	}
+	n, k := logits.shape[0], logits.shape[1]
+	xs, ls := F32(logits), I32(labels)
+	for i, l := range ls {
+		if l < 0 || int(l) >= k {
+			c.fail(op, "label %d of row %d is outside [0,%d)", l, i, k)
+			return
+		}
+	}
+	var ds []float32
+	if dlogits != nil {
+		ds = F32(dlogits)
+	}
+	per := c.scratchF64(n)
+	invN := 1 / float64(n)
+	c.w.For(n, grainFor(k, ewGrain), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			row := xs[i*k : (i+1)*k]
+			mx := math.Inf(-1)
+			for _, v := range row {
+				mx = math.Max(mx, float64(v))
+			}
+			var sum float64
+			for _, v := range row {
+				sum += math.Exp(float64(v) - mx)
+			}
+			lse := mx + math.Log(sum)
+			per[i] = lse - float64(row[ls[i]])
+			if ds != nil {
+				d := ds[i*k : (i+1)*k]
+				for j, v := range row {
+					p := math.Exp(float64(v) - lse)
+					if j == int(ls[i]) {
+						p--
+					}
+					d[j] = float32(p * invN)
+				}
+			}
+		}
+	})
+	var total float64
+	for _, v := range per {
+		total += v
+	}
+	F32(loss)[0] = float32(total * invN)
+}

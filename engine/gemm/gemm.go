@@ -1,0 +1,364 @@
+package gemm
+
+import (
+	"fmt"
+	"runtime"
+	"unsafe"
+)
+
+// Blocking parameters. The micro-tile is mr×nr; a tile of C has at most
+// mcMax rows; k is cut into blocks of at most kcMax.
+const (
+	mr     = 4
+	nr     = 24
+	kcMax  = 256
+	mcMax  = 128 // multiple of mr
+	ncTile = 768 // default tile width, multiple of nr
+
+	// Parallel tiling: a problem is split until it has about
+	// flops/tileFlops tiles, at most maxSplitTiles. Below minParFlops
+	// everything runs on the calling goroutine.
+	tileFlops     = 4 << 20
+	maxSplitTiles = 16
+	minParFlops   = 2 << 20
+)
+
+// useAsm selects the assembly kernels. Tests switch it to cover the pure-Go
+// path; it must not be changed while a multiplication is running.
+var useAsm = hasAsm
+
+// Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices,
+// where op(A) is m×k (A is stored k×m when transA) and op(B) is k×n (B is
+// stored n×k when transB); C is m×n. lda, ldb and ldc are the row strides
+// of the stored matrices. When beta == 0, C is not read. Large problems
+// are computed in parallel on up to GOMAXPROCS goroutines; the result is
+// bit-identical to SgemmSerial's whatever GOMAXPROCS is. Sgemm panics if a
+// dimension is negative, a leading dimension is shorter than its row or a
+// slice is too short.
+func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, true)
+}
+
+// SgemmSerial is Sgemm computed entirely on the calling goroutine, for
+// callers that already run several multiplications in parallel. Its result
+// is bit-identical to Sgemm's.
+func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, false)
+}
+
+func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, parallel bool) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("gemm: negative dimension (m=%d, n=%d, k=%d)", m, n, k))
+	}
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	checkMat("a", "lda", ar, ac, len(a), lda)
+	checkMat("b", "ldb", br, bc, len(b), ldb)
+	checkMat("c", "ldc", m, n, len(c), ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	p := problem{
+		transA: transA, transB: transB,
+		m: m, n: n, k: k,
+		alpha: alpha, beta: beta,
+		a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
+		asm: useAsm,
+	}
+	p.plan(parallel)
+	ntiles := p.rt * p.ct
+	if parallel && ntiles > 1 && runtime.GOMAXPROCS(0) > 1 {
+		runParallel(&p, ntiles)
+		return
+	}
+	buf := bufPool.Get().(*buffers)
+	for t := 0; t < ntiles; t++ {
+		p.tile(t, buf)
+	}
+	bufPool.Put(buf)
+}
+
+func checkMat(name, ldName string, rows, cols, length, ld int) {
+	if ld < max(1, cols) {
+		panic(fmt.Sprintf("gemm: %s = %d, want >= %d (stored %s is %d×%d)", ldName, ld, max(1, cols), name, rows, cols))
+	}
+	if rows == 0 || cols == 0 {
+		return
+	}
+	if need := (rows-1)*ld + cols; length < need {
+		panic(fmt.Sprintf("gemm: len(%s) = %d, want >= %d (stored %s is %d×%d, %s = %d)", name, length, need, name, rows, cols, ldName, ld))
+	}
+}
+
+// scaleC sets C = beta·C (C = 0 when beta == 0, without reading C).
+func scaleC(m, n int, beta float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		switch beta {
+		case 0:
+			clear(row)
+		case 1:
+		default:
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+	}
+}
+
+// problem is one multiplication with its blocking plan.
+type problem struct {
+	transA, transB bool
+	asm            bool
+	m, n, k        int
+	alpha, beta    float32
+	a, b, c        []float32
+	lda, ldb, ldc  int
+
+	kc     int // k block size (function of k only)
+	pm, pn int // number of mr-row and nr-column panels of C
+	rt, ct int // number of row and column tiles
+}
+
+// plan chooses the k block size and the tiling of C. Both depend only on
+// m, n, k and whether the call may run in parallel; the arithmetic done for
+// an element of C does not depend on the tiling at all (see package doc).
+func (p *problem) plan(parallel bool) {
+	nkb := (p.k + kcMax - 1) / kcMax
+	p.kc = (p.k + nkb - 1) / nkb
+	p.pm = (p.m + mr - 1) / mr
+	p.pn = (p.n + nr - 1) / nr
+	p.rt = (p.pm + mcMax/mr - 1) / (mcMax / mr)
+	p.ct = (p.pn + ncTile/nr - 1) / (ncTile / nr)
+	if !parallel {
+		return
+	}
+	flops := 2 * float64(p.m) * float64(p.n) * float64(p.k)
+	if flops < minParFlops {
+		return
+	}
+	want := min(int(flops/tileFlops), maxSplitTiles)
+	for p.rt*p.ct < want {
+		tm := (p.pm + p.rt - 1) / p.rt * mr
+		tn := (p.pn + p.ct - 1) / p.ct * nr
+		switch {
+		case tn >= tm && p.ct < p.pn:
+			p.ct++
+		case p.rt < p.pm:
+			p.rt++
+		case p.ct < p.pn:
+			p.ct++
+		default:
+			return
+		}
+	}
+}
+
+// tileBounds returns the rows [i0,i1) and columns [j0,j1) of tile t.
+func (p *problem) tileBounds(t int) (i0, i1, j0, j1 int) {
+	ti, tj := t/p.ct, t%p.ct
+	i0 = ti * p.pm / p.rt * mr
+	i1 = min((ti+1)*p.pm/p.rt*mr, p.m)
+	j0 = tj * p.pn / p.ct * nr
+	j1 = min((tj+1)*p.pn/p.ct*nr, p.n)
+	return
+}
+
+// buffers are one goroutine's packing buffers; their size is fixed.
+type buffers struct {
+	a  []float32 // packed A block: mcMax/mr panels of kc×mr
+	b  []float32 // packed B panel: kc×nr
+	ae []float32 // packed edge A panel: kc×mr
+	t  []float32 // scratch micro-tile: mr×nr
+}
+
+func newBuffers() *buffers {
+	return &buffers{
+		a:  alignedFloats(mcMax * kcMax),
+		b:  alignedFloats(kcMax * nr),
+		ae: alignedFloats(kcMax * mr),
+		t:  alignedFloats(mr * nr),
+	}
+}
+
+// alignedFloats returns a zeroed slice of n float32s starting on a 64-byte
+// boundary.
+func alignedFloats(n int) []float32 {
+	s := make([]float32, n+16)
+	off := int((64 - uintptr(unsafe.Pointer(&s[0]))&63) & 63 / 4)
+	return s[off : off+n : off+n]
+}
+
+// tile computes tile t of C.
+func (p *problem) tile(t int, buf *buffers) {
+	i0, i1, j0, j1 := p.tileBounds(t)
+	npA := (i1 - i0 + mr - 1) / mr
+	npB := (j1 - j0 + nr - 1) / nr
+	// Read A in place when it is not transposed and each A panel is used
+	// by few B panels; otherwise pack the A block once per k block.
+	directA := !p.transA && npB <= 2
+	directB := !p.transB && useDirectB(npA, p.kc)
+	for pc := 0; pc < p.k; pc += p.kc {
+		kcb := min(p.kc, p.k-pc)
+		beta := p.beta
+		if pc > 0 {
+			beta = 1
+		}
+		if !directA {
+			for ip := 0; ip < npA; ip++ {
+				ii := i0 + ip*mr
+				p.packA(buf.a[ip*mr*kcb:(ip+1)*mr*kcb], ii, min(mr, i1-ii), pc, kcb)
+			}
+		}
+		for jp := 0; jp < npB; jp++ {
+			jj := j0 + jp*nr
+			w := min(nr, j1-jj)
+			bs, bo, rsB := buf.b, 0, nr
+			if w == nr && directB {
+				bs, bo, rsB = p.b, pc*p.ldb+jj, p.ldb
+			} else {
+				p.packB(buf.b[:kcb*nr], jj, w, pc, kcb)
+			}
+			for ip := 0; ip < npA; ip++ {
+				ii := i0 + ip*mr
+				h := min(mr, i1-ii)
+				var as []float32
+				var ao, rsA, csA int
+				switch {
+				case !directA:
+					as, ao, rsA, csA = buf.a, ip*mr*kcb, 1, mr
+				case h == mr:
+					as, ao, rsA, csA = p.a, ii*p.lda+pc, p.lda, 1
+				default:
+					p.packA(buf.ae[:mr*kcb], ii, h, pc, kcb)
+					as, ao, rsA, csA = buf.ae, 0, 1, mr
+				}
+				if h == mr && w == nr {
+					p.kernel(kcb, as, ao, rsA, csA, bs, bo, rsB, p.c, ii*p.ldc+jj, p.ldc, beta)
+					continue
+				}
+				// Edge micro-tile: run the same kernel on a scratch tile
+				// so that the arithmetic is the same as for full tiles.
+				t := buf.t
+				if beta != 0 {
+					for r := 0; r < h; r++ {
+						copy(t[r*nr:r*nr+w], p.c[(ii+r)*p.ldc+jj:])
+					}
+				}
+				p.kernel(kcb, as, ao, rsA, csA, bs, bo, rsB, t, 0, nr, beta)
+				for r := 0; r < h; r++ {
+					copy(p.c[(ii+r)*p.ldc+jj:(ii+r)*p.ldc+jj+w], t[r*nr:])
+				}
+			}
+		}
+	}
+}
+
+// useDirectB reports whether full B panels (not transposed) are read in
+// place rather than packed: worthwhile when a panel is reused by few A
+// panels and is short enough to stay in L1.
+func useDirectB(npA, kc int) bool {
+	return directBMode == 1 || (directBMode == 2 && npA <= 8 && kc <= 128)
+}
+
+// directBMode: 0 never read B in place, 1 always when possible, 2 heuristic.
+var directBMode = 2
+
+// kernel runs the micro-kernel on one full 4×24 micro-tile.
+func (p *problem) kernel(kc int, a []float32, ao, rsA, csA int, b []float32, bo, rsB int, c []float32, co, ldc int, beta float32) {
+	if p.asm {
+		kern4x24(kc, &a[ao], rsA, csA, &b[bo], rsB, &c[co], ldc, p.alpha, beta)
+		return
+	}
+	kernGo(kc, a, ao, rsA, csA, b, bo, rsB, c, co, ldc, p.alpha, beta)
+}
+
+// packA packs rows [ii, ii+h) of op(A), k range [pc, pc+kcb), into dst
+// with layout dst[p*mr+r]; rows h..mr-1 are zero.
+func (p *problem) packA(dst []float32, ii, h, pc, kcb int) {
+	dst = dst[:kcb*mr]
+	if h < mr {
+		clear(dst)
+	}
+	lda := p.lda
+	if p.transA {
+		for q := 0; q < kcb; q++ {
+			src := p.a[(pc+q)*lda+ii : (pc+q)*lda+ii+h]
+			d := dst[q*mr : q*mr+h]
+			copy4(d, src)
+		}
+		return
+	}
+	if h == mr {
+		s0 := p.a[ii*lda+pc : ii*lda+pc+kcb]
+		s1 := p.a[(ii+1)*lda+pc : (ii+1)*lda+pc+kcb]
+		s2 := p.a[(ii+2)*lda+pc : (ii+2)*lda+pc+kcb]
+		s3 := p.a[(ii+3)*lda+pc : (ii+3)*lda+pc+kcb]
+		for q := range s0 {
+			d := dst[q*mr : q*mr+4 : q*mr+4]
+			d[0], d[1], d[2], d[3] = s0[q], s1[q], s2[q], s3[q]
+		}
+		return
+	}
+	for r := 0; r < h; r++ {
+		src := p.a[(ii+r)*lda+pc : (ii+r)*lda+pc+kcb]
+		for q, v := range src {
+			dst[q*mr+r] = v
+		}
+	}
+}
+
+// copy4 copies up to 4 elements without calling memmove.
+func copy4(d, s []float32) {
+	if len(s) == 4 && len(d) == 4 {
+		d[0], d[1], d[2], d[3] = s[0], s[1], s[2], s[3]
+		return
+	}
+	for i := range s {
+		d[i] = s[i]
+	}
+}
+
+// packB packs columns [jj, jj+w) of op(B), k range [pc, pc+kcb), into dst
+// with layout dst[q*nr+j]; columns w..nr-1 are zero.
+func (p *problem) packB(dst []float32, jj, w, pc, kcb int) {
+	dst = dst[:kcb*nr]
+	ldb := p.ldb
+	if w < nr {
+		clear(dst)
+	}
+	if !p.transB {
+		if w == nr && p.asm {
+			packB24(kcb, &p.b[pc*ldb+jj], ldb, &dst[0])
+			return
+		}
+		for q := 0; q < kcb; q++ {
+			copy(dst[q*nr:q*nr+w], p.b[(pc+q)*ldb+jj:(pc+q)*ldb+jj+w])
+		}
+		return
+	}
+	q0 := 0
+	if w == nr && p.asm && kcb >= 8 {
+		// Bounds: the kernel reads rows jj..jj+23, columns pc..pc+kcb8-1.
+		kc8 := kcb / 8
+		_ = p.b[(jj+nr-1)*ldb+pc+kc8*8-1]
+		packBT24(kc8, &p.b[jj*ldb+pc], ldb, &dst[0])
+		q0 = kc8 * 8
+	}
+	for j := 0; j < w; j++ {
+		src := p.b[(jj+j)*ldb+pc+q0 : (jj+j)*ldb+pc+kcb]
+		for q, v := range src {
+			dst[(q0+q)*nr+j] = v
+		}
+	}
+}

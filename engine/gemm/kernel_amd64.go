@@ -1,0 +1,17 @@
+//go:build amd64 && !purego
+
+package gemm
+
+import "golang.org/x/sys/cpu"
+
+// hasAsm reports whether the AVX2+FMA kernels can run on this CPU.
+var hasAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+//go:noescape
+func kern4x24(kc int, a *float32, rsA, csA int, b *float32, rsB int, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
+func packB24(kc int, src *float32, ld int, dst *float32)
+
+//go:noescape
+func packBT24(kc8 int, src *float32, ld int, dst *float32)

@@ -1,0 +1,18 @@
+//go:build !amd64 || purego
+
+package gemm
+
+// hasAsm is false: no assembly kernels on this platform or build.
+const hasAsm = false
+
+func kern4x24(kc int, a *float32, rsA, csA int, b *float32, rsB int, c *float32, ldc int, alpha, beta float32) {
+	panic("gemm: assembly kernel not available")
+}
+
+func packB24(kc int, src *float32, ld int, dst *float32) {
+	panic("gemm: assembly kernel not available")
+}
+
+func packBT24(kc8 int, src *float32, ld int, dst *float32) {
+	panic("gemm: assembly kernel not available")
+}

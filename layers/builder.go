@@ -1,0 +1,167 @@
+// Package layers holds gotrain's layers: their parameters, gradients and
+// activations, and their forward and backward passes, written once against
+// engine.Backend. A layer never knows which device it runs on.
+//
+// A model is built in two phases. First its layers are constructed with a
+// Builder, which declares every tensor they need (parameters, gradients,
+// buffers, activations) in a handful of pools; then Allocate backs each pool
+// with one allocation on a backend and Init fills the parameters. Training
+// then runs with no allocation per step.
+package layers
+
+import (
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+
+	"github.com/gotrain/gotrain/engine"
+)
+
+// Kind says what a state entry is in a checkpoint.
+type Kind uint8
+
+const (
+	// Param is a trainable parameter (it has a gradient).
+	Param Kind = iota
+	// Buffer is state that is saved but not trained (BN running statistics).
+	Buffer
+	// Counter is an int64 scalar buffer (BN num_batches_tracked).
+	Counter
+)
+
+// Entry is one named tensor of the model's state, in PyTorch state_dict order.
+type Entry struct {
+	Name  string
+	Kind  Kind
+	Value *engine.Tensor // Param and Buffer
+	Grad  *engine.Tensor // Param only
+	Count *int64         // Counter only
+	// Init fills a freshly built model's value on the host.
+	Init func(dst []float32, rng *rand.Rand)
+}
+
+// Builder declares a model's tensors.
+type Builder struct {
+	MaxBatch int
+	Params   *engine.Pool // trainable parameters
+	Grads    *engine.Pool // their gradients, laid out exactly as Params
+	Buffers  *engine.Pool // running statistics
+	Acts     *engine.Pool // activations and their gradients
+	Index    *engine.Pool // int32 activations (max-pool indices)
+
+	entries  []Entry
+	dropouts uint32
+}
+
+// NewBuilder starts a model for batches of at most maxBatch samples.
+func NewBuilder(maxBatch int) *Builder {
+	return &Builder{
+		MaxBatch: maxBatch,
+		Params:   engine.NewPool("params", engine.Float32),
+		Grads:    engine.NewPool("grads", engine.Float32),
+		Buffers:  engine.NewPool("buffers", engine.Float32),
+		Acts:     engine.NewPool("activations", engine.Float32),
+		Index:    engine.NewPool("indices", engine.Int32),
+	}
+}
+
+// Param declares a trainable parameter and its gradient.
+func (b *Builder) Param(name string, init func([]float32, *rand.Rand), shape ...int) (value, grad *engine.Tensor) {
+	value = b.Params.New(name, shape...)
+	grad = b.Grads.New(name+".grad", shape...)
+	b.entries = append(b.entries, Entry{Name: name, Kind: Param, Value: value, Grad: grad, Init: init})
+	return value, grad
+}
+
+// Buffer declares saved, untrained state.
+func (b *Builder) Buffer(name string, init func([]float32, *rand.Rand), shape ...int) *engine.Tensor {
+	t := b.Buffers.New(name, shape...)
+	b.entries = append(b.entries, Entry{Name: name, Kind: Buffer, Value: t, Init: init})
+	return t
+}
+
+// Counter declares an int64 scalar buffer kept on the host.
+func (b *Builder) Counter(name string, c *int64) {
+	b.entries = append(b.entries, Entry{Name: name, Kind: Counter, Count: c})
+}
+
+// Act declares a batched activation of per-sample shape.
+func (b *Builder) Act(name string, shape ...int) *engine.Tensor {
+	return b.Acts.NewBatched(name, b.MaxBatch, shape...)
+}
+
+// IndexAct declares a batched int32 activation.
+func (b *Builder) IndexAct(name string, shape ...int) *engine.Tensor {
+	return b.Index.NewBatched(name, b.MaxBatch, shape...)
+}
+
+// DropoutIndex numbers the model's dropout layers: part of each mask's key.
+func (b *Builder) DropoutIndex() uint32 {
+	b.dropouts++
+	return b.dropouts - 1
+}
+
+// Entries lists the model's state in declaration (state_dict) order.
+func (b *Builder) Entries() []Entry { return b.entries }
+
+// Pools lists every pool of the model.
+func (b *Builder) Pools() []*engine.Pool {
+	return []*engine.Pool{b.Params, b.Grads, b.Buffers, b.Acts, b.Index}
+}
+
+// Allocate backs every pool with its single allocation on be.
+func (b *Builder) Allocate(be engine.Backend) error {
+	for _, p := range b.Pools() {
+		if err := p.Allocate(be); err != nil {
+			return fmt.Errorf("allocate model (batch %d): %w", b.MaxBatch, err)
+		}
+	}
+	return nil
+}
+
+// SetBatch sets the batch size of every activation.
+func (b *Builder) SetBatch(n int) {
+	b.Acts.SetBatch(n)
+	b.Index.SetBatch(n)
+}
+
+// Init fills every parameter and buffer from its initialiser. Each tensor
+// draws from its own generator, keyed by the seed and the tensor's name, so
+// a layer's initial values do not depend on the layers declared before it.
+func (b *Builder) Init(be engine.Backend, seed uint64) error {
+	for _, e := range b.entries {
+		if e.Kind == Counter {
+			*e.Count = 0
+			continue
+		}
+		host := make([]float32, e.Value.Len())
+		if e.Init != nil {
+			h := fnv.New64a()
+			h.Write([]byte(e.Name))
+			e.Init(host, rand.New(rand.NewPCG(seed, h.Sum64())))
+		}
+		be.Upload(e.Value, host)
+	}
+	if err := be.Sync(); err != nil {
+		return fmt.Errorf("initialise parameters: %w", err)
+	}
+	return nil
+}
+
+// Uniform returns an initialiser drawing from U(-bound, bound).
+func Uniform(bound float64) func([]float32, *rand.Rand) {
+	return func(dst []float32, rng *rand.Rand) {
+		for i := range dst {
+			dst[i] = float32((rng.Float64()*2 - 1) * bound)
+		}
+	}
+}
+
+// Const returns an initialiser filling v.
+func Const(v float32) func([]float32, *rand.Rand) {
+	return func(dst []float32, _ *rand.Rand) {
+		for i := range dst {
+			dst[i] = v
+		}
+	}
+}

@@ -1,0 +1,139 @@
+// Package models builds the seed's models (INT305 report) from layers, with
+// the seed's PyTorch state_dict names, and knows each model's training recipe.
+package models
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/gotrain/gotrain/engine"
+	"github.com/gotrain/gotrain/layers"
+)
+
+// InputShape is the per-sample MNIST input: 1×28×28.
+var InputShape = []int{1, 28, 28}
+
+// Classes is the number of MNIST classes.
+const Classes = 10
+
+// Recipe is a model's default training recipe (the seed script's).
+type Recipe struct {
+	Optimizer     string  // "sgd" or "adadelta"
+	LR            float64 // initial learning rate
+	Momentum      float64
+	WeightDecay   float64
+	Nesterov      bool
+	StepSize      int     // StepLR step, in epochs
+	Gamma         float64 // StepLR factor
+	Epochs        int
+	BatchSize     int
+	TestBatchSize int
+}
+
+// Spec describes one registered model.
+type Spec struct {
+	Name    string
+	Summary string
+	Recipe  Recipe
+	build   func(b *layers.Builder) layers.Module
+}
+
+var registry = map[string]*Spec{}
+
+func register(s *Spec) { registry[s.Name] = s }
+
+// Names lists the registered models, sorted.
+func Names() []string {
+	var n []string
+	for k := range registry {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	return n
+}
+
+// Lookup returns the named model's spec, or an error listing the known ones.
+func Lookup(name string) (*Spec, error) {
+	s, ok := registry[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown model %q (known: %s)", name, strings.Join(Names(), ", "))
+	}
+	return s, nil
+}
+
+// Model is a built model: its layers, tensors and the input they read.
+type Model struct {
+	Spec    *Spec
+	Builder *layers.Builder
+	Root    layers.Module
+	// Input is the (N,1,28,28) batch the model reads; Labels its int32 labels.
+	Input, Labels *engine.Tensor
+	// Logits is where the forward pass leaves its (N,10) output.
+	Logits *engine.Tensor
+	// DLogits receives the loss gradient; Loss the 1-element mean loss.
+	DLogits, Loss *engine.Tensor
+}
+
+// Build declares the model's tensors for batches of at most maxBatch.
+// Allocate must follow before use.
+func (s *Spec) Build(maxBatch int) *Model {
+	b := layers.NewBuilder(maxBatch)
+	m := &Model{Spec: s, Builder: b}
+	m.Input = b.Act("input", InputShape...)
+	m.Labels = b.IndexAct("labels")
+	m.Root = s.build(b)
+	if sk, ok := m.Root.(layers.InputGradSkipper); ok {
+		sk.SkipInputGrad()
+	}
+	m.DLogits = b.Act("dlogits", Classes)
+	m.Loss = b.Acts.New("loss", 1)
+	return m
+}
+
+// Allocate backs the model with memory on be and initialises the
+// parameters from seed.
+func (m *Model) Allocate(be engine.Backend, seed uint64) error {
+	if err := m.Builder.Allocate(be); err != nil {
+		return fmt.Errorf("model %s: %w", m.Spec.Name, err)
+	}
+	if err := m.Builder.Init(be, seed); err != nil {
+		return fmt.Errorf("model %s: %w", m.Spec.Name, err)
+	}
+	return nil
+}
+
+// SetBatch sets the number of samples of the next passes.
+func (m *Model) SetBatch(n int) { m.Builder.SetBatch(n) }
+
+// Forward runs the model on Input and returns the logits tensor.
+func (m *Model) Forward(ctx *layers.Ctx) *engine.Tensor {
+	m.Logits = m.Root.Forward(ctx, m.Input)
+	return m.Logits
+}
+
+// Loss computes the mean cross-entropy of the last forward pass into Loss
+// and, when grad is set, its gradient into DLogits.
+func (m *Model) ComputeLoss(ctx *layers.Ctx, grad bool) {
+	var d *engine.Tensor
+	if grad {
+		d = m.DLogits
+	}
+	ctx.B.CrossEntropy(m.Loss, d, m.Logits, m.Labels)
+}
+
+// Backward back-propagates DLogits, writing every parameter gradient.
+func (m *Model) Backward(ctx *layers.Ctx) {
+	m.Root.Backward(ctx, m.DLogits)
+}
+
+// NumParams is the number of trainable scalars.
+func (m *Model) NumParams() int {
+	n := 0
+	for _, e := range m.Builder.Entries() {
+		if e.Kind == layers.Param {
+			n += e.Value.Len()
+		}
+	}
+	return n
+}
