@@ -421,7 +421,7 @@ func crossEntropyGrad(g *gradBuilder) (func(), func()) {
 
 func unaryGrad(plantKinks bool, fwd func(be engine.Backend, y, x *engine.Tensor), bwd func(be engine.Backend, dx, dy, x, y *engine.Tensor)) func(*gradBuilder) (func(), func()) {
 	return func(g *gradBuilder) (func(), func()) {
-		x := g.uniform(-3, 3, 5, 20)
+		x := g.uniform(-3, 3, 5, 40)
 		if plantKinks {
 			// Two elements within ε of relu's kink: the checker must skip
 			// exactly these (their one-sided differences disagree).
@@ -612,9 +612,9 @@ func gradCases() []gradCase {
 
 		smoothCase("softmax/4x7", softmaxGrad),
 		smoothCase("crossentropy/5x7", crossEntropyGrad),
-		kinkCase("relu/5x20", relu),
-		smoothCase("sigmoid/5x20", sigmoid),
-		smoothCase("gelu/5x20", gelu),
+		kinkCase("relu/5x40", relu),
+		smoothCase("sigmoid/5x40", sigmoid),
+		smoothCase("gelu/5x40", gelu),
 		linCase("dropout/p0.3", dropoutGrad),
 
 		kinkCase("maxpool2d/2x2_s2", maxPoolGrad(2, 2, 6, 7, pool(2, 2, 0, false, false))),

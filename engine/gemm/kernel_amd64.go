@@ -15,3 +15,12 @@ func packB24(kc int, src *float32, ld int, dst *float32)
 
 //go:noescape
 func packBT24(kc8 int, src *float32, ld int, dst *float32)
+
+//go:noescape
+func packBBlock24(kc int, src *float32, ld int, dst *float32, np int)
+
+//go:noescape
+func packATBlock4(kc int, src *float32, ld int, dst *float32, np int)
+
+//go:noescape
+func packA4(kc8 int, src *float32, ld int, dst *float32)

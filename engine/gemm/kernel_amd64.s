@@ -242,3 +242,130 @@ ptloop:
 ptdone:
 	VZEROUPPER
 	RET
+
+// func packBBlock24(kc int, src *float32, ld int, dst *float32, np int)
+//
+// Packs np 24-column panels of a kc×(24·np) block read row by row:
+// dst[jp*kc*24 + q*24 + j] = src[q*ld + jp*24 + j].
+TEXT ·packBBlock24(SB), NOSPLIT, $0-40
+	MOVQ kc+0(FP), CX
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), R8
+	SHLQ $2, R8
+	MOVQ dst+24(FP), DI
+	MOVQ np+32(FP), R9
+	MOVQ CX, R10
+	IMULQ $96, R10 // panel stride in bytes
+	TESTQ CX, CX
+	JZ    bbdone
+	TESTQ R9, R9
+	JZ    bbdone
+
+bbrow:
+	MOVQ SI, AX
+	MOVQ DI, BX
+	MOVQ R9, DX
+
+bbpanel:
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VMOVUPS 64(AX), Y2
+	VMOVUPS Y0, (BX)
+	VMOVUPS Y1, 32(BX)
+	VMOVUPS Y2, 64(BX)
+	ADDQ    $96, AX
+	ADDQ    R10, BX
+	DECQ    DX
+	JNZ     bbpanel
+
+	ADDQ R8, SI
+	ADDQ $96, DI
+	DECQ CX
+	JNZ  bbrow
+
+bbdone:
+	VZEROUPPER
+	RET
+
+// func packATBlock4(kc int, src *float32, ld int, dst *float32, np int)
+//
+// Packs np 4-row panels of op(A) = Aᵀ from the stored k×m matrix:
+// dst[ip*kc*4 + q*4 + r] = src[q*ld + ip*4 + r].
+TEXT ·packATBlock4(SB), NOSPLIT, $0-40
+	MOVQ kc+0(FP), CX
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), R8
+	SHLQ $2, R8
+	MOVQ dst+24(FP), DI
+	MOVQ np+32(FP), R9
+	MOVQ CX, R10
+	SHLQ $4, R10 // panel stride in bytes: kc*16
+	TESTQ CX, CX
+	JZ    atdone
+	TESTQ R9, R9
+	JZ    atdone
+
+atrow:
+	MOVQ SI, AX
+	MOVQ DI, BX
+	MOVQ R9, DX
+
+atpanel:
+	MOVUPS (AX), X0
+	MOVUPS X0, (BX)
+	ADDQ   $16, AX
+	ADDQ   R10, BX
+	DECQ   DX
+	JNZ    atpanel
+
+	ADDQ R8, SI
+	ADDQ $16, DI
+	DECQ CX
+	JNZ  atrow
+
+atdone:
+	RET
+
+// func packA4(kc8 int, src *float32, ld int, dst *float32)
+//
+// Interleaves 4 rows of A: dst[q*4+r] = src[r*ld+q] for q < 8*kc8, r < 4.
+TEXT ·packA4(SB), NOSPLIT, $0-32
+	MOVQ kc8+0(FP), CX
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), R8
+	SHLQ $2, R8
+	MOVQ dst+24(FP), DI
+	LEAQ (SI)(R8*2), DX
+	TESTQ CX, CX
+	JZ    padone
+
+paloop:
+	VMOVUPS    (SI), Y0
+	VMOVUPS    (SI)(R8*1), Y1
+	VMOVUPS    (DX), Y2
+	VMOVUPS    (DX)(R8*1), Y3
+	VUNPCKLPS  Y1, Y0, Y4
+	VUNPCKHPS  Y1, Y0, Y5
+	VUNPCKLPS  Y3, Y2, Y6
+	VUNPCKHPS  Y3, Y2, Y7
+	VSHUFPS    $0x44, Y6, Y4, Y0
+	VSHUFPS    $0xEE, Y6, Y4, Y1
+	VSHUFPS    $0x44, Y7, Y5, Y2
+	VSHUFPS    $0xEE, Y7, Y5, Y3
+	VPERM2F128 $0x20, Y1, Y0, Y4
+	VPERM2F128 $0x20, Y3, Y2, Y5
+	VPERM2F128 $0x31, Y1, Y0, Y6
+	VPERM2F128 $0x31, Y3, Y2, Y7
+	VMOVUPS    Y4, (DI)
+	VMOVUPS    Y5, 32(DI)
+	VMOVUPS    Y6, 64(DI)
+	VMOVUPS    Y7, 96(DI)
+	ADDQ       $32, SI
+	ADDQ       $32, DX
+	ADDQ       $128, DI
+	DECQ       CX
+	JNZ        paloop
+
+padone:
+	VZEROUPPER
+	RET

@@ -16,3 +16,15 @@ func packB24(kc int, src *float32, ld int, dst *float32) {
 func packBT24(kc8 int, src *float32, ld int, dst *float32) {
 	panic("gemm: assembly kernel not available")
 }
+
+func packBBlock24(kc int, src *float32, ld int, dst *float32, np int) {
+	panic("gemm: assembly kernel not available")
+}
+
+func packATBlock4(kc int, src *float32, ld int, dst *float32, np int) {
+	panic("gemm: assembly kernel not available")
+}
+
+func packA4(kc8 int, src *float32, ld int, dst *float32) {
+	panic("gemm: assembly kernel not available")
+}

@@ -1,0 +1,122 @@
+package models
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gotrain/gotrain/engine"
+	"github.com/gotrain/gotrain/layers"
+)
+
+// stateDictSpec reads testdata/state_dict/<model>.txt: the seed's PyTorch
+// state_dict, one "name\t[shape]\tdtype" line per entry, in order.
+func stateDictSpec(t *testing.T, model string) []string {
+	f, err := os.Open(filepath.Join("testdata", "state_dict", model+".txt"))
+	require.NoError(t, err)
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if l := sc.Text(); l != "" && !strings.HasPrefix(l, "#") {
+			lines = append(lines, l)
+		}
+	}
+	require.NoError(t, sc.Err())
+	return lines
+}
+
+func describe(e layers.Entry) string {
+	switch e.Kind {
+	case layers.Counter:
+		return e.Name + "\t[]\tint64"
+	default:
+		dims := make([]string, len(e.Value.Shape()))
+		for i, d := range e.Value.Shape() {
+			dims[i] = fmt.Sprint(d)
+		}
+		return fmt.Sprintf("%s\t[%s]\tfloat32", e.Name, strings.Join(dims, ","))
+	}
+}
+
+func TestStateDictMatchesSeed(t *testing.T) {
+	for _, name := range Names() {
+		t.Run(name, func(t *testing.T) {
+			spec, err := Lookup(name)
+			require.NoError(t, err)
+			m := spec.Build(2)
+			var got []string
+			for _, e := range m.Builder.Entries() {
+				got = append(got, describe(e))
+			}
+			require.Equal(t, stateDictSpec(t, name), got)
+		})
+	}
+}
+
+func TestBaselineParams(t *testing.T) {
+	spec, err := Lookup("baseline")
+	require.NoError(t, err)
+	m := spec.Build(4)
+	require.Equal(t, 149418, m.NumParams())
+	require.Equal(t, []int{10}, m.Root.OutShape())
+}
+
+func TestLookupUnknownListsKnown(t *testing.T) {
+	_, err := Lookup("resnet-9000")
+	require.ErrorContains(t, err, `unknown model "resnet-9000"`)
+	require.ErrorContains(t, err, "baseline")
+}
+
+// TestForwardShapeAndFit builds each model at a small batch, checks the
+// logits are (N,10) and finite, and that a few training steps on one fixed
+// batch lower the loss.
+func TestForwardShapeAndFit(t *testing.T) {
+	for _, name := range Names() {
+		t.Run(name, func(t *testing.T) {
+			be := engine.NewCPU(0)
+			spec, _ := Lookup(name)
+			const n = 8
+			m := spec.Build(n)
+			require.NoError(t, m.Allocate(be, 1))
+			x := make([]float32, n*28*28)
+			for i := range x {
+				x[i] = float32((i*7919)%255)/255 - 0.4
+			}
+			y := make([]int32, n)
+			for i := range y {
+				y[i] = int32(i % Classes)
+			}
+			m.SetBatch(n)
+			be.Upload(m.Input, x)
+			be.UploadInt32(m.Labels, y)
+			ctx := &layers.Ctx{B: be, Train: true, Seed: 1}
+			loss := func() float32 {
+				m.Forward(ctx)
+				m.ComputeLoss(ctx, true)
+				var v [1]float32
+				be.Download(v[:], m.Loss)
+				return v[0]
+			}
+			first := loss()
+			require.Equal(t, []int{n, Classes}, m.Logits.Shape())
+			for s := 0; s < 10; s++ {
+				m.Backward(ctx)
+				// Plain SGD on the flat parameter pool.
+				be.SGDStep(m.Builder.Params.Flat(), m.Builder.Grads.Flat(), nil, engine.SGDParams{LR: 0.05})
+				ctx.Step++
+				loss()
+			}
+			ctx.Train = false
+			last := loss()
+			require.NoError(t, be.Err())
+			require.Less(t, last, first, "loss did not fall after 10 SGD steps on one batch")
+			t.Logf("%s: loss %.4f -> %.4f", name, first, last)
+		})
+	}
+}
