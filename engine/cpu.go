@@ -84,8 +84,15 @@ func (c *CPU) fail(op string, format string, args ...any) {
 }
 
 // ok reports whether op may run: no earlier error, and every non-nil
-// tensor is bound to this backend's memory with the right type.
-func (c *CPU) ok(op string, ts ...*Tensor) bool {
+// tensor is bound to this backend's memory with the right type (float32;
+// okAs for the others).
+func (c *CPU) ok(op string, ts ...*Tensor) bool { return c.okAs(op, Float32, ts...) }
+
+// anyDType lets okAs accept tensors of every element type.
+const anyDType DType = 0xff
+
+// okAs is ok for tensors of element type dt.
+func (c *CPU) okAs(op string, dt DType, ts ...*Tensor) bool {
 	if c.err != nil {
 		return false
 	}
@@ -97,6 +104,10 @@ func (c *CPU) ok(op string, ts ...*Tensor) bool {
 		hs, isHost := st.(*hostStorage)
 		if st == nil || !isHost || hs.c != c {
 			c.fail(op, "tensor %s is not allocated on this backend", t)
+			return false
+		}
+		if dt != anyDType && t.dtype != dt {
+			c.fail(op, "tensor %s must be %s", t, dt)
 			return false
 		}
 	}
@@ -177,7 +188,7 @@ func (c *CPU) Upload(dst *Tensor, src []float32) {
 
 // UploadInt32 copies src into an Int32 tensor.
 func (c *CPU) UploadInt32(dst *Tensor, src []int32) {
-	if !c.ok("upload", dst) {
+	if !c.okAs("upload", Int32, dst) {
 		return
 	}
 	if len(src) != dst.Len() {
@@ -201,7 +212,7 @@ func (c *CPU) Download(dst []float32, src *Tensor) {
 
 // DownloadInt32 copies an Int32 tensor into dst.
 func (c *CPU) DownloadInt32(dst []int32, src *Tensor) {
-	if !c.ok("download", src) {
+	if !c.okAs("download", Int32, src) {
 		return
 	}
 	if len(dst) != src.Len() {
@@ -213,7 +224,7 @@ func (c *CPU) DownloadInt32(dst []int32, src *Tensor) {
 
 // Fill sets every element to v.
 func (c *CPU) Fill(t *Tensor, v float32) {
-	if !c.ok("fill", t) {
+	if !c.okAs("fill", anyDType, t) {
 		return
 	}
 	if t.dtype == Int32 {
@@ -233,7 +244,7 @@ func (c *CPU) Fill(t *Tensor, v float32) {
 
 // Copy copies src into dst (same element count).
 func (c *CPU) Copy(dst, src *Tensor) {
-	if !c.ok("copy", dst, src) || !c.sameLen("copy", dst, src) {
+	if !c.okAs("copy", dst.dtype, dst, src) || !c.sameLen("copy", dst, src) {
 		return
 	}
 	if dst.dtype == Int32 {

@@ -429,7 +429,7 @@ func (c *CPU) SoftmaxBackward(dx, dy, y *Tensor) {
 // mean(logΣexp(x) − x[label]); dlogits = (softmax(x) − onehot)/N.
 func (c *CPU) CrossEntropy(loss, dlogits, logits, labels *Tensor) {
 	const op = "cross entropy"
-	if !c.ok(op, loss, dlogits, logits, labels) {
+	if !c.ok(op, loss, dlogits, logits) || !c.okAs(op, Int32, labels) {
 		return
 	}
 	if logits.Rank() != 2 || labels.dtype != Int32 || labels.Len() != logits.shape[0] || loss.Len() != 1 ||

@@ -23,7 +23,7 @@ func (c *CPU) poolGeom(op string, y, x *Tensor, p Pool2dParams) (planes, h, w, o
 // MaxPool2d takes the first maximum of each window (PyTorch's order).
 func (c *CPU) MaxPool2d(y, idx, x *Tensor, p Pool2dParams) {
 	const op = "maxpool2d"
-	if !c.ok(op, y, idx, x) {
+	if !c.ok(op, y, x) || !c.okAs(op, Int32, idx) {
 		return
 	}
 	planes, h, w, oh, ow, ok := c.poolGeom(op, y, x, p)
@@ -70,7 +70,7 @@ func (c *CPU) MaxPool2d(y, idx, x *Tensor, p Pool2dParams) {
 // MaxPool2dBackward routes each dy to the argmax it came from.
 func (c *CPU) MaxPool2dBackward(dx, dy, idx *Tensor) {
 	const op = "maxpool2d backward"
-	if !c.ok(op, dx, dy, idx) {
+	if !c.ok(op, dx, dy) || !c.okAs(op, Int32, idx) {
 		return
 	}
 	if dx.Rank() != 4 || dy.Rank() != 4 || !SameShape(dy.shape, idx.shape) || dx.shape[0] != dy.shape[0] || dx.shape[1] != dy.shape[1] {

@@ -283,8 +283,11 @@ func runGradCheck(t *testing.T, be *engine.CPU, c gradCase) {
 // ---- op cases --------------------------------------------------------
 
 func convGrad(n, ch, h, w, k, r, s, stride, pad int, bias bool) func(*gradBuilder) (func(), func()) {
+	return convGradRect(n, ch, h, w, k, r, s, engine.Conv2dParams{StrideH: stride, StrideW: stride, PadH: pad, PadW: pad}, bias)
+}
+
+func convGradRect(n, ch, h, w, k, r, s int, prm engine.Conv2dParams, bias bool) func(*gradBuilder) (func(), func()) {
 	return func(g *gradBuilder) (func(), func()) {
-		prm := engine.Conv2dParams{StrideH: stride, StrideW: stride, PadH: pad, PadW: pad}
 		x, wt := g.rand(n, ch, h, w), g.rand(k, ch, r, s)
 		dx, dw := g.input("x", x), g.input("w", wt)
 		var b, db *engine.Tensor
@@ -292,7 +295,7 @@ func convGrad(n, ch, h, w, k, r, s, stride, pad int, bias bool) func(*gradBuilde
 			b = g.rand(k)
 			db = g.input("b", b)
 		}
-		y := g.zeros(n, k, engine.ConvOut(h, r, stride, pad), engine.ConvOut(w, s, stride, pad))
+		y := g.zeros(n, k, engine.ConvOut(h, r, prm.StrideH, prm.PadH), engine.ConvOut(w, s, prm.StrideW, prm.PadW))
 		dy := g.output(y)
 		return func() { g.be.Conv2d(y, x, wt, b, prm) },
 			func() { g.be.Conv2dBackward(dx, dw, db, dy, x, wt, prm) }
@@ -589,6 +592,7 @@ func gradCases() []gradCase {
 		linCase("conv2d/1x1_s2", convGrad(2, 3, 7, 5, 4, 1, 1, 2, 0, false)),
 		linCase("conv2d/7x7_s2_p3", convGrad(1, 2, 11, 9, 3, 7, 7, 2, 3, true)),
 		linCase("conv2d/4x4_s4", convGrad(2, 2, 9, 13, 3, 4, 4, 4, 0, true)),
+		linCase("conv2d/3x2_s2x1_p1x0", convGradRect(2, 2, 8, 5, 3, 3, 2, engine.Conv2dParams{StrideH: 2, StrideW: 1, PadH: 1}, true)),
 
 		linCase("linear/2d_bias", linearGrad([]int{5, 7}, 4, true)),
 		linCase("linear/3d_bias", linearGrad([]int{2, 3, 6}, 5, true)),
@@ -622,6 +626,7 @@ func gradCases() []gradCase {
 		kinkCase("maxpool2d/3x3_s2_p1", maxPoolGrad(2, 2, 7, 6, pool(3, 2, 1, false, false))),
 		kinkCase("maxpool2d/3x3_s2_ceil", maxPoolGrad(1, 3, 6, 8, pool(3, 2, 0, true, false))),
 		kinkCase("maxpool2d/2x2_s2_p1_ceil", maxPoolGrad(1, 2, 5, 6, pool(2, 2, 1, true, false))),
+		kinkCase("maxpool2d/3x2_s2x3_p1_ceil", maxPoolGrad(1, 2, 9, 9, engine.Pool2dParams{KH: 3, KW: 2, StrideH: 2, StrideW: 3, PadH: 1, PadW: 1, CeilMode: true})),
 
 		linCase("avgpool2d/2x2_s2", avgPoolGrad(2, 2, 6, 7, pool(2, 2, 0, false, false))),
 		linCase("avgpool2d/3x3_s2_p1", avgPoolGrad(2, 2, 7, 6, pool(3, 2, 1, false, false))),
@@ -629,6 +634,7 @@ func gradCases() []gradCase {
 		linCase("avgpool2d/3x3_s2_ceil", avgPoolGrad(1, 3, 6, 8, pool(3, 2, 0, true, false))),
 		linCase("avgpool2d/3x3_s2_p1_ceil", avgPoolGrad(1, 2, 6, 5, pool(3, 2, 1, true, false))),
 		linCase("avgpool2d/3x3_s2_p1_ceil_excludepad", avgPoolGrad(1, 2, 6, 5, pool(3, 2, 1, true, true))),
+		linCase("avgpool2d/3x2_s2x3_p1_ceil", avgPoolGrad(1, 2, 9, 9, engine.Pool2dParams{KH: 3, KW: 2, StrideH: 2, StrideW: 3, PadH: 1, PadW: 1, CeilMode: true})),
 
 		linCase("adaptiveavgpool2d/5x5_to_1x1", adaptiveGrad(5, 5, 1, 1)),
 		linCase("adaptiveavgpool2d/5x5_to_2x2", adaptiveGrad(5, 5, 2, 2)),

@@ -176,16 +176,16 @@ func (p *problem) tileBounds(t int) (i0, i1, j0, j1 int) {
 
 // buffers are one goroutine's packing buffers; their size is fixed.
 type buffers struct {
-	a  []float32 // packed A block: mcMax/mr panels of kc×mr
-	b  []float32 // packed B panel: kc×nr
-	ae []float32 // packed edge A panel: kc×mr
+	a  []float32 // packed A block: up to mcMax/mr panels of kc×mr
+	b  []float32 // packed B block: up to ncTile/nr panels of kc×nr
+	ae []float32 // packed edge A panel when A is read in place: kc×mr
 	t  []float32 // scratch micro-tile: mr×nr
 }
 
 func newBuffers() *buffers {
 	return &buffers{
 		a:  alignedFloats(mcMax * kcMax),
-		b:  alignedFloats(kcMax * nr),
+		b:  alignedFloats(ncTile * kcMax),
 		ae: alignedFloats(kcMax * mr),
 		t:  alignedFloats(mr * nr),
 	}
@@ -199,80 +199,96 @@ func alignedFloats(n int) []float32 {
 	return s[off : off+n : off+n]
 }
 
+// Tuning switches, settable by tests: 0 never, 1 always (when possible),
+// 2 heuristic.
+var (
+	directAMode  = 2 // read non-transposed A in place instead of packing it
+	directBMode  = 2 // read non-transposed B in place instead of packing it
+	rowMajorMode = 2 // loop over A panels outside B panels
+)
+
+func pick(mode int, heuristic bool) bool {
+	return mode == 1 || (mode == 2 && heuristic)
+}
+
 // tile computes tile t of C.
 func (p *problem) tile(t int, buf *buffers) {
 	i0, i1, j0, j1 := p.tileBounds(t)
 	npA := (i1 - i0 + mr - 1) / mr
 	npB := (j1 - j0 + nr - 1) / nr
 	// Read A in place when it is not transposed and each A panel is used
-	// by few B panels; otherwise pack the A block once per k block.
-	directA := !p.transA && npB <= 2
-	directB := !p.transB && useDirectB(npA, p.kc)
+	// by few B panels; read B in place when each B panel is used by few A
+	// panels and is short; otherwise pack once per k block.
+	directA := !p.transA && pick(directAMode, npB <= 2)
+	directB := !p.transB && pick(directBMode, npA <= 8 && p.kc <= 128)
+	// Small k: sweep C row panel by row panel (streams C writes); large k:
+	// keep each B panel in L1 while all A panels pass over it.
+	rowMajor := pick(rowMajorMode, p.kc <= 32)
 	for pc := 0; pc < p.k; pc += p.kc {
 		kcb := min(p.kc, p.k-pc)
 		beta := p.beta
 		if pc > 0 {
 			beta = 1
 		}
-		if !directA {
-			for ip := 0; ip < npA; ip++ {
-				ii := i0 + ip*mr
-				p.packA(buf.a[ip*mr*kcb:(ip+1)*mr*kcb], ii, min(mr, i1-ii), pc, kcb)
+		if directA {
+			if h := (i1 - i0) % mr; h != 0 {
+				p.packA(buf.ae[:kcb*mr], i1-h, h, pc, kcb)
 			}
+		} else {
+			p.packABlock(buf.a, i0, i1, pc, kcb)
 		}
-		for jp := 0; jp < npB; jp++ {
-			jj := j0 + jp*nr
-			w := min(nr, j1-jj)
-			bs, bo, rsB := buf.b, 0, nr
-			if w == nr && directB {
-				bs, bo, rsB = p.b, pc*p.ldb+jj, p.ldb
-			} else {
-				p.packB(buf.b[:kcb*nr], jj, w, pc, kcb)
-			}
+		p.packBBlock(buf.b, j0, j1, pc, kcb, directB)
+		if rowMajor {
 			for ip := 0; ip < npA; ip++ {
-				ii := i0 + ip*mr
-				h := min(mr, i1-ii)
-				var as []float32
-				var ao, rsA, csA int
-				switch {
-				case !directA:
-					as, ao, rsA, csA = buf.a, ip*mr*kcb, 1, mr
-				case h == mr:
-					as, ao, rsA, csA = p.a, ii*p.lda+pc, p.lda, 1
-				default:
-					p.packA(buf.ae[:mr*kcb], ii, h, pc, kcb)
-					as, ao, rsA, csA = buf.ae, 0, 1, mr
+				for jp := 0; jp < npB; jp++ {
+					p.micro(buf, ip, jp, i0, i1, j0, j1, pc, kcb, beta, directA, directB)
 				}
-				if h == mr && w == nr {
-					p.kernel(kcb, as, ao, rsA, csA, bs, bo, rsB, p.c, ii*p.ldc+jj, p.ldc, beta)
-					continue
-				}
-				// Edge micro-tile: run the same kernel on a scratch tile
-				// so that the arithmetic is the same as for full tiles.
-				t := buf.t
-				if beta != 0 {
-					for r := 0; r < h; r++ {
-						copy(t[r*nr:r*nr+w], p.c[(ii+r)*p.ldc+jj:])
-					}
-				}
-				p.kernel(kcb, as, ao, rsA, csA, bs, bo, rsB, t, 0, nr, beta)
-				for r := 0; r < h; r++ {
-					copy(p.c[(ii+r)*p.ldc+jj:(ii+r)*p.ldc+jj+w], t[r*nr:])
+			}
+		} else {
+			for jp := 0; jp < npB; jp++ {
+				for ip := 0; ip < npA; ip++ {
+					p.micro(buf, ip, jp, i0, i1, j0, j1, pc, kcb, beta, directA, directB)
 				}
 			}
 		}
 	}
 }
 
-// useDirectB reports whether full B panels (not transposed) are read in
-// place rather than packed: worthwhile when a panel is reused by few A
-// panels and is short enough to stay in L1.
-func useDirectB(npA, kc int) bool {
-	return directBMode == 1 || (directBMode == 2 && npA <= 8 && kc <= 128)
+// micro updates micro-tile (ip, jp) of the tile with k block [pc, pc+kcb).
+func (p *problem) micro(buf *buffers, ip, jp, i0, i1, j0, j1, pc, kcb int, beta float32, directA, directB bool) {
+	ii := i0 + ip*mr
+	h := min(mr, i1-ii)
+	jj := j0 + jp*nr
+	w := min(nr, j1-jj)
+	as, ao, rsA, csA := buf.a, ip*mr*kcb, 1, mr
+	if directA {
+		if h == mr {
+			as, ao, rsA, csA = p.a, ii*p.lda+pc, p.lda, 1
+		} else {
+			as, ao = buf.ae, 0
+		}
+	}
+	bs, bo, rsB := buf.b, jp*nr*kcb, nr
+	if directB && w == nr {
+		bs, bo, rsB = p.b, pc*p.ldb+jj, p.ldb
+	}
+	if h == mr && w == nr {
+		p.kernel(kcb, as, ao, rsA, csA, bs, bo, rsB, p.c, ii*p.ldc+jj, p.ldc, beta)
+		return
+	}
+	// Edge micro-tile: run the same kernel on a scratch tile so that the
+	// arithmetic is the same as for full tiles.
+	t := buf.t
+	if beta != 0 {
+		for r := 0; r < h; r++ {
+			copy(t[r*nr:r*nr+w], p.c[(ii+r)*p.ldc+jj:])
+		}
+	}
+	p.kernel(kcb, as, ao, rsA, csA, bs, bo, rsB, t, 0, nr, beta)
+	for r := 0; r < h; r++ {
+		copy(p.c[(ii+r)*p.ldc+jj:(ii+r)*p.ldc+jj+w], t[r*nr:])
+	}
 }
-
-// directBMode: 0 never read B in place, 1 always when possible, 2 heuristic.
-var directBMode = 2
 
 // kernel runs the micro-kernel on one full 4×24 micro-tile.
 func (p *problem) kernel(kc int, a []float32, ao, rsA, csA int, b []float32, bo, rsB int, c []float32, co, ldc int, beta float32) {
@@ -283,37 +299,74 @@ func (p *problem) kernel(kc int, a []float32, ao, rsA, csA int, b []float32, bo,
 	kernGo(kc, a, ao, rsA, csA, b, bo, rsB, c, co, ldc, p.alpha, beta)
 }
 
+// packABlock packs rows [i0, i1) of op(A), k range [pc, pc+kcb), into
+// panels of kcb×mr (panel ip at dst[ip*mr*kcb:]).
+func (p *problem) packABlock(dst []float32, i0, i1, pc, kcb int) {
+	nfull := (i1 - i0) / mr
+	if p.asm && nfull > 0 {
+		if p.transA {
+			_ = p.a[(pc+kcb-1)*p.lda+i0+nfull*mr-1]
+			packATBlock4(kcb, &p.a[pc*p.lda+i0], p.lda, &dst[0], nfull)
+		} else if kc8 := kcb / 8; kc8 > 0 {
+			for ip := 0; ip < nfull; ip++ {
+				ii := i0 + ip*mr
+				_ = p.a[(ii+mr-1)*p.lda+pc+kc8*8-1]
+				packA4(kc8, &p.a[ii*p.lda+pc], p.lda, &dst[ip*mr*kcb])
+				if kc8*8 < kcb {
+					p.packAPart(dst[ip*mr*kcb:(ip+1)*mr*kcb], ii, mr, pc, kcb, kc8*8)
+				}
+			}
+		} else {
+			for ip := 0; ip < nfull; ip++ {
+				p.packA(dst[ip*mr*kcb:(ip+1)*mr*kcb], i0+ip*mr, mr, pc, kcb)
+			}
+		}
+	} else {
+		for ip := 0; ip < nfull; ip++ {
+			p.packA(dst[ip*mr*kcb:(ip+1)*mr*kcb], i0+ip*mr, mr, pc, kcb)
+		}
+	}
+	if h := (i1 - i0) % mr; h != 0 {
+		p.packA(dst[nfull*mr*kcb:(nfull+1)*mr*kcb], i1-h, h, pc, kcb)
+	}
+}
+
 // packA packs rows [ii, ii+h) of op(A), k range [pc, pc+kcb), into dst
-// with layout dst[p*mr+r]; rows h..mr-1 are zero.
+// with layout dst[q*mr+r]; rows h..mr-1 are zero.
 func (p *problem) packA(dst []float32, ii, h, pc, kcb int) {
 	dst = dst[:kcb*mr]
 	if h < mr {
 		clear(dst)
 	}
+	p.packAPart(dst, ii, h, pc, kcb, 0)
+}
+
+// packAPart is packA for q in [q0, kcb), without clearing.
+func (p *problem) packAPart(dst []float32, ii, h, pc, kcb, q0 int) {
 	lda := p.lda
 	if p.transA {
-		for q := 0; q < kcb; q++ {
+		for q := q0; q < kcb; q++ {
 			src := p.a[(pc+q)*lda+ii : (pc+q)*lda+ii+h]
-			d := dst[q*mr : q*mr+h]
-			copy4(d, src)
+			copy4(dst[q*mr:q*mr+h], src)
 		}
 		return
 	}
 	if h == mr {
-		s0 := p.a[ii*lda+pc : ii*lda+pc+kcb]
-		s1 := p.a[(ii+1)*lda+pc : (ii+1)*lda+pc+kcb]
-		s2 := p.a[(ii+2)*lda+pc : (ii+2)*lda+pc+kcb]
-		s3 := p.a[(ii+3)*lda+pc : (ii+3)*lda+pc+kcb]
+		s0 := p.a[ii*lda+pc+q0 : ii*lda+pc+kcb]
+		s1 := p.a[(ii+1)*lda+pc+q0 : (ii+1)*lda+pc+kcb]
+		s2 := p.a[(ii+2)*lda+pc+q0 : (ii+2)*lda+pc+kcb]
+		s3 := p.a[(ii+3)*lda+pc+q0 : (ii+3)*lda+pc+kcb]
+		d := dst[q0*mr : kcb*mr]
 		for q := range s0 {
-			d := dst[q*mr : q*mr+4 : q*mr+4]
+			d := d[q*mr : q*mr+4 : q*mr+4]
 			d[0], d[1], d[2], d[3] = s0[q], s1[q], s2[q], s3[q]
 		}
 		return
 	}
 	for r := 0; r < h; r++ {
-		src := p.a[(ii+r)*lda+pc : (ii+r)*lda+pc+kcb]
+		src := p.a[(ii+r)*lda+pc+q0 : (ii+r)*lda+pc+kcb]
 		for q, v := range src {
-			dst[q*mr+r] = v
+			dst[(q0+q)*mr+r] = v
 		}
 	}
 }
@@ -329,6 +382,46 @@ func copy4(d, s []float32) {
 	}
 }
 
+// packBBlock packs columns [j0, j1) of op(B), k range [pc, pc+kcb), into
+// panels of kcb×nr (panel jp at dst[jp*nr*kcb:]); the last panel is zero
+// padded. When direct, only a partial last panel is packed.
+func (p *problem) packBBlock(dst []float32, j0, j1, pc, kcb int, direct bool) {
+	nfull := (j1 - j0) / nr
+	ldb := p.ldb
+	if w := (j1 - j0) % nr; w != 0 {
+		p.packB(dst[nfull*nr*kcb:(nfull+1)*nr*kcb], j1-w, w, pc, kcb)
+	}
+	if direct || nfull == 0 {
+		return
+	}
+	if !p.asm {
+		for jp := 0; jp < nfull; jp++ {
+			p.packB(dst[jp*nr*kcb:(jp+1)*nr*kcb], j0+jp*nr, nr, pc, kcb)
+		}
+		return
+	}
+	if !p.transB {
+		_ = p.b[(pc+kcb-1)*ldb+j0+nfull*nr-1]
+		packBBlock24(kcb, &p.b[pc*ldb+j0], ldb, &dst[0], nfull)
+		return
+	}
+	kc8 := kcb / 8
+	for jp := 0; jp < nfull; jp++ {
+		jj := j0 + jp*nr
+		d := dst[jp*nr*kcb : (jp+1)*nr*kcb]
+		if kc8 > 0 {
+			_ = p.b[(jj+nr-1)*ldb+pc+kc8*8-1]
+			packBT24(kc8, &p.b[jj*ldb+pc], ldb, &d[0])
+		}
+		for j := 0; j < nr; j++ {
+			src := p.b[(jj+j)*ldb+pc+kc8*8 : (jj+j)*ldb+pc+kcb]
+			for q, v := range src {
+				d[(kc8*8+q)*nr+j] = v
+			}
+		}
+	}
+}
+
 // packB packs columns [jj, jj+w) of op(B), k range [pc, pc+kcb), into dst
 // with layout dst[q*nr+j]; columns w..nr-1 are zero.
 func (p *problem) packB(dst []float32, jj, w, pc, kcb int) {
@@ -338,27 +431,15 @@ func (p *problem) packB(dst []float32, jj, w, pc, kcb int) {
 		clear(dst)
 	}
 	if !p.transB {
-		if w == nr && p.asm {
-			packB24(kcb, &p.b[pc*ldb+jj], ldb, &dst[0])
-			return
-		}
 		for q := 0; q < kcb; q++ {
 			copy(dst[q*nr:q*nr+w], p.b[(pc+q)*ldb+jj:(pc+q)*ldb+jj+w])
 		}
 		return
 	}
-	q0 := 0
-	if w == nr && p.asm && kcb >= 8 {
-		// Bounds: the kernel reads rows jj..jj+23, columns pc..pc+kcb8-1.
-		kc8 := kcb / 8
-		_ = p.b[(jj+nr-1)*ldb+pc+kc8*8-1]
-		packBT24(kc8, &p.b[jj*ldb+pc], ldb, &dst[0])
-		q0 = kc8 * 8
-	}
 	for j := 0; j < w; j++ {
-		src := p.b[(jj+j)*ldb+pc+q0 : (jj+j)*ldb+pc+kcb]
+		src := p.b[(jj+j)*ldb+pc : (jj+j)*ldb+pc+kcb]
 		for q, v := range src {
-			dst[(q0+q)*nr+j] = v
+			dst[q*nr+j] = v
 		}
 	}
 }
