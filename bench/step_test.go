@@ -87,7 +87,7 @@ func benchStep(b *testing.B, be engine.Backend, name string, batch int) {
 
 // BenchmarkTrainStepCPU is a batch-64 training step of each model on the CPU engine.
 func BenchmarkTrainStepCPU(b *testing.B) {
-	for _, name := range []string{"baseline"} {
+	for _, name := range models.Names() {
 		b.Run(name, func(b *testing.B) { benchStep(b, engine.NewCPU(0), name, 64) })
 	}
 }

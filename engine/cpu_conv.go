@@ -44,15 +44,16 @@ func (c *CPU) convGeom(op string, y, x, w, b *Tensor, p Conv2dParams) (g convGeo
 	return g, true
 }
 
-// im2col writes one image x (C,H,W) as columns (C·R·S, P·Q).
-func im2col(cols, x []float32, g *convGeom) {
+// im2col writes one image x (C,H,W) as columns (C·R·S, P·Q) of a matrix
+// whose rows are ld apart, starting at column col0.
+func im2col(cols, x []float32, g *convGeom, ld, col0 int) {
 	sh, sw, ph, pw := g.prm.StrideH, g.prm.StrideW, g.prm.PadH, g.prm.PadW
 	row := 0
 	for ch := 0; ch < g.c; ch++ {
 		plane := x[ch*g.h*g.w : (ch+1)*g.h*g.w]
 		for kr := 0; kr < g.r; kr++ {
 			for ks := 0; ks < g.s; ks++ {
-				dst := cols[row*g.pq : (row+1)*g.pq]
+				dst := cols[row*ld+col0 : row*ld+col0+g.pq]
 				row++
 				i := 0
 				for op := 0; op < g.p; op++ {
@@ -86,16 +87,16 @@ func im2col(cols, x []float32, g *convGeom) {
 	}
 }
 
-// col2im adds columns (C·R·S, P·Q) back into one image dx (C,H,W), which
-// must be zeroed first.
-func col2im(dx, cols []float32, g *convGeom) {
+// col2im adds columns (C·R·S, P·Q) (rows ld apart, from column col0) back
+// into one image dx (C,H,W), which must be zeroed first.
+func col2im(dx, cols []float32, g *convGeom, ld, col0 int) {
 	sh, sw, ph, pw := g.prm.StrideH, g.prm.StrideW, g.prm.PadH, g.prm.PadW
 	row := 0
 	for ch := 0; ch < g.c; ch++ {
 		plane := dx[ch*g.h*g.w : (ch+1)*g.h*g.w]
 		for kr := 0; kr < g.r; kr++ {
 			for ks := 0; ks < g.s; ks++ {
-				src := cols[row*g.pq : (row+1)*g.pq]
+				src := cols[row*ld+col0 : row*ld+col0+g.pq]
 				row++
 				i := 0
 				for op := 0; op < g.p; op++ {
@@ -135,6 +136,10 @@ func (c *CPU) Conv2d(y, x, w, b *Tensor, p Conv2dParams) {
 	if b != nil {
 		bs = F32(b)
 	}
+	if g.batched() {
+		c.conv2dBatched(ys, xs, ws, bs, &g)
+		return
+	}
 	grain := convChunk(g.n)
 	nch := chunks(g.n, grain)
 	colSize := 0
@@ -149,7 +154,7 @@ func (c *CPU) Conv2d(y, x, w, b *Tensor, p Conv2dParams) {
 			yn := ys[n*g.k*g.pq : (n+1)*g.k*g.pq]
 			src := xn
 			if !g.direct {
-				im2col(cols, xn, &g)
+				im2col(cols, xn, &g, g.pq, 0)
 				src = cols
 			}
 			gemm.SgemmSerial(false, false, g.k, g.pq, g.crs, 1, ws, g.crs, src, g.pq, 0, yn, g.pq)
@@ -182,6 +187,39 @@ func (c *CPU) Conv2dBackward(dx, dw, db, dy, x, w *Tensor, p Conv2dParams) {
 		return
 	}
 	xs, ws, dys := F32(x), F32(w), F32(dy)
+	if g.batched() {
+		var dxs, dws []float32
+		if dx != nil {
+			dxs = F32(dx)
+		}
+		if dw != nil {
+			dws = F32(dw)
+		}
+		c.conv2dBackwardBatched(dxs, dws, dys, xs, ws, &g)
+	} else {
+		c.conv2dBackwardPerImage(dx, dw, dys, xs, ws, &g)
+	}
+	if db != nil {
+		dbs := F32(db)
+		c.w.For(g.k, 1, func(lo, hi int) {
+			for k := lo; k < hi; k++ {
+				var s float64
+				for n := 0; n < g.n; n++ {
+					for _, v := range dys[(n*g.k+k)*g.pq : (n*g.k+k+1)*g.pq] {
+						s += float64(v)
+					}
+				}
+				dbs[k] = float32(s)
+			}
+		})
+	}
+}
+
+// conv2dBackwardPerImage is the backward pass for large images: per-image
+// GEMMs, the weight gradient summed per chunk of images and then over the
+// chunks in order.
+func (c *CPU) conv2dBackwardPerImage(dx, dw *Tensor, dys, xs, ws []float32, gp *convGeom) {
+	g := *gp
 	grain := convChunk(g.n)
 	nch := chunks(g.n, grain)
 	colSize := g.crs * g.pq
@@ -207,7 +245,7 @@ func (c *CPU) Conv2dBackward(dx, dw, db, dy, x, w *Tensor, p Conv2dParams) {
 			if dws != nil {
 				src := xn
 				if !g.direct {
-					im2col(cols, xn, &g)
+					im2col(cols, xn, &g, g.pq, 0)
 					src = cols
 				}
 				beta := float32(1)
@@ -223,7 +261,7 @@ func (c *CPU) Conv2dBackward(dx, dw, db, dy, x, w *Tensor, p Conv2dParams) {
 				} else {
 					gemm.SgemmSerial(true, false, g.crs, g.pq, g.k, 1, ws, g.crs, dyn, g.pq, 0, cols, g.pq)
 					clear(dxn)
-					col2im(dxn, cols, &g)
+					col2im(dxn, cols, &g, g.pq, 0)
 				}
 			}
 		}
@@ -236,20 +274,6 @@ func (c *CPU) Conv2dBackward(dx, dw, db, dy, x, w *Tensor, p Conv2dParams) {
 					s += scratch[ch*per+i]
 				}
 				dws[i] = s
-			}
-		})
-	}
-	if db != nil {
-		dbs := F32(db)
-		c.w.For(g.k, 1, func(lo, hi int) {
-			for k := lo; k < hi; k++ {
-				var s float64
-				for n := 0; n < g.n; n++ {
-					for _, v := range dys[(n*g.k+k)*g.pq : (n*g.k+k+1)*g.pq] {
-						s += float64(v)
-					}
-				}
-				dbs[k] = float32(s)
 			}
 		})
 	}

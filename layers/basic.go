@@ -28,14 +28,29 @@ func NewConv2d(b *Builder, name string, in []int, out, k, stride, pad int, bias 
 	c, h, w := in[0], in[1], in[2]
 	fan := c * k * k
 	l := &Conv2d{P: engine.Conv2dParams{StrideH: stride, StrideW: stride, PadH: pad, PadW: pad}}
-	l.W, l.DW = b.Param(name+".weight", DefaultInit(fan), out, c, k, k)
+	winit := DefaultInit(fan)
+	if b.ConvWeightInit != nil {
+		winit = b.ConvWeightInit(out, c, k)
+	}
+	l.W, l.DW = b.Param(name+".weight", winit, out, c, k, k)
 	if bias {
 		l.B, l.DB = b.Param(name+".bias", DefaultInit(fan), out)
 	}
 	l.out = []int{out, engine.ConvOut(h, k, stride, pad), engine.ConvOut(w, k, stride, pad)}
 	l.y = b.Act(name+".out", l.out...)
 	l.dx = b.Act(name+".dx", in...)
+	b.Record(l, "Conv2d", l.out, paramLen(l.W, l.B))
 	return l
+}
+
+func paramLen(ts ...*engine.Tensor) int {
+	n := 0
+	for _, t := range ts {
+		if t != nil {
+			n += t.Len()
+		}
+	}
+	return n
 }
 
 // SkipInputGrad stops the layer computing dx (the model's first layer).
@@ -74,13 +89,18 @@ type Linear struct {
 func NewLinear(b *Builder, name string, in []int, out int, bias bool) *Linear {
 	fan := in[len(in)-1]
 	l := &Linear{}
-	l.W, l.DW = b.Param(name+".weight", DefaultInit(fan), out, fan)
+	winit := DefaultInit(fan)
+	if b.LinearWeightInit != nil {
+		winit = b.LinearWeightInit(out, fan)
+	}
+	l.W, l.DW = b.Param(name+".weight", winit, out, fan)
 	if bias {
 		l.B, l.DB = b.Param(name+".bias", DefaultInit(fan), out)
 	}
 	l.out = append(append([]int(nil), in[:len(in)-1]...), out)
 	l.y = b.Act(name+".out", l.out...)
 	l.dx = b.Act(name+".dx", in...)
+	b.Record(l, "Linear", l.out, paramLen(l.W, l.B))
 	return l
 }
 
@@ -115,7 +135,9 @@ type ReLU struct {
 
 // NewReLU declares a ReLU over per-sample shape.
 func NewReLU(b *Builder, name string, shape []int) *ReLU {
-	return &ReLU{y: b.Act(name+".out", shape...), dx: b.Act(name+".dx", shape...), shape: shape}
+	l := &ReLU{y: b.Act(name+".out", shape...), dx: b.Act(name+".dx", shape...), shape: shape}
+	b.Record(l, "ReLU", shape, 0)
+	return l
 }
 
 // OutShape is the input shape.
@@ -147,6 +169,7 @@ func NewMaxPool2d(b *Builder, name string, in []int, p engine.Pool2dParams) *Max
 	l.y = b.Act(name+".out", l.out...)
 	l.idx = b.IndexAct(name+".argmax", l.out...)
 	l.dx = b.Act(name+".dx", in...)
+	b.Record(l, "MaxPool2d", l.out, 0)
 	return l
 }
 
@@ -173,15 +196,18 @@ func (l *MaxPool2d) Backward(ctx *Ctx, dy *engine.Tensor) *engine.Tensor {
 // Dropout is nn.Dropout with gotrain's counter-based masks: the mask of
 // element i at training step s is a pure function of (seed, s, layer, i).
 type Dropout struct {
-	Prob  float32
-	layer uint32
-	y, dx *engine.Tensor
-	shape []int
+	Prob     float32
+	identity bool
+	layer    uint32
+	y, dx    *engine.Tensor
+	shape    []int
 }
 
 // NewDropout declares dropout with probability p over per-sample shape.
 func NewDropout(b *Builder, name string, shape []int, p float32) *Dropout {
-	return &Dropout{Prob: p, layer: b.DropoutIndex(), y: b.Act(name+".out", shape...), dx: b.Act(name+".dx", shape...), shape: shape}
+	l := &Dropout{Prob: p, layer: b.DropoutIndex(), y: b.Act(name+".out", shape...), dx: b.Act(name+".dx", shape...), shape: shape}
+	b.Record(l, "Dropout", shape, 0)
+	return l
 }
 
 // OutShape is the input shape.
@@ -191,11 +217,12 @@ func (l *Dropout) key(ctx *Ctx) engine.DropoutKey {
 	return engine.DropoutKey{Seed: ctx.Seed, Step: ctx.Step, Layer: l.layer}
 }
 
-// Forward drops elements in training mode and copies in eval mode.
+// Forward drops elements in training mode; in eval mode, or with p = 0,
+// it is the identity and returns x itself.
 func (l *Dropout) Forward(ctx *Ctx, x *engine.Tensor) *engine.Tensor {
-	if !ctx.Train || l.Prob == 0 {
-		ctx.B.Copy(l.y, x)
-		return l.y
+	l.identity = !ctx.Train || l.Prob == 0
+	if l.identity {
+		return x
 	}
 	ctx.B.Dropout(l.y, x, l.Prob, l.key(ctx))
 	return l.y
@@ -203,11 +230,10 @@ func (l *Dropout) Forward(ctx *Ctx, x *engine.Tensor) *engine.Tensor {
 
 // Backward applies the forward pass's mask to dy.
 func (l *Dropout) Backward(ctx *Ctx, dy *engine.Tensor) *engine.Tensor {
-	p := l.Prob
-	if !ctx.Train {
-		p = 0
+	if l.identity {
+		return dy
 	}
-	ctx.B.DropoutBackward(l.dx, dy, p, l.key(ctx))
+	ctx.B.DropoutBackward(l.dx, dy, l.Prob, l.key(ctx))
 	return l.dx
 }
 
@@ -221,9 +247,12 @@ type Flatten struct {
 	dySrc   *engine.Tensor
 }
 
-// NewFlatten flattens per-sample shape in.
-func NewFlatten(in []int) *Flatten {
-	return &Flatten{in: in, out: []int{engine.Numel(in)}}
+// NewFlatten flattens per-sample shape in (nn.Flatten; torch.flatten is
+// the same layer marked Functional).
+func NewFlatten(b *Builder, in []int) *Flatten {
+	l := &Flatten{in: in, out: []int{engine.Numel(in)}}
+	b.Record(l, "Flatten", l.out, 0)
+	return l
 }
 
 // OutShape is the flattened size.

@@ -49,7 +49,15 @@ type Builder struct {
 	Acts     *engine.Pool // activations and their gradients
 	Index    *engine.Pool // int32 activations (max-pool indices)
 
+	// ConvWeightInit, when set, initialises every Conv2d weight declared
+	// after it (a model's init policy, e.g. Kaiming normal fan-out);
+	// LinearWeightInit likewise for Linear weights. Unset: PyTorch's
+	// defaults.
+	ConvWeightInit   func(out, in, k int) func([]float32, *rand.Rand)
+	LinearWeightInit func(out, in int) func([]float32, *rand.Rand)
+
 	entries  []Entry
+	rows     []Row
 	dropouts uint32
 }
 
@@ -165,3 +173,36 @@ func Const(v float32) func([]float32, *rand.Rand) {
 		}
 	}
 }
+
+// Row is one line of a model summary: a module whose forward hook
+// torchsummary (sksq96) would see, in the order its forward pass finishes.
+type Row struct {
+	Owner  any
+	Class  string // PyTorch class name: Conv2d, BatchNorm2d, ReLU, ...
+	Out    []int  // per-sample output shape
+	Params int    // elements of the module's own weight and bias
+}
+
+// Record adds a summary row for owner. Composite layers record themselves
+// after their children, as forward hooks fire.
+func (b *Builder) Record(owner any, class string, out []int, params int) {
+	b.rows = append(b.rows, Row{Owner: owner, Class: class, Out: append([]int(nil), out...), Params: params})
+}
+
+// Functional marks a layer as a functional call in the seed (F.relu,
+// F.max_pool2d, torch.flatten): no module, so no summary row.
+func (b *Builder) Functional(owners ...any) {
+	for _, owner := range owners {
+		k := 0
+		for _, r := range b.rows {
+			if r.Owner != owner {
+				b.rows[k] = r
+				k++
+			}
+		}
+		b.rows = b.rows[:k]
+	}
+}
+
+// Rows lists the summary rows in order.
+func (b *Builder) Rows() []Row { return b.rows }

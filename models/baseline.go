@@ -26,10 +26,11 @@ func buildBaseline(b *layers.Builder) layers.Module {
 	relu2 := layers.NewReLU(b, "relu2", conv2.OutShape())
 	pool := layers.NewMaxPool2d(b, "pool", relu2.OutShape(), layers.Square(2, 2, 0))
 	drop1 := layers.NewDropout(b, "dropout1", pool.OutShape(), 0.25)
-	flat := layers.NewFlatten(drop1.OutShape())
+	flat := layers.NewFlatten(b, drop1.OutShape())
 	fc1 := layers.NewLinear(b, "fc1", flat.OutShape(), 64, true)
 	relu3 := layers.NewReLU(b, "relu3", fc1.OutShape())
 	drop2 := layers.NewDropout(b, "dropout2", relu3.OutShape(), 0.5)
 	fc2 := layers.NewLinear(b, "fc2", drop2.OutShape(), 10, true)
+	b.Functional(relu1, relu2, pool, flat, relu3) // F.relu, F.max_pool2d, torch.flatten
 	return layers.NewSequential(in, conv1, relu1, conv2, relu2, pool, drop1, flat, fc1, relu3, drop2, fc2)
 }

@@ -75,13 +75,34 @@ func TestLookupUnknownListsKnown(t *testing.T) {
 
 // TestForwardShapeAndFit builds each model at a small batch, checks the
 // logits are (N,10) and finite, and that a few training steps on one fixed
-// batch lower the loss.
+// batch lower the loss (in training mode, dropout masks changing per step).
 func TestForwardShapeAndFit(t *testing.T) {
+	// Batch and steps per model: the big ones (VGG 128M params, ViT 85M,
+	// SE-ResNet ~0.94 GMAC per image) take small batches and skip in
+	// -short and -race runs.
+	plan := map[string]struct {
+		n, steps int
+		big      bool
+		lr       float32
+	}{
+		"baseline":    {8, 10, false, 0.05},
+		"resnet":      {4, 3, true, 0.001},
+		"lightresnet": {4, 3, true, 0.001},
+		"seresnet":    {4, 3, true, 0.05},
+		"vgg":         {2, 2, true, 0.05},
+		"googlenet":   {4, 3, false, 0.05},
+		"vit":         {2, 2, true, 0.001},
+	}
 	for _, name := range Names() {
 		t.Run(name, func(t *testing.T) {
+			p, ok := plan[name]
+			require.True(t, ok, "no test plan for model %s", name)
+			if p.big && (testing.Short() || raceEnabled) {
+				t.Skip("big model: skipped in -short and -race runs")
+			}
 			be := engine.NewCPU(0)
 			spec, _ := Lookup(name)
-			const n = 8
+			n := p.n
 			m := spec.Build(n)
 			require.NoError(t, m.Allocate(be, 1))
 			x := make([]float32, n*28*28)
@@ -105,18 +126,43 @@ func TestForwardShapeAndFit(t *testing.T) {
 			}
 			first := loss()
 			require.Equal(t, []int{n, Classes}, m.Logits.Shape())
-			for s := 0; s < 10; s++ {
+			for s := 0; s < p.steps; s++ {
 				m.Backward(ctx)
 				// Plain SGD on the flat parameter pool.
-				be.SGDStep(m.Builder.Params.Flat(), m.Builder.Grads.Flat(), nil, engine.SGDParams{LR: 0.05})
+				be.SGDStep(m.Builder.Params.Flat(), m.Builder.Grads.Flat(), nil, engine.SGDParams{LR: p.lr})
 				ctx.Step++
 				loss()
 			}
-			ctx.Train = false
 			last := loss()
 			require.NoError(t, be.Err())
 			require.Less(t, last, first, "loss did not fall after 10 SGD steps on one batch")
 			t.Logf("%s: loss %.4f -> %.4f", name, first, last)
+		})
+	}
+}
+
+// TestTable1 asserts the report's Table 1: params in torchsummary's
+// convention and the estimated total size in MB (two decimals).
+func TestTable1(t *testing.T) {
+	want := map[string]struct {
+		params int
+		mb     string
+	}{
+		"baseline":    {149418, "0.70"},
+		"resnet":      {46833226, "183.06"},
+		"lightresnet": {23522250, "94.92"},
+		"seresnet":    {21439478, "96.63"},
+		"vgg":         {128825290, "496.15"},
+		"googlenet":   {5603882, "22.51"},
+		"vit":         {85076746, "411.63"},
+	}
+	for name, w := range want {
+		t.Run(name, func(t *testing.T) {
+			spec, err := Lookup(name)
+			require.NoError(t, err)
+			s := Summarize(spec.Build(1))
+			require.Equal(t, w.params, s.TotalParams)
+			require.Equal(t, w.mb, fmt.Sprintf("%.2f", s.TotalMB))
 		})
 	}
 }

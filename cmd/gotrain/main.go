@@ -26,7 +26,8 @@ func (e *usageError) Error() string { return e.msg }
 func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
 
 var commands = map[string]func(ctx context.Context, args []string) error{
-	"train": runTrain,
+	"train":   runTrain,
+	"summary": runSummary,
 }
 
 func main() {
@@ -41,7 +42,7 @@ func run(ctx context.Context, args []string) int {
 		if _, ok := commands[args[0]]; ok {
 			cmd, args = args[0], args[1:]
 		} else if args[0] == "help" {
-			fmt.Println("usage: gotrain [train] [flags]   (gotrain train -help lists the flags)")
+			fmt.Println("usage: gotrain [train|summary] [flags]   (gotrain COMMAND -help lists the flags)")
 			return 0
 		}
 	}

@@ -7,7 +7,9 @@ import (
 )
 
 // benchShapes are the shapes that matter for the MNIST CNN at batch 64
-// plus square shapes for peak. Run with -cpu 1,2 to compare threads.
+// (whole batch as one GEMM, and per image as the CPU engine calls
+// SgemmSerial), plus square shapes for peak. Run with -cpu 1,2 to compare
+// thread counts.
 var benchShapes = []struct {
 	name           string
 	transA, transB bool
@@ -20,6 +22,10 @@ var benchShapes = []struct {
 	{"linFwd", false, true, 64, 64, 2304},
 	{"linBwdX", false, false, 64, 2304, 64},
 	{"linBwdW", true, false, 64, 2304, 64},
+	{"imgConvFwd", false, false, 16, 576, 72},
+	{"imgConvFwd1", false, false, 8, 676, 9},
+	{"imgConvWGrad", false, true, 16, 72, 576},
+	{"imgConvIGrad", true, false, 72, 576, 16},
 	{"sq512", false, false, 512, 512, 512},
 	{"sq1024", false, false, 1024, 1024, 1024},
 	{"sq512TT", true, true, 512, 512, 512},

@@ -9,40 +9,55 @@
 // transA is false A is stored m×k (element (i,p) at a[i*lda+p]); when transA
 // is true A is stored k×m (op(A)(i,p) at a[p*lda+i]). Likewise B is stored
 // k×n, or n×k when transB is true. C is m×n with element (i,j) at c[i*ldc+j].
-// The leading dimensions must be at least the stored row length. When
+// Each leading dimension must be at least the stored row length, and each
+// slice must reach the last stored element; Sgemm panics otherwise. When
 // beta == 0, C is only written, never read, so it may hold garbage or NaN.
 // When alpha == 0 or k == 0, A and B are not read and C = beta·C.
 //
 // # Algorithm
 //
-// The product is blocked GotoBLAS-style: k is cut into blocks of at most
-// kcMax, chosen from k alone; C is cut into tiles of whole micro-tiles
-// (mr×nr = 4×24); inside a tile, for each k block, the A block is packed
-// into 4-row panels, each 24-column B panel is packed (or read in place)
-// and a register-blocked micro-kernel multiplies them. Edge micro-tiles go
-// through a scratch tile so the kernel always runs on a full 4×24 block.
-// Packing buffers are fixed-size and owned by workers (or taken from a
-// sync.Pool), so steady-state calls do not allocate.
+// k is cut into blocks whose size depends only on k. C is cut into tiles of
+// whole micro-tiles. For each k block a tile packs (or, when the layout
+// allows, reads in place) its A and B blocks and runs a register-blocked
+// micro-kernel over them, row panel by row panel:
+//
+//   - the broadcast kernel computes a 4×24 micro-tile as 4 rows of three
+//     8-wide FMA accumulators, one k step at a time (used for everything
+//     except the case below);
+//   - the dot kernel, for op(A)·Bᵀ with k >= 256 and n <= 64 (e.g. x·Wᵀ in
+//     a linear layer), computes a 3×4 micro-tile as 8-lane partial dot
+//     products along k, reduced in a fixed order; it reads A and B in
+//     place, except rows whose stride is a multiple of 2 KiB, which are
+//     first copied to buffers with a padded stride.
+//
+// Edge micro-tiles run the same kernel on a scratch tile (or with zero
+// strides that duplicate a row), so their arithmetic is that of full ones.
+// Packing buffers have a fixed size and belong to the helper goroutines or
+// come from a sync.Pool, so steady-state calls do not allocate.
 //
 // # Determinism
 //
 // Results are bit-identical whatever GOMAXPROCS is, and Sgemm and
 // SgemmSerial agree bit for bit. Every element of C is computed by exactly
-// one goroutine: its k-sum is accumulated in fixed k order by the same
-// micro-kernel arithmetic, k block after k block (the block size depends
-// only on k), and the partition of C into tiles depends only on m, n and k,
-// never on the number of cores or on which goroutine takes which tile.
-// k is never split between goroutines. The result may differ (within
-// rounding) between the assembly and the pure-Go kernels, which do not
-// round identically.
+// one goroutine, k is never split between goroutines, and the arithmetic
+// for an element (which kernel, the k blocks, the order of the FMAs within
+// a block, how the blocks are combined) depends only on the shape and the
+// transposition flags. The tiles themselves depend only on the shape (and
+// on whether the call may run in parallel), never on the number of cores
+// or on which goroutine takes which tile, and in any case no element's
+// arithmetic depends on the tile that holds it. The assembly and pure-Go
+// kernels do not round identically, so results may differ (within
+// rounding) between machines that take different paths.
 //
-// # Dispatch
+// # Dispatch and parallelism
 //
-// On amd64 an AVX2+FMA micro-kernel written in Go assembly is used when
-// golang.org/x/sys/cpu reports both AVX2 and FMA; otherwise, on other
-// architectures, or with the purego build tag, a portable pure-Go kernel
-// with the same blocking is used. Large problems are spread over a
-// persistent pool of GOMAXPROCS goroutines (the caller included);
-// SgemmSerial does all the work on the calling goroutine, for callers that
-// already parallelise.
+// On amd64 the micro-kernels and packing routines are Go assembly using
+// AVX2 and FMA, selected at run time when golang.org/x/sys/cpu reports both;
+// otherwise (other CPUs, other architectures, or the purego build tag) a
+// portable pure-Go kernel with the same blocking is used. Sgemm spreads the
+// tiles of problems above about 2 MFLOP over the calling goroutine and up
+// to GOMAXPROCS-1 persistent helper goroutines, which spin (yielding) for
+// up to 200µs after each job before parking, so that back-to-back calls do
+// not pay a thread wake-up. SgemmSerial does all the work on the calling
+// goroutine, for callers that already parallelise.
 package gemm

@@ -9,16 +9,21 @@ import (
 // Blocking parameters. The micro-tile is mr×nr; a tile of C has at most
 // mcMax rows; k is cut into blocks of at most kcMax.
 const (
-	mr     = 4
-	nr     = 24
-	kcMax  = 256
-	mcMax  = 128 // multiple of mr
-	ncTile = 768 // default tile width, multiple of nr
+	mr    = 4
+	nr    = 24
+	kcMax = 256
+	mcMax = 256 // multiple of mr
+
+	// bBlock is the size in floats of the packed B block (kc×tile width);
+	// a tile is at most bBlock/(kc·nr) and at most maxTilePanels panels
+	// wide.
+	bBlock        = 96 << 10
+	maxTilePanels = 64
 
 	// Parallel tiling: a problem is split until it has about
 	// flops/tileFlops tiles, at most maxSplitTiles. Below minParFlops
 	// everything runs on the calling goroutine.
-	tileFlops     = 4 << 20
+	tileFlops     = 2 << 20
 	maxSplitTiles = 16
 	minParFlops   = 2 << 20
 )
@@ -125,21 +130,60 @@ type problem struct {
 	a, b, c        []float32
 	lda, ldb, ldc  int
 
-	kc     int // k block size (function of k only)
-	pm, pn int // number of mr-row and nr-column panels of C
-	rt, ct int // number of row and column tiles
+	dot    bool // use the dot-product kernel (A·Bᵀ with small n)
+	kc     int  // k block size (function of k only)
+	ph, pw int  // micro-tile height and width
+	pm, pn int  // number of micro-tile rows and columns of C
+	rt, ct int  // number of row and column tiles
 }
 
-// plan chooses the k block size and the tiling of C. Both depend only on
-// m, n, k and whether the call may run in parallel; the arithmetic done for
-// an element of C does not depend on the tiling at all (see package doc).
+// Dot-product path for A·Bᵀ (both read along k, no transposition): used
+// with the assembly kernels when k >= dotMinK and n <= dotMaxN, where the
+// 24-wide broadcast kernel wastes lanes and repacks Bᵀ for every k block.
+const (
+	dotMinK     = 256
+	dotMaxN     = 64
+	kcDot       = 1024 // rounded to a multiple of 8
+	dotTileRows = 48   // multiple of 3
+	dotTileCols = 88   // multiple of 4
+)
+
+// The dot path keeps up to dotTileRows×(kcDot+16) floats of A in
+// buffers.a and dotTileCols×(kcDot+16) of B in buffers.b.
+const (
+	_ = uint(mcMax*kcMax - dotTileRows*(kcDot+16))
+	_ = uint(bBlock - dotTileCols*(kcDot+16))
+)
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// plan chooses the kernel, the k block size and the tiling of C. All
+// depend only on the shape and transposition flags (and the tiling on
+// whether the call may run in parallel), never on the number of cores; the
+// arithmetic done for an element of C depends only on the kernel and the k
+// blocking, not on the tiling.
 func (p *problem) plan(parallel bool) {
-	nkb := (p.k + kcMax - 1) / kcMax
-	p.kc = (p.k + nkb - 1) / nkb
-	p.pm = (p.m + mr - 1) / mr
-	p.pn = (p.n + nr - 1) / nr
-	p.rt = (p.pm + mcMax/mr - 1) / (mcMax / mr)
-	p.ct = (p.pn + ncTile/nr - 1) / (ncTile / nr)
+	p.dot = p.asm && !p.transA && p.transB && p.k >= dotMinK && p.n <= dotMaxN
+	var kcm, rowPanels, colPanels, minTM, minTN int
+	if p.dot {
+		p.ph, p.pw, kcm = 3, 4, kcDot
+	} else {
+		p.ph, p.pw, kcm = mr, nr, kcMax
+	}
+	p.kc = ceilDiv(p.k, ceilDiv(p.k, kcm))
+	if p.dot {
+		p.kc = (p.kc + 7) &^ 7 // whole 8-lane steps
+	}
+	p.pm, p.pn = ceilDiv(p.m, p.ph), ceilDiv(p.n, p.pw)
+	if p.dot {
+		rowPanels, colPanels = dotTileRows/3, dotTileCols/4
+		minTM, minTN = 6, 12
+	} else {
+		rowPanels = mcMax / mr
+		colPanels = min(max(bBlock/(p.kc*nr), 1), maxTilePanels)
+		minTM, minTN = 2*mr, nr
+	}
+	p.rt, p.ct = ceilDiv(p.pm, rowPanels), ceilDiv(p.pn, colPanels)
 	if !parallel {
 		return
 	}
@@ -149,15 +193,15 @@ func (p *problem) plan(parallel bool) {
 	}
 	want := min(int(flops/tileFlops), maxSplitTiles)
 	for p.rt*p.ct < want {
-		tm := (p.pm + p.rt - 1) / p.rt * mr
-		tn := (p.pn + p.ct - 1) / p.ct * nr
+		tm := ceilDiv(p.pm, p.rt) * p.ph
+		tn := ceilDiv(p.pn, p.ct) * p.pw
+		canN := p.ct < p.pn && ceilDiv(p.pn, p.ct+1)*p.pw >= minTN
+		canM := p.rt < p.pm && ceilDiv(p.pm, p.rt+1)*p.ph >= minTM
 		switch {
-		case tn >= tm && p.ct < p.pn:
+		case canN && (tn >= tm || !canM):
 			p.ct++
-		case p.rt < p.pm:
+		case canM:
 			p.rt++
-		case p.ct < p.pn:
-			p.ct++
 		default:
 			return
 		}
@@ -167,17 +211,17 @@ func (p *problem) plan(parallel bool) {
 // tileBounds returns the rows [i0,i1) and columns [j0,j1) of tile t.
 func (p *problem) tileBounds(t int) (i0, i1, j0, j1 int) {
 	ti, tj := t/p.ct, t%p.ct
-	i0 = ti * p.pm / p.rt * mr
-	i1 = min((ti+1)*p.pm/p.rt*mr, p.m)
-	j0 = tj * p.pn / p.ct * nr
-	j1 = min((tj+1)*p.pn/p.ct*nr, p.n)
+	i0 = ti * p.pm / p.rt * p.ph
+	i1 = min((ti+1)*p.pm/p.rt*p.ph, p.m)
+	j0 = tj * p.pn / p.ct * p.pw
+	j1 = min((tj+1)*p.pn/p.ct*p.pw, p.n)
 	return
 }
 
 // buffers are one goroutine's packing buffers; their size is fixed.
 type buffers struct {
 	a  []float32 // packed A block: up to mcMax/mr panels of kc×mr
-	b  []float32 // packed B block: up to ncTile/nr panels of kc×nr
+	b  []float32 // packed B block: panels of kc×nr
 	ae []float32 // packed edge A panel when A is read in place: kc×mr
 	t  []float32 // scratch micro-tile: mr×nr
 }
@@ -185,7 +229,7 @@ type buffers struct {
 func newBuffers() *buffers {
 	return &buffers{
 		a:  alignedFloats(mcMax * kcMax),
-		b:  alignedFloats(ncTile * kcMax),
+		b:  alignedFloats(bBlock),
 		ae: alignedFloats(kcMax * mr),
 		t:  alignedFloats(mr * nr),
 	}
@@ -202,9 +246,8 @@ func alignedFloats(n int) []float32 {
 // Tuning switches, settable by tests: 0 never, 1 always (when possible),
 // 2 heuristic.
 var (
-	directAMode  = 2 // read non-transposed A in place instead of packing it
-	directBMode  = 2 // read non-transposed B in place instead of packing it
-	rowMajorMode = 2 // loop over A panels outside B panels
+	directAMode = 2 // read non-transposed A in place instead of packing it
+	directBMode = 2 // read non-transposed B in place instead of packing it
 )
 
 func pick(mode int, heuristic bool) bool {
@@ -214,16 +257,20 @@ func pick(mode int, heuristic bool) bool {
 // tile computes tile t of C.
 func (p *problem) tile(t int, buf *buffers) {
 	i0, i1, j0, j1 := p.tileBounds(t)
+	if p.dot {
+		p.tileDot(i0, i1, j0, j1, buf)
+		return
+	}
 	npA := (i1 - i0 + mr - 1) / mr
 	npB := (j1 - j0 + nr - 1) / nr
-	// Read A in place when it is not transposed and each A panel is used
-	// by few B panels; read B in place when each B panel is used by few A
-	// panels and is short; otherwise pack once per k block.
-	directA := !p.transA && pick(directAMode, npB <= 2)
-	directB := !p.transB && pick(directBMode, npA <= 8 && p.kc <= 128)
-	// Small k: sweep C row panel by row panel (streams C writes); large k:
-	// keep each B panel in L1 while all A panels pass over it.
-	rowMajor := pick(rowMajorMode, p.kc <= 32)
+	// With the assembly kernel, A (not transposed) is read in place: in
+	// the row-panel loop below each A panel is fetched once per k block
+	// and then stays in L1. B (not transposed) is read in place when the
+	// k block is short and ldb is not a multiple of 1024 (which would map
+	// its rows onto the same cache sets). Otherwise both are packed once
+	// per k block. The pure-Go kernel always takes packed A.
+	directA := p.asm && !p.transA && pick(directAMode, true)
+	directB := !p.transB && pick(directBMode, p.kc <= 64 && p.ldb%1024 != 0)
 	for pc := 0; pc < p.k; pc += p.kc {
 		kcb := min(p.kc, p.k-pc)
 		beta := p.beta
@@ -238,17 +285,11 @@ func (p *problem) tile(t int, buf *buffers) {
 			p.packABlock(buf.a, i0, i1, pc, kcb)
 		}
 		p.packBBlock(buf.b, j0, j1, pc, kcb, directB)
-		if rowMajor {
-			for ip := 0; ip < npA; ip++ {
-				for jp := 0; jp < npB; jp++ {
-					p.micro(buf, ip, jp, i0, i1, j0, j1, pc, kcb, beta, directA, directB)
-				}
-			}
-		} else {
+		// Row panel by row panel: the A panel stays in L1 while the
+		// packed B block streams from L2, and C is written in order.
+		for ip := 0; ip < npA; ip++ {
 			for jp := 0; jp < npB; jp++ {
-				for ip := 0; ip < npA; ip++ {
-					p.micro(buf, ip, jp, i0, i1, j0, j1, pc, kcb, beta, directA, directB)
-				}
+				p.micro(buf, ip, jp, i0, i1, j0, j1, pc, kcb, beta, directA, directB)
 			}
 		}
 	}
@@ -290,13 +331,14 @@ func (p *problem) micro(buf *buffers, ip, jp, i0, i1, j0, j1, pc, kcb int, beta 
 	}
 }
 
-// kernel runs the micro-kernel on one full 4×24 micro-tile.
+// kernel runs the micro-kernel on one full 4×24 micro-tile. The pure-Go
+// kernel is only ever given packed A (rsA = 1, csA = mr).
 func (p *problem) kernel(kc int, a []float32, ao, rsA, csA int, b []float32, bo, rsB int, c []float32, co, ldc int, beta float32) {
 	if p.asm {
 		kern4x24(kc, &a[ao], rsA, csA, &b[bo], rsB, &c[co], ldc, p.alpha, beta)
 		return
 	}
-	kernGo(kc, a, ao, rsA, csA, b, bo, rsB, c, co, ldc, p.alpha, beta)
+	kernGo(kc, a, ao, b, bo, rsB, c, co, ldc, p.alpha, beta)
 }
 
 // packABlock packs rows [i0, i1) of op(A), k range [pc, pc+kcb), into
@@ -306,11 +348,13 @@ func (p *problem) packABlock(dst []float32, i0, i1, pc, kcb int) {
 	if p.asm && nfull > 0 {
 		if p.transA {
 			_ = p.a[(pc+kcb-1)*p.lda+i0+nfull*mr-1]
+			_ = dst[nfull*mr*kcb-1]
 			packATBlock4(kcb, &p.a[pc*p.lda+i0], p.lda, &dst[0], nfull)
 		} else if kc8 := kcb / 8; kc8 > 0 {
 			for ip := 0; ip < nfull; ip++ {
 				ii := i0 + ip*mr
 				_ = p.a[(ii+mr-1)*p.lda+pc+kc8*8-1]
+				_ = dst[ip*mr*kcb+kc8*8*mr-1]
 				packA4(kc8, &p.a[ii*p.lda+pc], p.lda, &dst[ip*mr*kcb])
 				if kc8*8 < kcb {
 					p.packAPart(dst[ip*mr*kcb:(ip+1)*mr*kcb], ii, mr, pc, kcb, kc8*8)
@@ -402,6 +446,7 @@ func (p *problem) packBBlock(dst []float32, j0, j1, pc, kcb int, direct bool) {
 	}
 	if !p.transB {
 		_ = p.b[(pc+kcb-1)*ldb+j0+nfull*nr-1]
+		_ = dst[nfull*nr*kcb-1]
 		packBBlock24(kcb, &p.b[pc*ldb+j0], ldb, &dst[0], nfull)
 		return
 	}
@@ -411,6 +456,7 @@ func (p *problem) packBBlock(dst []float32, j0, j1, pc, kcb int, direct bool) {
 		d := dst[jp*nr*kcb : (jp+1)*nr*kcb]
 		if kc8 > 0 {
 			_ = p.b[(jj+nr-1)*ldb+pc+kc8*8-1]
+			_ = d[kc8*8*nr-1]
 			packBT24(kc8, &p.b[jj*ldb+pc], ldb, &d[0])
 		}
 		for j := 0; j < nr; j++ {
@@ -441,5 +487,72 @@ func (p *problem) packB(dst []float32, jj, w, pc, kcb int) {
 		for q, v := range src {
 			dst[q*nr+j] = v
 		}
+	}
+}
+
+// tileDot computes a tile with the dot-product kernel. Rows of A and B
+// whose stride is a multiple of 2 KiB are first copied, per k block, to
+// buffers with a padded stride: rows read in step at such strides compete
+// for the same few L1 sets.
+func (p *problem) tileDot(i0, i1, j0, j1 int, buf *buffers) {
+	t := buf.t
+	for pc := 0; pc < p.k; pc += p.kc {
+		kcb := min(p.kc, p.k-pc)
+		ldp := (kcb+15)&^15 + 16
+		beta := p.beta
+		if pc > 0 {
+			beta = 1
+		}
+		as, lda, a0 := p.a, p.lda, i0*p.lda+pc
+		if lda%512 == 0 {
+			as, lda, a0 = buf.a, ldp, 0
+			copyRows(as, ldp, p.a[i0*p.lda+pc:], p.lda, i1-i0, kcb)
+		}
+		bs, ldb, b0 := p.b, p.ldb, j0*p.ldb+pc
+		if ldb%512 == 0 {
+			bs, ldb, b0 = buf.b, ldp, 0
+			copyRows(bs, ldp, p.b[j0*p.ldb+pc:], p.ldb, j1-j0, kcb)
+		}
+		for ii := i0; ii < i1; ii += 3 {
+			h := min(3, i1-ii)
+			ao := a0 + (ii-i0)*lda
+			for jj := j0; jj < j1; jj += 4 {
+				w := min(4, j1-jj)
+				bo := b0 + (jj-j0)*ldb
+				if h == 3 && w == 4 {
+					dot3x4(kcb, &as[ao], lda, &bs[bo], ldb, &p.c[ii*p.ldc+jj], p.ldc, p.alpha, beta)
+					continue
+				}
+				// Edge: one row (and, for a partial column group, one
+				// column) at a time, with zero strides duplicating it in
+				// the kernel, into a scratch tile so that the arithmetic
+				// is the same as for full micro-tiles.
+				for r := 0; r < h; r++ {
+					crow := p.c[(ii+r)*p.ldc+jj : (ii+r)*p.ldc+jj+w]
+					ar := &as[ao+r*lda]
+					if w == 4 {
+						if beta != 0 {
+							copy(t[:4], crow)
+						}
+						dot3x4(kcb, ar, 0, &bs[bo], ldb, &t[0], 4, p.alpha, beta)
+						copy(crow, t[:4])
+						continue
+					}
+					for cc := range crow {
+						t[0] = crow[cc]
+						dot3x4(kcb, ar, 0, &bs[bo+cc*ldb], 0, &t[0], 4, p.alpha, beta)
+						crow[cc] = t[0]
+					}
+				}
+			}
+		}
+	}
+}
+
+// copyRows copies rows×cols elements from src (row stride lds) to dst (row
+// stride ldd).
+func copyRows(dst []float32, ldd int, src []float32, lds, rows, cols int) {
+	for r := 0; r < rows; r++ {
+		copy(dst[r*ldd:r*ldd+cols], src[r*lds:r*lds+cols])
 	}
 }

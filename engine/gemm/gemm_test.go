@@ -148,7 +148,8 @@ var shapes = [][3]int{
 	{1, 1, 1}, {1, 7, 3}, {3, 1, 7}, {3, 7, 1}, {4, 24, 8}, {5, 25, 9},
 	{7, 17, 33}, {17, 33, 65}, {33, 65, 17}, {65, 127, 7}, {127, 3, 129},
 	{8, 48, 256}, {9, 49, 257}, {13, 71, 513}, {130, 100, 40}, {2, 200, 300},
-	{40, 800, 12}, {16, 72, 600},
+	{40, 800, 12}, {16, 72, 600}, {7, 33, 700}, {5, 10, 2100}, {10, 20, 512},
+	{24, 64, 1024},
 }
 
 func TestSgemm(t *testing.T) {
@@ -170,18 +171,45 @@ func TestSgemm(t *testing.T) {
 	}
 }
 
-// TestDirectModes covers reading B in place and always packing it.
-func TestDirectModes(t *testing.T) {
-	old := directBMode
-	defer func() { directBMode = old }()
-	for _, mode := range []int{0, 1, 2} {
-		directBMode = mode
+// TestRandomShapes checks many random small problems: shapes, flags,
+// strides and scalars drawn at random.
+func TestRandomShapes(t *testing.T) {
+	n := 300
+	if testing.Short() {
+		n = 60
+	}
+	for _, asm := range kernels(t) {
+		withKernel(asm, func() {
+			r := rand.New(rand.NewPCG(11, 12))
+			scalars := []float32{0, 1, 0.5, -2}
+			for i := 0; i < n; i++ {
+				tc := gemmCase{
+					transA: r.IntN(2) == 1, transB: r.IntN(2) == 1,
+					m: 1 + r.IntN(70), n: 1 + r.IntN(90), k: 1 + r.IntN(300),
+					alpha: scalars[1+r.IntN(3)], beta: scalars[r.IntN(4)],
+					pad: r.IntN(3) * r.IntN(20),
+				}
+				tc.run(t, r, r.IntN(2) == 1)
+			}
+		})
+	}
+}
+
+// TestPackingModes forces A and B to be always packed or always read in
+// place (where the layout allows), covering every packing routine.
+func TestPackingModes(t *testing.T) {
+	oldA, oldB := directAMode, directBMode
+	defer func() { directAMode, directBMode = oldA, oldB }()
+	for _, mode := range [][2]int{{0, 0}, {1, 1}, {0, 1}, {1, 0}} {
+		directAMode, directBMode = mode[0], mode[1]
 		for _, asm := range kernels(t) {
 			withKernel(asm, func() {
-				r := rand.New(rand.NewPCG(3, uint64(mode)))
-				for _, sh := range [][3]int{{16, 72, 72}, {9, 100, 300}, {33, 49, 20}, {8, 24, 9}} {
+				r := rand.New(rand.NewPCG(3, uint64(mode[0]*2+mode[1])))
+				for _, sh := range [][3]int{{16, 72, 72}, {9, 100, 300}, {33, 49, 20}, {8, 24, 9}, {5, 30, 7}} {
 					for tr := 0; tr < 4; tr++ {
-						gemmCase{transA: tr&1 != 0, transB: tr&2 != 0, m: sh[0], n: sh[1], k: sh[2], alpha: 1.5, beta: 0.5, pad: 1}.run(t, r, false)
+						for _, pad := range []int{0, 5} {
+							gemmCase{transA: tr&1 != 0, transB: tr&2 != 0, m: sh[0], n: sh[1], k: sh[2], alpha: 1.5, beta: 0.5, pad: pad}.run(t, r, false)
+						}
 					}
 				}
 			})
@@ -327,16 +355,29 @@ func TestAllocs(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	runtime.GOMAXPROCS(max(2, runtime.NumCPU()))
 	r := rand.New(rand.NewPCG(1, 1))
-	m, n, k := 64, 2304, 64
-	a, b, c := randSlice(r, m*k), randSlice(r, k*n), make([]float32, m*n)
-	for _, serial := range []bool{false, true} {
-		f := Sgemm
-		if serial {
-			f = SgemmSerial
+	for _, tc := range []gemmCase{
+		{m: 64, n: 2304, k: 64},                // broadcast kernel, B in place
+		{m: 100, n: 300, k: 700, transA: true}, // packed A and B
+		{m: 64, n: 64, k: 2304, transB: true},  // dot kernel
+		{m: 16, n: 72, k: 3000, transB: true},  // broadcast kernel, Bᵀ packed
+	} {
+		lda, ldb := tc.k, tc.n
+		if tc.transA {
+			lda = tc.m
 		}
-		allocs := testing.AllocsPerRun(50, func() {
-			f(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
-		})
-		require.Zero(t, allocs, "serial=%v", serial)
+		if tc.transB {
+			ldb = tc.k
+		}
+		a, b, c := randSlice(r, tc.m*tc.k), randSlice(r, tc.k*tc.n), make([]float32, tc.m*tc.n)
+		for _, serial := range []bool{false, true} {
+			f := Sgemm
+			if serial {
+				f = SgemmSerial
+			}
+			allocs := testing.AllocsPerRun(20, func() {
+				f(tc.transA, tc.transB, tc.m, tc.n, tc.k, 1, a, lda, b, ldb, 0.5, c, tc.n)
+			})
+			require.Zero(t, allocs, "%v serial=%v", tc, serial)
+		}
 	}
 }

@@ -11,9 +11,6 @@ var hasAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 func kern4x24(kc int, a *float32, rsA, csA int, b *float32, rsB int, c *float32, ldc int, alpha, beta float32)
 
 //go:noescape
-func packB24(kc int, src *float32, ld int, dst *float32)
-
-//go:noescape
 func packBT24(kc8 int, src *float32, ld int, dst *float32)
 
 //go:noescape
@@ -24,3 +21,6 @@ func packATBlock4(kc int, src *float32, ld int, dst *float32, np int)
 
 //go:noescape
 func packA4(kc8 int, src *float32, ld int, dst *float32)
+
+//go:noescape
+func dot3x4(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)

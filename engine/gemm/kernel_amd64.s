@@ -128,34 +128,6 @@ store:
 	VZEROUPPER
 	RET
 
-// func packB24(kc int, src *float32, ld int, dst *float32)
-//
-// dst[p*24+j] = src[p*ld+j] for p < kc, j < 24.
-TEXT ·packB24(SB), NOSPLIT, $0-32
-	MOVQ kc+0(FP), CX
-	MOVQ src+8(FP), SI
-	MOVQ ld+16(FP), R8
-	SHLQ $2, R8
-	MOVQ dst+24(FP), DI
-	TESTQ CX, CX
-	JZ    pbdone
-
-pbloop:
-	VMOVUPS (SI), Y0
-	VMOVUPS 32(SI), Y1
-	VMOVUPS 64(SI), Y2
-	VMOVUPS Y0, (DI)
-	VMOVUPS Y1, 32(DI)
-	VMOVUPS Y2, 64(DI)
-	ADDQ    R8, SI
-	ADDQ    $96, DI
-	DECQ    CX
-	JNZ     pbloop
-
-pbdone:
-	VZEROUPPER
-	RET
-
 // Transpose an 8×8 block: rows j..j+7 (pointers SI, SI+R8, SI+2R8, SI+R9,
 // R10, R10+R8, R10+2R8, R10+R9), 8 floats each, into 8 rows of dst (stride
 // 96 bytes) at DI.
@@ -367,5 +339,109 @@ paloop:
 	JNZ        paloop
 
 padone:
+	VZEROUPPER
+	RET
+
+// Dot-product kernel for op(A)·Bᵀ with both operands contiguous in k.
+// Accumulator Y(4+4r+c) holds 8 lane partial sums of A row r · B row c.
+
+#define DOTCOL(bsrc, r0, r1, r2) \
+	VMOVUPS     bsrc, Y3; \
+	VFMADD231PS Y3, Y0, r0; \
+	VFMADD231PS Y3, Y1, r1; \
+	VFMADD231PS Y3, Y2, r2
+
+#define DOTCOLS(bsrc, r0, r1, r2) \
+	VMOVSS      bsrc, X3; \
+	VFMADD231PS Y3, Y0, r0; \
+	VFMADD231PS Y3, Y1, r1; \
+	VFMADD231PS Y3, Y2, r2
+
+// Reduce the 4 accumulators of row r to C[r][0..3] = alpha*sum + beta*C.
+#define DOTROW(a0, a1, a2, a3, dst) \
+	VHADDPS      a1, a0, Y0; \
+	VHADDPS      a3, a2, Y1; \
+	VHADDPS      Y1, Y0, Y0; \
+	VEXTRACTF128 $1, Y0, X1; \
+	VADDPS       X1, X0, X0; \
+	VMULPS       X2, X0, X0; \
+	TESTL        $0x7fffffff, R12; \
+	JZ           2(PC); \
+	VFMADD231PS  dst, X3, X0; \
+	VMOVUPS      X0, dst
+
+// func dot3x4(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+//
+// C[r][j] = alpha*sum_p a[r*lda+p]*b[j*ldb+p] + beta*C[r][j] for r < 3,
+// j < 4, C[r][j] = c[r*ldc+j]. The sum runs in 8 lanes (p mod 8, tail
+// elements in lane 0) reduced in a fixed order. kc >= 1. When beta == 0,
+// C is not read.
+TEXT ·dot3x4(SB), NOSPLIT, $0-64
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), AX
+	MOVQ lda+16(FP), R8
+	SHLQ $2, R8
+	MOVQ b+24(FP), BX
+	MOVQ ldb+32(FP), R9
+	SHLQ $2, R9
+	LEAQ (R9)(R9*2), R10
+	MOVQ c+40(FP), DI
+	MOVQ ldc+48(FP), R11
+	SHLQ $2, R11
+
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+	VXORPS Y14, Y14, Y14
+	VXORPS Y15, Y15, Y15
+
+	MOVQ CX, DX
+	SHRQ $3, DX
+	JZ   dtail
+
+dloop:
+	VMOVUPS (AX), Y0
+	VMOVUPS (AX)(R8*1), Y1
+	VMOVUPS (AX)(R8*2), Y2
+	DOTCOL((BX), Y4, Y8, Y12)
+	DOTCOL((BX)(R9*1), Y5, Y9, Y13)
+	DOTCOL((BX)(R9*2), Y6, Y10, Y14)
+	DOTCOL((BX)(R10*1), Y7, Y11, Y15)
+	ADDQ $32, AX
+	ADDQ $32, BX
+	DECQ DX
+	JNZ  dloop
+
+dtail:
+	ANDQ $7, CX
+	JZ   dreduce
+
+dtloop:
+	VMOVSS (AX), X0
+	VMOVSS (AX)(R8*1), X1
+	VMOVSS (AX)(R8*2), X2
+	DOTCOLS((BX), Y4, Y8, Y12)
+	DOTCOLS((BX)(R9*1), Y5, Y9, Y13)
+	DOTCOLS((BX)(R9*2), Y6, Y10, Y14)
+	DOTCOLS((BX)(R10*1), Y7, Y11, Y15)
+	ADDQ $4, AX
+	ADDQ $4, BX
+	DECQ CX
+	JNZ  dtloop
+
+dreduce:
+	VBROADCASTSS alpha+56(FP), X2
+	VBROADCASTSS beta+60(FP), X3
+	MOVL         beta+60(FP), R12
+	DOTROW(Y4, Y5, Y6, Y7, (DI))
+	DOTROW(Y8, Y9, Y10, Y11, (DI)(R11*1))
+	DOTROW(Y12, Y13, Y14, Y15, (DI)(R11*2))
 	VZEROUPPER
 	RET

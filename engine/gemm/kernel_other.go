@@ -9,10 +9,6 @@ func kern4x24(kc int, a *float32, rsA, csA int, b *float32, rsB int, c *float32,
 	panic("gemm: assembly kernel not available")
 }
 
-func packB24(kc int, src *float32, ld int, dst *float32) {
-	panic("gemm: assembly kernel not available")
-}
-
 func packBT24(kc8 int, src *float32, ld int, dst *float32) {
 	panic("gemm: assembly kernel not available")
 }
@@ -26,5 +22,9 @@ func packATBlock4(kc int, src *float32, ld int, dst *float32, np int) {
 }
 
 func packA4(kc8 int, src *float32, ld int, dst *float32) {
+	panic("gemm: assembly kernel not available")
+}
+
+func dot3x4(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32) {
 	panic("gemm: assembly kernel not available")
 }

@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // job is one parallel multiplication. Tiles are claimed dynamically; which
@@ -41,11 +42,37 @@ func ensureWorkers(n int) {
 	}
 }
 
+// spinWait is how long an idle helper keeps polling for work before it
+// blocks. Waking a parked thread costs tens of microseconds (more in a VM),
+// which matters for the many sub-millisecond multiplications of training.
+const spinWait = 200 * time.Microsecond
+
 func worker() {
 	buf := newBuffers()
-	for j := range workCh {
-		j.work(buf)
-		j.release()
+	for {
+		j := <-workCh
+		for j != nil {
+			j.work(buf)
+			j.release()
+			j = spin()
+		}
+	}
+}
+
+// spin polls workCh for up to spinWait, yielding the processor between
+// polls; it returns nil if no job arrived.
+func spin() *job {
+	start := time.Now()
+	for {
+		select {
+		case j := <-workCh:
+			return j
+		default:
+		}
+		if time.Since(start) > spinWait {
+			return nil
+		}
+		runtime.Gosched()
 	}
 }
 
