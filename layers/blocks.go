@@ -1,6 +1,10 @@
 package layers
 
-import "github.com/gotrain/gotrain/engine"
+import (
+	"fmt"
+
+	"github.com/gotrain/gotrain/engine"
+)
 
 // ConvBN names one convolution of a block and the batch norm after it.
 type ConvBN struct {
@@ -122,25 +126,31 @@ type PreActSEBlock struct {
 	outShape       []int
 }
 
-// NewPreActSEBlock declares a block of planes channels with the given stride
-// and SE reduction (hidden = planes/reduction).
-func NewPreActSEBlock(b *Builder, prefix string, in []int, planes, stride, reduction int) *PreActSEBlock {
+// NewPreActSEBlock declares a block reading per-sample input in (C,H,W):
+// conv1 maps C to inner channels, conv2 inner to out, the SE squeezes out
+// to hidden and back; shortcut selects the 1x1 projection (the seed has one
+// where stride ≠ 1 or C ≠ planes: each stage's first block but layer1's).
+// Unpruned, inner = out = planes and hidden = planes/16; a pruned model
+// passes its own widths.
+func NewPreActSEBlock(b *Builder, prefix string, in []int, inner, out, hidden, stride int, shortcut bool) *PreActSEBlock {
 	l := &PreActSEBlock{}
 	l.bn1 = NewBatchNorm(b, prefix+"bn1", in, 1e-5)
 	l.relu1 = NewReLU(b, prefix+"relu1", in)
-	l.conv1 = NewConv2d(b, prefix+"conv1", in, planes, 3, stride, 1, false)
+	l.conv1 = NewConv2d(b, prefix+"conv1", in, inner, 3, stride, 1, false)
 	mid := l.conv1.OutShape()
 	l.bn2 = NewBatchNorm(b, prefix+"bn2", mid, 1e-5)
 	l.relu2 = NewReLU(b, prefix+"relu2", mid)
-	l.conv2 = NewConv2d(b, prefix+"conv2", mid, planes, 3, 1, 1, false)
-	if stride != 1 || in[0] != planes {
-		l.shortcut = NewConv2d(b, prefix+"shortcut.0", in, planes, 1, stride, 0, false)
+	l.conv2 = NewConv2d(b, prefix+"conv2", mid, out, 3, 1, 1, false)
+	if shortcut {
+		l.shortcut = NewConv2d(b, prefix+"shortcut.0", in, out, 1, stride, 0, false)
+	} else if stride != 1 || in[0] != out {
+		panic(fmt.Sprintf("layers: block %s: identity shortcut from %v to %v", prefix, in, l.conv2.OutShape()))
 	}
 	l.outShape = l.conv2.OutShape()
 	l.pool = NewAdaptiveAvgPool2d(b, prefix+"squeeze", l.outShape, 1, 1)
-	l.fc1 = NewConv2d(b, prefix+"fc1", l.pool.OutShape(), planes/reduction, 1, 1, 0, true)
+	l.fc1 = NewConv2d(b, prefix+"fc1", l.pool.OutShape(), hidden, 1, 1, 0, true)
 	l.reluSE = NewReLU(b, prefix+"fc1.relu", l.fc1.OutShape())
-	l.fc2 = NewConv2d(b, prefix+"fc2", l.fc1.OutShape(), planes, 1, 1, 0, true)
+	l.fc2 = NewConv2d(b, prefix+"fc2", l.fc1.OutShape(), out, 1, 1, 0, true)
 	l.sig = NewSigmoid(b, prefix+"fc2.sigmoid", l.fc2.OutShape())
 	b.Functional(l.relu1, l.relu2, l.pool, l.reluSE, l.sig) // F.relu, F.avg_pool2d, F.sigmoid
 	l.scaled = b.Act(prefix+"scaled", l.outShape...)

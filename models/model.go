@@ -36,7 +36,36 @@ type Spec struct {
 	Name    string
 	Summary string
 	Recipe  Recipe
-	build   func(b *layers.Builder) layers.Module
+	// Widths, for models that can be built at other channel widths (a
+	// pruned model), returns the default widths; nil for fixed models.
+	Widths      func() Widths
+	build       func(b *layers.Builder) layers.Module
+	buildWidths func(b *layers.Builder, w Widths) (layers.Module, error)
+}
+
+// Widths are a model's per-layer channel widths by name. A checkpoint
+// records them in its metadata, so that a pruned model loads as the same
+// code at other widths.
+type Widths map[string]int
+
+// check reports an error unless w has exactly the keys of def, each at
+// least 1.
+func (w Widths) check(def Widths) error {
+	for k := range def {
+		v, ok := w[k]
+		if !ok {
+			return fmt.Errorf("widths: missing %q", k)
+		}
+		if v < 1 {
+			return fmt.Errorf("widths: %q is %d: every width must be at least 1", k, v)
+		}
+	}
+	for k := range w {
+		if _, ok := def[k]; !ok {
+			return fmt.Errorf("widths: unknown key %q", k)
+		}
+	}
+	return nil
 }
 
 var registry = map[string]*Spec{}
@@ -65,6 +94,7 @@ func Lookup(name string) (*Spec, error) {
 // Model is a built model: its layers, tensors and the input they read.
 type Model struct {
 	Spec    *Spec
+	Widths  Widths // nil for fixed-width models
 	Builder *layers.Builder
 	Root    layers.Module
 	// Input is the (N,1,28,28) batch the model reads; Labels its int32 labels.
@@ -75,20 +105,43 @@ type Model struct {
 	DLogits, Loss *engine.Tensor
 }
 
-// Build declares the model's tensors for batches of at most maxBatch.
-// Allocate must follow before use.
+// Build declares the model's tensors for batches of at most maxBatch, at
+// its default widths. Allocate must follow before use.
 func (s *Spec) Build(maxBatch int) *Model {
+	m, err := s.BuildWidths(maxBatch, nil)
+	if err != nil {
+		panic(err) // the default widths always build
+	}
+	return m
+}
+
+// BuildWidths builds the model at the given widths (nil: the defaults).
+func (s *Spec) BuildWidths(maxBatch int, w Widths) (*Model, error) {
 	b := layers.NewBuilder(maxBatch)
 	m := &Model{Spec: s, Builder: b}
 	m.Input = b.Act("input", InputShape...)
 	m.Labels = b.IndexAct("labels")
-	m.Root = s.build(b)
+	switch {
+	case s.buildWidths != nil:
+		if w == nil {
+			w = s.Widths()
+		}
+		root, err := s.buildWidths(b, w)
+		if err != nil {
+			return nil, fmt.Errorf("model %s: %w", s.Name, err)
+		}
+		m.Root, m.Widths = root, w
+	case w != nil:
+		return nil, fmt.Errorf("model %s has fixed widths", s.Name)
+	default:
+		m.Root = s.build(b)
+	}
 	if sk, ok := m.Root.(layers.InputGradSkipper); ok {
 		sk.SkipInputGrad()
 	}
 	m.DLogits = b.Act("dlogits", Classes)
 	m.Loss = b.Acts.New("loss", 1)
-	return m
+	return m, nil
 }
 
 // Allocate backs the model with memory on be and initialises the

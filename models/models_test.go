@@ -166,3 +166,42 @@ func TestTable1(t *testing.T) {
 		})
 	}
 }
+
+// TestSEResNetWidths builds a narrower SE-ResNet (as pruning leaves it):
+// the same code at other widths gives the expected shapes and a forward pass.
+func TestSEResNetWidths(t *testing.T) {
+	spec, err := Lookup("seresnet")
+	require.NoError(t, err)
+	w := SEResNetWidths()
+	w["stream1"] = 40
+	w["layer2.1.inner"] = 100
+	w["stream4"] = 500
+	m, err := spec.BuildWidths(2, w)
+	require.NoError(t, err)
+	shapes := map[string][]int{}
+	for _, e := range m.Builder.Entries() {
+		if e.Value != nil {
+			shapes[e.Name] = e.Value.Shape()
+		}
+	}
+	require.Equal(t, []int{40, 1, 3, 3}, shapes["conv1.weight"])
+	require.Equal(t, []int{40}, shapes["layer2.0.bn1.weight"])
+	require.Equal(t, []int{100, 128, 3, 3}, shapes["layer2.1.conv1.weight"])
+	require.Equal(t, []int{128, 100, 3, 3}, shapes["layer2.1.conv2.weight"])
+	require.Equal(t, []int{500, 32, 1, 1}, shapes["layer4.2.fc2.weight"])
+	require.Equal(t, []int{10, 500}, shapes["linear.weight"])
+	be := engine.NewCPU(0)
+	require.NoError(t, m.Allocate(be, 1))
+	m.SetBatch(2)
+	m.Forward(&layers.Ctx{B: be})
+	require.NoError(t, be.Err())
+
+	w["nope"] = 3
+	_, err = spec.BuildWidths(2, w)
+	require.ErrorContains(t, err, `unknown key "nope"`)
+	_, err = Lookup("vgg")
+	require.NoError(t, err)
+	vgg, _ := Lookup("vgg")
+	_, err = vgg.BuildWidths(2, Widths{"a": 1})
+	require.ErrorContains(t, err, "fixed widths")
+}
