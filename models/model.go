@@ -36,6 +36,10 @@ type Spec struct {
 	Name    string
 	Summary string
 	Recipe  Recipe
+	// OutputsProbabilities is set when the model's output is already a
+	// softmax (the seed's VGG): a prediction's confidence is then the max
+	// of the output itself, not of a second softmax.
+	OutputsProbabilities bool
 	// Widths, for models that can be built at other channel widths (a
 	// pruned model), returns the default widths; nil for fixed models.
 	Widths      func() Widths

@@ -8,8 +8,9 @@ import (
 
 func init() {
 	register(&Spec{
-		Name:    "vgg",
-		Summary: "the seed's VGG: 8 conv-BN-ReLU layers [1,1,2,2,2], 3 FC layers with BN1d, softmax inside (128,825,290 params)",
+		Name:                 "vgg",
+		Summary:              "the seed's VGG: 8 conv-BN-ReLU layers [1,1,2,2,2], 3 FC layers with BN1d, softmax inside (128,825,290 params)",
+		OutputsProbabilities: true,
 		Recipe: Recipe{Optimizer: "sgd", LR: 1.0, StepSize: 1, Gamma: 0.9,
 			Epochs: 30, BatchSize: 64, TestBatchSize: 2},
 		build: buildVGG,

@@ -2,14 +2,10 @@ package train
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
-	"time"
 
 	"github.com/gotrain/gotrain/engine"
 	"github.com/gotrain/gotrain/layers"
@@ -31,8 +27,10 @@ type Config struct {
 	LimitTrain    int // use the first N training images (0: all)
 	LimitTest     int // use the first N test images (0: all)
 	OutDir        string
-	// Log receives progress lines (nil: silent).
-	Log io.Writer
+	// Log receives a line per epoch (nil: silent).
+	Log io.Writer `json:"-"`
+	// Progress, when set, is told of each training step (a progress bar).
+	Progress Progress `json:"-"`
 }
 
 // EpochMetrics is one line of metrics.jsonl.
@@ -56,6 +54,21 @@ type Result struct {
 // Last is the final epoch's metrics.
 func (r *Result) Last() EpochMetrics { return r.Epochs[len(r.Epochs)-1] }
 
+// Progress follows an epoch's training steps (a progress bar on a terminal).
+type Progress interface {
+	// Start begins epoch (1-based) of epochs, with steps steps.
+	Start(epoch, epochs, steps int)
+	// Update reports that step steps are done, images images seen, and the
+	// last step's loss.
+	Update(step, images int, loss float32)
+	// Done ends the epoch.
+	Done()
+}
+
+// progressEvery is how often (in steps) the loss is read back for Progress:
+// a host round trip, kept out of most steps.
+const progressEvery = 10
+
 // Trainer holds a built model, its optimizer and the data.
 type Trainer struct {
 	cfg        Config
@@ -73,7 +86,10 @@ type Trainer struct {
 	hostY      []int32
 	hostLogits []float32
 	perm       []int
+	preds      *Predictions
 	step       uint32
+	startEpoch int
+	resumed    []EpochMetrics
 }
 
 // NewTrainer builds and allocates the model on be and its optimizer.
@@ -106,6 +122,7 @@ func NewTrainer(cfg Config, be engine.Backend, trainSet, testSet *mnist.Set) (*T
 	t.hostY = make([]int32, maxBatch)
 	t.hostLogits = make([]float32, maxBatch*models.Classes)
 	t.perm = make([]int, t.nTrain)
+	t.preds = newPredictions(t.nTest)
 	return t, nil
 }
 
@@ -159,7 +176,11 @@ func (t *Trainer) TrainEpoch(ctx context.Context, epoch int, lr float64) (float6
 	be.Fill(t.lossSum, 0)
 	bs := t.cfg.BatchSize
 	steps := (t.nTrain + bs - 1) / bs
-	logEvery := max(steps/10, 1)
+	prog := t.cfg.Progress
+	if prog != nil {
+		prog.Start(epoch+1, t.cfg.Epochs, steps)
+		defer prog.Done()
+	}
 	var host [1]float32
 	for s := 0; s < steps; s++ {
 		if err := ctx.Err(); err != nil {
@@ -174,12 +195,12 @@ func (t *Trainer) TrainEpoch(ctx context.Context, epoch int, lr float64) (float6
 		t.opt.Step(be, lr)
 		be.Axpy(t.lossSum, float32(len(idx)), m.Loss)
 		t.step++
-		if (s+1)%logEvery == 0 && s+1 < steps {
+		if prog != nil && ((s+1)%progressEvery == 0 || s+1 == steps) {
 			be.Download(host[:], m.Loss)
 			if err := be.Sync(); err != nil {
 				return 0, fmt.Errorf("train step %d: %w", s, err)
 			}
-			t.logf("  epoch %d [%5d/%d] loss %.4f\n", epoch+1, (s+1)*bs, t.nTrain, host[0])
+			prog.Update(s+1, min((s+1)*bs, t.nTrain), host[0])
 		}
 	}
 	be.Download(host[:], t.lossSum)
@@ -196,39 +217,68 @@ func (t *Trainer) TrainEpoch(ctx context.Context, epoch int, lr float64) (float6
 // Evaluate runs the test images in eval mode and returns the mean loss and
 // the accuracy (a fraction).
 func (t *Trainer) Evaluate(ctx context.Context) (loss, acc float64, err error) {
-	be, m := t.be, t.model
-	lctx := &layers.Ctx{B: be, Train: false, Seed: t.cfg.Seed}
-	bs := t.cfg.TestBatchSize
+	return evaluate(ctx, &evalBuffers{x: t.hostX, y: t.hostY, out: t.hostLogits, preds: t.preds},
+		t.be, t.model, t.testSet, t.nTest, t.cfg.TestBatchSize)
+}
+
+// evalBuffers are the host buffers an evaluation reuses.
+type evalBuffers struct {
+	x     []float32
+	y     []int32
+	out   []float32
+	preds *Predictions
+}
+
+// Evaluate runs model m (allocated on be, built for batches of at least
+// batch) in eval mode on the first n images of set, batch by batch in
+// test-set order, and returns the mean loss, the accuracy and the
+// predictions.
+func Evaluate(ctx context.Context, be engine.Backend, m *models.Model, set *mnist.Set, n, batch int) (loss, acc float64, preds *Predictions, err error) {
+	n = limit(set.N, n)
+	batch = min(batch, n)
+	buf := &evalBuffers{x: make([]float32, batch*mnist.Pixels), y: make([]int32, batch),
+		out: make([]float32, batch*models.Classes), preds: newPredictions(n)}
+	loss, acc, err = evaluate(ctx, buf, be, m, set, n, batch)
+	return loss, acc, buf.preds, err
+}
+
+func evaluate(ctx context.Context, buf *evalBuffers, be engine.Backend, m *models.Model, set *mnist.Set, nTest, bs int) (loss, acc float64, err error) {
+	lctx := &layers.Ctx{B: be, Train: false}
 	idx := make([]int, 0, bs)
 	var host [1]float32
 	var sum float64
 	correct := 0
-	for lo := 0; lo < t.nTest; lo += bs {
+	for lo := 0; lo < nTest; lo += bs {
 		if err := ctx.Err(); err != nil {
 			return 0, 0, err
 		}
 		idx = idx[:0]
-		for i := lo; i < min(lo+bs, t.nTest); i++ {
+		for i := lo; i < min(lo+bs, nTest); i++ {
 			idx = append(idx, i)
 		}
 		n := len(idx)
-		t.load(t.testSet, idx)
+		m.SetBatch(n)
+		set.Normalized(buf.x, idx)
+		for i, k := range idx {
+			buf.y[i] = int32(set.Labels[k])
+		}
+		be.Upload(m.Input, buf.x[:n*mnist.Pixels])
+		be.UploadInt32(m.Labels, buf.y[:n])
 		logits := m.Forward(lctx)
 		m.ComputeLoss(lctx, false)
 		be.Download(host[:], m.Loss)
-		be.Download(t.hostLogits[:n*models.Classes], logits)
+		be.Download(buf.out[:n*models.Classes], logits)
 		if err := be.Sync(); err != nil {
 			return 0, 0, fmt.Errorf("evaluate: %w", err)
 		}
 		sum += float64(host[0]) * float64(n)
-		for i := 0; i < n; i++ {
-			if argmax(t.hostLogits[i*models.Classes:(i+1)*models.Classes]) == int(t.hostY[i]) {
-				correct++
-			}
-		}
+		correct += buf.preds.record(lo, buf.out[:n*models.Classes], buf.y[:n], m.Spec.OutputsProbabilities)
 	}
-	return sum / float64(t.nTest), float64(correct) / float64(t.nTest), nil
+	return sum / float64(nTest), float64(correct) / float64(nTest), nil
 }
+
+// Predictions are the outputs of the last Evaluate, in test-set order.
+func (t *Trainer) Predictions() *Predictions { return t.preds }
 
 func argmax(v []float32) int {
 	best := 0
@@ -238,53 +288,4 @@ func argmax(v []float32) int {
 		}
 	}
 	return best
-}
-
-// Run trains for the configured epochs, evaluating after each, appending
-// to metrics.jsonl in the output folder when one is set.
-func (t *Trainer) Run(ctx context.Context) (*Result, error) {
-	var metrics *os.File
-	if t.cfg.OutDir != "" {
-		if err := os.MkdirAll(t.cfg.OutDir, 0o755); err != nil {
-			return nil, fmt.Errorf("run folder: %w", err)
-		}
-		f, err := os.OpenFile(filepath.Join(t.cfg.OutDir, "metrics.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
-			return nil, fmt.Errorf("run folder: %w", err)
-		}
-		defer f.Close()
-		metrics = f
-	}
-	res := &Result{}
-	for e := 0; e < t.cfg.Epochs; e++ {
-		lr := t.sched.LR(e)
-		start := time.Now()
-		trainLoss, err := t.TrainEpoch(ctx, e, lr)
-		if err != nil {
-			return res, err
-		}
-		secs := time.Since(start).Seconds()
-		testLoss, acc, err := t.Evaluate(ctx)
-		if err != nil {
-			return res, err
-		}
-		em := EpochMetrics{Epoch: e + 1, LR: lr, TrainLoss: trainLoss, TestLoss: testLoss, TestAcc: acc,
-			Seconds: secs, ImagesPerSec: float64(t.nTrain) / secs}
-		res.Epochs = append(res.Epochs, em)
-		if acc > res.BestAcc || res.BestEpoch == 0 {
-			res.BestAcc, res.BestEpoch = acc, e+1
-		}
-		t.logf("epoch %d/%d  lr %.4g  train loss %.4f  test loss %.4f  test acc %.2f%%  %.1fs  %.0f img/s\n",
-			e+1, t.cfg.Epochs, lr, trainLoss, testLoss, 100*acc, secs, em.ImagesPerSec)
-		if metrics != nil {
-			line, _ := json.Marshal(em)
-			if _, err := metrics.Write(append(line, '\n')); err != nil {
-				return res, fmt.Errorf("write metrics: %w", err)
-			}
-			if err := metrics.Sync(); err != nil {
-				return res, fmt.Errorf("write metrics: %w", err)
-			}
-		}
-	}
-	return res, nil
 }

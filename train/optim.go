@@ -18,6 +18,10 @@ type Optimizer interface {
 	Name() string
 	// State lists the optimizer's state tensors (saved for resume).
 	State() []*engine.Tensor
+	// Steps is the number of updates made (SGD's first step differs).
+	Steps() int64
+	// SetSteps restores Steps when a run resumes.
+	SetSteps(n int64)
 }
 
 // OptimizerConfig selects and configures an optimizer.
@@ -82,6 +86,9 @@ func (o *sgd) State() []*engine.Tensor {
 	return []*engine.Tensor{o.mom}
 }
 
+func (o *sgd) Steps() int64     { return o.steps }
+func (o *sgd) SetSteps(n int64) { o.steps = n }
+
 func (o *sgd) Step(be engine.Backend, lr float64) {
 	be.SGDStep(o.params.Flat(), o.grads.Flat(), o.mom, engine.SGDParams{
 		LR: float32(lr), Momentum: float32(o.cfg.Momentum), Dampening: float32(o.cfg.Dampening),
@@ -94,7 +101,11 @@ type adadelta struct {
 	cfg           OptimizerConfig
 	params, grads *engine.Pool
 	sq, acc       *engine.Tensor
+	steps         int64
 }
+
+func (o *adadelta) Steps() int64     { return o.steps }
+func (o *adadelta) SetSteps(n int64) { o.steps = n }
 
 func (o *adadelta) Name() string {
 	return fmt.Sprintf("Adadelta(rho=%g, eps=%g, weight_decay=%g)", o.cfg.Rho, o.cfg.Eps, o.cfg.WeightDecay)
@@ -106,6 +117,7 @@ func (o *adadelta) Step(be engine.Backend, lr float64) {
 	be.AdadeltaStep(o.params.Flat(), o.grads.Flat(), o.sq, o.acc, engine.AdadeltaParams{
 		LR: float32(lr), Rho: float32(o.cfg.Rho), Eps: float32(o.cfg.Eps), WeightDecay: float32(o.cfg.WeightDecay),
 	})
+	o.steps++
 }
 
 // StepLR is torch.optim.lr_scheduler.StepLR stepped once per epoch: the

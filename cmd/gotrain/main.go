@@ -28,6 +28,8 @@ func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(f
 var commands = map[string]func(ctx context.Context, args []string) error{
 	"train":   runTrain,
 	"summary": runSummary,
+	"eval":    runEval,
+	"report":  runReport,
 }
 
 func main() {
@@ -42,7 +44,7 @@ func run(ctx context.Context, args []string) int {
 		if _, ok := commands[args[0]]; ok {
 			cmd, args = args[0], args[1:]
 		} else if args[0] == "help" {
-			fmt.Println("usage: gotrain [train|summary] [flags]   (gotrain COMMAND -help lists the flags)")
+			fmt.Println("usage: gotrain [train|summary|eval|report] [flags]   (gotrain COMMAND -help lists the flags)")
 			return 0
 		}
 	}

@@ -35,8 +35,15 @@ func runTrain(ctx context.Context, args []string) error {
 	limitTrain := fs.Int("limit-train", 0, "train on the first N images only (0: all)")
 	limitTest := fs.Int("limit-test", 0, "test on the first N images only (0: all)")
 	threads := fs.Int("threads", 0, "CPU engine threads (0: all cores)")
+	resume := fs.String("resume", "", "continue the interrupted run in folder RUN (its flags apply; -epochs may extend it)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *resume != "" {
+		if err := applyRunFlags(fs, *resume); err != nil {
+			return err
+		}
+		*out = *resume
 	}
 	spec, err := models.Lookup(*model)
 	if err != nil {
@@ -48,6 +55,9 @@ func runTrain(ctx context.Context, args []string) error {
 		LR: r.LR, StepSize: r.StepSize, Gamma: r.Gamma, Seed: *seed,
 		Optimizer:  train.OptimizerConfig{Name: r.Optimizer, Momentum: r.Momentum, WeightDecay: r.WeightDecay, Nesterov: r.Nesterov},
 		LimitTrain: *limitTrain, LimitTest: *limitTest, Log: os.Stdout,
+	}
+	if isTerminal(os.Stderr) {
+		cfg.Progress = &barProgress{memory: deviceMemory}
 	}
 	set := func(name string, apply func()) {
 		if fs.Changed(name) {
@@ -110,9 +120,19 @@ func runTrain(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("gotrain: %s on %s: %s lr %g, StepLR(step %d, gamma %g), %d epochs, batch %d, test batch %d, seed %d, %d params -> %s\n",
-		spec.Name, be.Name(), tr.OptimizerName(), cfg.LR, cfg.StepSize, cfg.Gamma, cfg.Epochs, cfg.BatchSize,
-		cfg.TestBatchSize, cfg.Seed, tr.Model().NumParams(), cfg.OutDir)
+	if *resume != "" {
+		if err := tr.Resume(*resume); err != nil {
+			return err
+		}
+	} else if err := writeRunConfig(fs, cfg, spec, be); err != nil {
+		return err
+	}
+	verb := "training"
+	if *resume != "" {
+		verb = "resuming"
+	}
+	fmt.Printf("gotrain: %s %s on %s: %s, %d params -> %s\n",
+		verb, spec.Name, be.Name(), tr.Recipe(), tr.Model().NumParams(), cfg.OutDir)
 	res, err := tr.Run(ctx)
 	if err != nil {
 		return err

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/gotrain/gotrain/models"
+	"github.com/gotrain/gotrain/train"
+	"github.com/gotrain/gotrain/train/checkpoint"
+	"github.com/gotrain/gotrain/train/mnist"
+)
+
+// runEval evaluates saved weights (gotrain's, or a PyTorch state_dict of the
+// seed's model saved with safetensors) on the MNIST test images.
+func runEval(ctx context.Context, args []string) error {
+	fs := pflag.NewFlagSet("eval", pflag.ContinueOnError)
+	model := fs.String("model", "", "model: "+strings.Join(models.Names(), ", ")+" (default: the checkpoint's)")
+	weights := fs.String("weights", "", "weights to evaluate (.safetensors)")
+	device := fs.String("device", "auto", "auto, cpu, or cuda:N")
+	data := fs.String("data", mnist.DefaultDir(), "MNIST folder (fetched there when missing)")
+	limitTest := fs.Int("limit-test", 0, "evaluate the first N test images only (0: all)")
+	batch := fs.Int("batch-size", 250, "images per forward pass")
+	out := fs.String("out", "", "folder for predictions.csv and the figures (default runs/eval-<model>-<YYYYMMDD-HHMMSS>)")
+	threads := fs.Int("threads", 0, "CPU engine threads (0: all cores)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *weights == "" {
+		return usagef("-weights FILE.safetensors is required")
+	}
+	if *limitTest < 0 || *batch < 1 {
+		return usagef("-limit-test must be 0 or more and -batch-size at least 1")
+	}
+	if _, _, err := parseDevice(*device); err != nil {
+		return err
+	}
+	meta, err := checkpoint.ReadMeta(*weights)
+	if err != nil {
+		return err
+	}
+	name := *model
+	if name == "" {
+		name = meta["model"]
+	}
+	if name == "" {
+		return usagef("%s does not say which model it holds: pass -model (known: %s)", *weights, strings.Join(models.Names(), ", "))
+	}
+	if meta["model"] != "" && meta["model"] != name {
+		return fmt.Errorf("checkpoint %s holds model %q, not %q", *weights, meta["model"], name)
+	}
+	spec, err := models.Lookup(name)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	var widths models.Widths
+	if w := meta["widths"]; w != "" {
+		if err := json.Unmarshal([]byte(w), &widths); err != nil {
+			return fmt.Errorf("checkpoint %s: metadata widths: %v", *weights, err)
+		}
+	}
+	m, err := spec.BuildWidths(*batch, widths)
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", *weights, err)
+	}
+	be, err := openDevice(*device, *threads)
+	if err != nil {
+		return err
+	}
+	if err := m.Allocate(be, 1); err != nil {
+		return err
+	}
+	if _, err := checkpoint.Load(*weights, be, m.Builder.Entries()); err != nil {
+		return err
+	}
+	if err := mnist.Ensure(ctx, *data, os.Stderr); err != nil {
+		return err
+	}
+	_, testSet, err := mnist.Load(*data)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	loss, acc, preds, err := train.Evaluate(ctx, be, m, testSet, *limitTest, *batch)
+	if err != nil {
+		return err
+	}
+	dir := *out
+	if dir == "" {
+		dir = filepath.Join("runs", fmt.Sprintf("eval-%s-%s", spec.Name, time.Now().Format("20060102-150405")))
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	f, err := os.Create(filepath.Join(dir, train.PredictionsCSV))
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	if err := preds.WriteCSV(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	if err := train.WriteEvalFigures(dir, spec.Name, preds, testSet); err != nil {
+		return err
+	}
+	fmt.Printf("%s on %s: %d test images, loss %.4f, accuracy %.2f%% (%.1fs); predictions and figures in %s\n",
+		spec.Name, be.Name(), len(preds.Labels), loss, 100*acc, time.Since(start).Seconds(), dir)
+	return nil
+}

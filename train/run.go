@@ -1,0 +1,372 @@
+package train
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/gotrain/gotrain/engine"
+	"github.com/gotrain/gotrain/models"
+	"github.com/gotrain/gotrain/train/checkpoint"
+	"github.com/gotrain/gotrain/train/figures"
+	"github.com/gotrain/gotrain/train/mnist"
+)
+
+// Files of a run folder.
+const (
+	MetricsJSONL   = "metrics.jsonl"
+	MetricsCSV     = "metrics.csv"
+	BestWeights    = "best.safetensors"
+	LastWeights    = "last.safetensors"
+	StateFile      = "state.safetensors"
+	SummaryFile    = "summary.json"
+	LossAccPNG     = "loss_acc.png"
+	ConfusionPNG   = "confusion_matrix.png"
+	MisclassPNG    = "misclassified.png"
+	WellClassPNG   = "well_classified.png"
+	PredictionsCSV = "predictions.csv"
+)
+
+// RunSummary is summary.json: what `gotrain report` tabulates.
+type RunSummary struct {
+	Model            string      `json:"model"`
+	Device           string      `json:"device"`
+	Epochs           int         `json:"epochs"`
+	BestEpoch        int         `json:"best_epoch"`
+	BestAcc          float64     `json:"best_test_acc"`
+	LastAcc          float64     `json:"last_test_acc"`
+	LastTestLoss     float64     `json:"last_test_loss"`
+	PerClassAccuracy [10]float64 `json:"per_class_accuracy"`
+	Seconds          float64     `json:"seconds"`
+	Params           int         `json:"params"`
+	SummaryParams    int         `json:"summary_params"`
+	SizeMB           float64     `json:"size_mb"`
+	Recipe           string      `json:"recipe"`
+}
+
+// Run trains for the configured epochs, evaluating after each. With an
+// output folder it appends each epoch to metrics.jsonl and metrics.csv,
+// saves last.safetensors, best.safetensors and state.safetensors (the
+// resume point, written last), and at the end draws the figures of the
+// final model and writes summary.json.
+func (t *Trainer) Run(ctx context.Context) (*Result, error) {
+	res := &Result{Epochs: append([]EpochMetrics(nil), t.resumed...)}
+	for _, em := range res.Epochs {
+		if em.TestAcc > res.BestAcc || res.BestEpoch == 0 {
+			res.BestAcc, res.BestEpoch = em.TestAcc, em.Epoch
+		}
+	}
+	if t.cfg.OutDir != "" {
+		if err := os.MkdirAll(t.cfg.OutDir, 0o755); err != nil {
+			return nil, fmt.Errorf("run folder: %w", err)
+		}
+		if err := t.rewriteMetrics(res.Epochs); err != nil {
+			return nil, err
+		}
+	}
+	start := time.Now()
+	var evaluated bool
+	for e := t.startEpoch; e < t.cfg.Epochs; e++ {
+		lr := t.sched.LR(e)
+		t0 := time.Now()
+		trainLoss, err := t.TrainEpoch(ctx, e, lr)
+		if err != nil {
+			return res, err
+		}
+		secs := time.Since(t0).Seconds()
+		testLoss, acc, err := t.Evaluate(ctx)
+		if err != nil {
+			return res, err
+		}
+		evaluated = true
+		em := EpochMetrics{Epoch: e + 1, LR: lr, TrainLoss: trainLoss, TestLoss: testLoss, TestAcc: acc,
+			Seconds: secs, ImagesPerSec: float64(t.nTrain) / secs}
+		res.Epochs = append(res.Epochs, em)
+		best := acc > res.BestAcc || res.BestEpoch == 0
+		if best {
+			res.BestAcc, res.BestEpoch = acc, e+1
+		}
+		t.logf("epoch %d/%d  lr %.4g  train loss %.4f  test loss %.4f  test acc %.2f%%  %.1fs  %.0f img/s\n",
+			e+1, t.cfg.Epochs, lr, trainLoss, testLoss, 100*acc, secs, em.ImagesPerSec)
+		if t.cfg.OutDir != "" {
+			if err := t.saveEpoch(em, best, res); err != nil {
+				return res, err
+			}
+		}
+	}
+	if t.cfg.OutDir != "" && len(res.Epochs) > 0 {
+		if !evaluated { // resumed a finished run: evaluate the loaded model
+			if _, _, err := t.Evaluate(ctx); err != nil {
+				return res, err
+			}
+		}
+		if err := t.finish(res, time.Since(start).Seconds()); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// weightsMeta is the metadata of best.safetensors and last.safetensors.
+func (t *Trainer) weightsMeta(epoch int) map[string]string {
+	meta := map[string]string{"format": "gotrain", "model": t.model.Spec.Name, "epoch": strconv.Itoa(epoch)}
+	if t.model.Widths != nil {
+		w, _ := json.Marshal(t.model.Widths)
+		meta["widths"] = string(w)
+	}
+	return meta
+}
+
+// saveEpoch appends the epoch's metrics and saves the checkpoints; the
+// resume state is written last, so a crash leaves the previous epoch's
+// state valid.
+func (t *Trainer) saveEpoch(em EpochMetrics, best bool, res *Result) error {
+	dir := t.cfg.OutDir
+	if err := t.appendMetrics(em); err != nil {
+		return err
+	}
+	entries := t.model.Builder.Entries()
+	meta := t.weightsMeta(em.Epoch)
+	if err := checkpoint.Save(filepath.Join(dir, LastWeights), t.be, entries, meta); err != nil {
+		return err
+	}
+	if best {
+		if err := checkpoint.Save(filepath.Join(dir, BestWeights), t.be, entries, meta); err != nil {
+			return err
+		}
+	}
+	cfg, err := json.Marshal(t.cfg)
+	if err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	state := map[string]*engine.Tensor{}
+	for _, st := range t.opt.State() {
+		state[st.Name()] = st
+	}
+	smeta := map[string]string{
+		"format": "gotrain-state", "model": t.model.Spec.Name,
+		"epoch": strconv.Itoa(em.Epoch), "step": strconv.FormatUint(uint64(t.step), 10),
+		"optimizer_steps": strconv.FormatInt(t.opt.Steps(), 10), "optimizer": t.opt.Name(),
+		"best_epoch": strconv.Itoa(res.BestEpoch), "config": string(cfg),
+	}
+	return checkpoint.SaveTensors(filepath.Join(dir, StateFile), t.be, state, smeta)
+}
+
+// Resume restores a run folder's state: the last weights, the optimizer
+// state, the step counter and the metrics of the epochs done. Run then
+// continues with the next epoch and draws what the uninterrupted run would
+// have: the shuffle is keyed by (seed, epoch) and dropout by (seed, step).
+func (t *Trainer) Resume(dir string) error {
+	statePath := filepath.Join(dir, StateFile)
+	state := map[string]*engine.Tensor{}
+	for _, st := range t.opt.State() {
+		state[st.Name()] = st
+	}
+	meta, err := checkpoint.ReadMeta(statePath)
+	if err != nil {
+		return fmt.Errorf("resume %s: %w", dir, err)
+	}
+	if meta["model"] != t.model.Spec.Name {
+		return fmt.Errorf("resume %s: the run trained %q, not %q", dir, meta["model"], t.model.Spec.Name)
+	}
+	epoch, err1 := strconv.Atoi(meta["epoch"])
+	step, err2 := strconv.ParseUint(meta["step"], 10, 32)
+	osteps, err3 := strconv.ParseInt(meta["optimizer_steps"], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil || epoch < 1 {
+		return fmt.Errorf("resume %s: %s: bad epoch/step metadata", dir, statePath)
+	}
+	wmeta, err := checkpoint.ReadMeta(filepath.Join(dir, LastWeights))
+	if err != nil {
+		return fmt.Errorf("resume %s: %w", dir, err)
+	}
+	if wmeta["epoch"] != meta["epoch"] {
+		return fmt.Errorf("resume %s: %s is from epoch %s but the state is from epoch %s", dir, LastWeights, wmeta["epoch"], meta["epoch"])
+	}
+	done, err := readMetrics(filepath.Join(dir, MetricsJSONL), epoch)
+	if err != nil {
+		return fmt.Errorf("resume %s: %w", dir, err)
+	}
+	if _, err := checkpoint.LoadTensors(statePath, t.be, state); err != nil {
+		return fmt.Errorf("resume %s: %w", dir, err)
+	}
+	if _, err := checkpoint.Load(filepath.Join(dir, LastWeights), t.be, t.model.Builder.Entries()); err != nil {
+		return fmt.Errorf("resume %s: %w", dir, err)
+	}
+	t.startEpoch, t.step, t.resumed = epoch, uint32(step), done
+	t.opt.SetSteps(osteps)
+	return nil
+}
+
+// readMetrics reads the first n epochs of metrics.jsonl.
+func readMetrics(path string, n int) ([]EpochMetrics, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []EpochMetrics
+	sc := bufio.NewScanner(f)
+	for sc.Scan() && len(out) < n {
+		var em EpochMetrics
+		if err := json.Unmarshal(sc.Bytes(), &em); err != nil {
+			return nil, fmt.Errorf("%s line %d: %w", path, len(out)+1, err)
+		}
+		if em.Epoch != len(out)+1 {
+			return nil, fmt.Errorf("%s line %d: epoch %d out of order", path, len(out)+1, em.Epoch)
+		}
+		out = append(out, em)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(out) < n {
+		return nil, fmt.Errorf("%s has %d epochs, the state says %d", path, len(out), n)
+	}
+	return out, nil
+}
+
+var csvHeader = "epoch,lr,train_loss,test_loss,test_acc,seconds,images_per_sec\n"
+
+func csvLine(em EpochMetrics) string {
+	return fmt.Sprintf("%d,%g,%g,%g,%g,%g,%g\n", em.Epoch, em.LR, em.TrainLoss, em.TestLoss, em.TestAcc, em.Seconds, em.ImagesPerSec)
+}
+
+// rewriteMetrics writes metrics.jsonl and metrics.csv holding exactly ems
+// (a fresh run: nothing; a resumed one: the epochs its state covers).
+func (t *Trainer) rewriteMetrics(ems []EpochMetrics) error {
+	var j, c bytes.Buffer
+	c.WriteString(csvHeader)
+	for _, em := range ems {
+		line, _ := json.Marshal(em)
+		j.Write(append(line, '\n'))
+		c.WriteString(csvLine(em))
+	}
+	for name, data := range map[string][]byte{MetricsJSONL: j.Bytes(), MetricsCSV: c.Bytes()} {
+		if err := writeFileAtomic(filepath.Join(t.cfg.OutDir, name), data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *Trainer) appendMetrics(em EpochMetrics) error {
+	line, _ := json.Marshal(em)
+	for name, data := range map[string][]byte{MetricsJSONL: append(line, '\n'), MetricsCSV: []byte(csvLine(em))} {
+		f, err := os.OpenFile(filepath.Join(t.cfg.OutDir, name), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		_, err = f.Write(data)
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("metrics: %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// finish draws the final model's figures and writes summary.json.
+func (t *Trainer) finish(res *Result, secs float64) error {
+	dir, name := t.cfg.OutDir, t.model.Spec.Name
+	eps := make([]figures.Epoch, len(res.Epochs))
+	for i, em := range res.Epochs {
+		eps[i] = figures.Epoch{Epoch: em.Epoch, TrainLoss: em.TrainLoss, TestLoss: em.TestLoss, TestAcc: em.TestAcc}
+	}
+	if err := figures.LossAcc(filepath.Join(dir, LossAccPNG), name, eps); err != nil {
+		return err
+	}
+	if err := WriteEvalFigures(dir, name, t.preds, t.testSet); err != nil {
+		return err
+	}
+	var total float64
+	for _, em := range res.Epochs {
+		total += em.Seconds
+	}
+	sum := models.Summarize(t.model)
+	last := res.Last()
+	rs := RunSummary{Model: name, Device: t.be.Name(), Epochs: len(res.Epochs), BestEpoch: res.BestEpoch,
+		BestAcc: res.BestAcc, LastAcc: last.TestAcc, LastTestLoss: last.TestLoss,
+		PerClassAccuracy: t.preds.PerClassAccuracy(), Seconds: total, Params: t.model.NumParams(),
+		SummaryParams: sum.TotalParams, SizeMB: sum.TotalMB, Recipe: t.Recipe()}
+	for i, v := range rs.PerClassAccuracy {
+		if math.IsNaN(v) {
+			rs.PerClassAccuracy[i] = -1
+		}
+	}
+	data, _ := json.MarshalIndent(rs, "", "  ")
+	return writeFileAtomic(filepath.Join(dir, SummaryFile), append(data, '\n'))
+}
+
+// Recipe describes the training recipe in effect, in one line.
+func (t *Trainer) Recipe() string {
+	c := t.cfg
+	return fmt.Sprintf("%s lr %g, StepLR(step %d, gamma %g), %d epochs, batch %d, test batch %d, seed %d",
+		t.opt.Name(), c.LR, c.StepSize, c.Gamma, c.Epochs, c.BatchSize, c.TestBatchSize, c.Seed)
+}
+
+// WriteEvalFigures draws the confusion matrix and the misclassified and
+// well-classified example grids of preds into dir.
+func WriteEvalFigures(dir, model string, preds *Predictions, test *mnist.Set) error {
+	if err := figures.Confusion(filepath.Join(dir, ConfusionPNG), model, preds.Confusion()); err != nil {
+		return err
+	}
+	for _, g := range []struct {
+		correct bool
+		file    string
+		title   string
+		none    string
+	}{
+		{false, MisclassPNG, "misclassified: " + model, "no misclassified image"},
+		{true, WellClassPNG, "well classified: " + model, "no correctly classified image"},
+	} {
+		var panels [10]figures.Panel
+		for c, i := range preds.FirstExamples(g.correct) {
+			if i < 0 {
+				panels[c] = figures.Panel{Empty: g.none}
+				continue
+			}
+			panels[c] = figures.Panel{Image: test.Image(i), Prediction: int(preds.Pred[i]), Confidence: float64(preds.Confidence[i])}
+		}
+		if err := figures.Examples(filepath.Join(dir, g.file), g.title, panels); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeFileAtomic writes data to path through a temporary file in the same
+// folder, fsynced and renamed over path.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
