@@ -174,6 +174,10 @@ type Backend interface {
 	// gets the gradient of the mean loss.
 	CrossEntropy(loss, dlogits, logits, labels *Tensor)
 
+	// AddSign adds lambda·sign(param) to grad (sign(0) = 0): the
+	// subgradient of an L1 penalty, for network-slimming sparsity training.
+	AddSign(grad, param *Tensor, lambda float32)
+
 	// SGDStep updates params from grads (flat tensors of equal length) and
 	// the momentum buffer mom (nil when Momentum is 0).
 	SGDStep(params, grads, mom *Tensor, p SGDParams)

@@ -428,6 +428,24 @@ func (c *CPU) DropoutBackward(dx, dy *Tensor, p float32, key DropoutKey) {
 	c.dropoutApply("dropout backward", dx, dy, p, key)
 }
 
+// AddSign adds lambda·sign(param) to grad.
+func (c *CPU) AddSign(grad, param *Tensor, lambda float32) {
+	if !c.ok("add sign", grad, param) || !c.sameLen("add sign", grad, param) {
+		return
+	}
+	gs, ps := F32(grad), F32(param)
+	c.w.For(len(gs), ewGrain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			switch p := ps[i]; {
+			case p > 0:
+				gs[i] += lambda
+			case p < 0:
+				gs[i] -= lambda
+			}
+		}
+	})
+}
+
 // SGDStep is torch.optim.SGD's update.
 func (c *CPU) SGDStep(params, grads, mom *Tensor, p SGDParams) {
 	if !c.ok("sgd step", params, grads, mom) || !c.sameLen("sgd step", params, grads, mom) {

@@ -1342,3 +1342,17 @@ func TestPoolForwardReference(t *testing.T) {
 		requireClose(t, fmt.Sprint("adaptive ", c), want, engine.F32(y), 1e-6, 1e-6)
 	}
 }
+
+func TestAddSign(t *testing.T) {
+	be := engine.NewCPU(1)
+	a := newAlloc(t, be, 5)
+	p := a.zeros(5)
+	be.Upload(p, []float32{-2, 0, 3, -0.5, 1e-30})
+	g := a.zeros(5)
+	be.Upload(g, []float32{1, 1, 1, 1, 1})
+	be.AddSign(g, p, 0.25)
+	require.NoError(t, be.Err())
+	require.Equal(t, []float32{0.75, 1, 1.25, 0.75, 1.25}, engine.F32(g))
+	be.AddSign(g, a.zeros(4), 1)
+	require.ErrorContains(t, be.Err(), "add sign: ")
+}

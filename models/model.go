@@ -3,6 +3,7 @@
 package models
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -42,7 +43,13 @@ type Spec struct {
 	OutputsProbabilities bool
 	// Widths, for models that can be built at other channel widths (a
 	// pruned model), returns the default widths; nil for fixed models.
-	Widths      func() Widths
+	Widths func() Widths
+	// WidthOf names, for each width key, one parameter axis whose size is
+	// that width (how a pruned model's widths are read off its tensors).
+	WidthOf func(key string) (tensor string, axis int)
+	// PruneTarget reports whether a parameter is the gamma of a batch norm
+	// that channel pruning (and sparsity training) targets.
+	PruneTarget func(name string) bool
 	build       func(b *layers.Builder) layers.Module
 	buildWidths func(b *layers.Builder, w Widths) (layers.Module, error)
 }
@@ -193,4 +200,30 @@ func (m *Model) NumParams() int {
 		}
 	}
 	return n
+}
+
+// Meta is the safetensors metadata gotrain writes with a model's weights:
+// the format, the model's name and, for a model built at other widths, its
+// widths as JSON.
+func (m *Model) Meta() map[string]string {
+	meta := map[string]string{"format": "gotrain", "model": m.Spec.Name}
+	if m.Widths != nil {
+		w, _ := json.Marshal(m.Widths)
+		meta["widths"] = string(w)
+	}
+	return meta
+}
+
+// WidthsFromMeta parses a checkpoint's "widths" metadata; nil when absent
+// (a fixed-width model, or a PyTorch state_dict of the unpruned model).
+func WidthsFromMeta(meta map[string]string) (Widths, error) {
+	s, ok := meta["widths"]
+	if !ok || s == "" {
+		return nil, nil
+	}
+	var w Widths
+	if err := json.Unmarshal([]byte(s), &w); err != nil {
+		return nil, fmt.Errorf("metadata widths: %v", err)
+	}
+	return w, nil
 }

@@ -2,6 +2,8 @@ package models
 
 import (
 	"fmt"
+	"regexp"
+	"strings"
 
 	"github.com/gotrain/gotrain/layers"
 )
@@ -12,11 +14,30 @@ func init() {
 		Summary: "the seed's SE-ResNet: pre-activation SE basic blocks [3,4,6,3], reduction 16 (21,439,478 params)",
 		Recipe: Recipe{Optimizer: "sgd", LR: 0.1, StepSize: 10, Gamma: 0.1,
 			Epochs: 30, BatchSize: 64, TestBatchSize: 8},
-		Widths: SEResNetWidths,
+		Widths:      SEResNetWidths,
+		WidthOf:     seWidthOf,
+		PruneTarget: sePruneTarget.MatchString,
 		buildWidths: func(b *layers.Builder, w Widths) (layers.Module, error) {
 			return buildSEResNet(b, w)
 		},
 	})
+}
+
+// sePruneTarget matches the gammas of the 32 block batch norms (bn1 and
+// bn2 of every block; not the stem's), the seed's pruning targets.
+var sePruneTarget = regexp.MustCompile(`^layer[1-4]\.[0-9]+\.bn[12]\.weight$`)
+
+// seWidthOf maps a width key to a tensor axis of that size.
+func seWidthOf(key string) (string, int) {
+	switch {
+	case strings.HasPrefix(key, "stream"):
+		return "layer" + strings.TrimPrefix(key, "stream") + ".0.conv2.weight", 0
+	case strings.HasSuffix(key, ".inner"):
+		return strings.TrimSuffix(key, ".inner") + ".conv1.weight", 0
+	case strings.HasSuffix(key, ".se"):
+		return strings.TrimSuffix(key, ".se") + ".fc1.weight", 0
+	}
+	return "", -1
 }
 
 // seBlocks is the SE-ResNet's number of blocks per stage.

@@ -116,11 +116,8 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 
 // weightsMeta is the metadata of best.safetensors and last.safetensors.
 func (t *Trainer) weightsMeta(epoch int) map[string]string {
-	meta := map[string]string{"format": "gotrain", "model": t.model.Spec.Name, "epoch": strconv.Itoa(epoch)}
-	if t.model.Widths != nil {
-		w, _ := json.Marshal(t.model.Widths)
-		meta["widths"] = string(w)
-	}
+	meta := t.model.Meta()
+	meta["epoch"] = strconv.Itoa(epoch)
 	return meta
 }
 

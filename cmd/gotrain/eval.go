@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -35,8 +34,11 @@ func runEval(ctx context.Context, args []string) error {
 	if *weights == "" {
 		return usagef("-weights FILE.safetensors is required")
 	}
-	if *limitTest < 0 || *batch < 1 {
-		return usagef("-limit-test must be 0 or more and -batch-size at least 1")
+	if *limitTest < 0 {
+		return usagef("-limit-test %d: must be 0 or more", *limitTest)
+	}
+	if *batch < 1 {
+		return usagef("-batch-size %d: must be at least 1", *batch)
 	}
 	if _, _, err := parseDevice(*device); err != nil {
 		return err
@@ -59,11 +61,9 @@ func runEval(ctx context.Context, args []string) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	var widths models.Widths
-	if w := meta["widths"]; w != "" {
-		if err := json.Unmarshal([]byte(w), &widths); err != nil {
-			return fmt.Errorf("checkpoint %s: metadata widths: %v", *weights, err)
-		}
+	widths, err := models.WidthsFromMeta(meta)
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", *weights, err)
 	}
 	m, err := spec.BuildWidths(*batch, widths)
 	if err != nil {
