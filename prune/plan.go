@@ -63,8 +63,11 @@ func NewPlan(g *Graph, gammas map[string][]float32, percent float64) (*Plan, err
 				return nil, fmt.Errorf("prune: gamma %s: have %d values, the group has %d channels", name, len(gv), grp.Channels)
 			}
 			for c, v := range gv {
-				score[c] += math.Abs(float64(v)) / float64(len(grp.Targets))
+				score[c] += math.Abs(float64(v))
 			}
+		}
+		for c := range score {
+			score[c] /= float64(len(grp.Targets)) // one division: equal gammas score exactly their value
 		}
 		var keep []int
 		best := 0

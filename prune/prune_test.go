@@ -211,6 +211,18 @@ func TestExtremePercents(t *testing.T) {
 	plan, err := NewPlan(g, gammas, 0)
 	require.NoError(t, err)
 	require.Zero(t, plan.Removed())
+
+	// Equal gammas (a fresh model's 1s) tie at the threshold: none goes.
+	ones := map[string][]float32{}
+	for k, v := range gammas {
+		ones[k] = make([]float32, len(v))
+		for i := range ones[k] {
+			ones[k][i] = 1
+		}
+	}
+	plan, err = NewPlan(g, ones, 0.5)
+	require.NoError(t, err)
+	require.Zero(t, plan.Removed())
 	w, err := plan.Widths(src.Spec)
 	require.NoError(t, err)
 	require.Equal(t, models.SEResNetWidths(), w)

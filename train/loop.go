@@ -24,9 +24,15 @@ type Config struct {
 	Gamma         float64
 	Optimizer     OptimizerConfig
 	Seed          uint64
-	LimitTrain    int // use the first N training images (0: all)
-	LimitTest     int // use the first N test images (0: all)
-	OutDir        string
+	// Widths builds the model at other channel widths (a pruned model);
+	// nil: the model's own.
+	Widths models.Widths `json:",omitempty"`
+	// Sparsity adds Sparsity·sign(gamma) to the gradients of the model's
+	// pruning-target batch norms before each update (network slimming).
+	Sparsity   float64 `json:",omitempty"`
+	LimitTrain int     // use the first N training images (0: all)
+	LimitTest  int     // use the first N test images (0: all)
+	OutDir     string
 	// Log receives a line per epoch (nil: silent).
 	Log io.Writer `json:"-"`
 	// Progress, when set, is told of each training step (a progress bar).
@@ -90,6 +96,7 @@ type Trainer struct {
 	step       uint32
 	startEpoch int
 	resumed    []EpochMetrics
+	sparse     []layers.Entry
 }
 
 // NewTrainer builds and allocates the model on be and its optimizer.
@@ -105,7 +112,23 @@ func NewTrainer(cfg Config, be engine.Backend, trainSet, testSet *mnist.Set) (*T
 		sched: StepLR{Base: cfg.LR, Step: cfg.StepSize, Gamma: cfg.Gamma}}
 	t.nTrain, t.nTest = limit(trainSet.N, cfg.LimitTrain), limit(testSet.N, cfg.LimitTest)
 	maxBatch := max(min(cfg.BatchSize, t.nTrain), min(cfg.TestBatchSize, t.nTest), 1)
-	t.model = spec.Build(maxBatch)
+	t.model, err = spec.BuildWidths(maxBatch, cfg.Widths)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Sparsity < 0 {
+		return nil, fmt.Errorf("sparsity %g: must be 0 or more", cfg.Sparsity)
+	}
+	if cfg.Sparsity > 0 {
+		if spec.PruneTarget == nil {
+			return nil, fmt.Errorf("sparsity training needs pruning-target batch norms; model %s has none (seresnet has)", spec.Name)
+		}
+		for _, e := range t.model.Builder.Entries() {
+			if e.Kind == layers.Param && spec.PruneTarget(e.Name) {
+				t.sparse = append(t.sparse, e)
+			}
+		}
+	}
 	t.optState = engine.NewPool("optimizer", engine.Float32)
 	t.opt, err = NewOptimizer(cfg.Optimizer, t.model.Builder, t.optState)
 	if err != nil {
@@ -192,6 +215,9 @@ func (t *Trainer) TrainEpoch(ctx context.Context, epoch int, lr float64) (float6
 		m.Forward(lctx)
 		m.ComputeLoss(lctx, true)
 		m.Backward(lctx)
+		for _, e := range t.sparse {
+			be.AddSign(e.Grad, e.Value, float32(t.cfg.Sparsity))
+		}
 		t.opt.Step(be, lr)
 		be.Axpy(t.lossSum, float32(len(idx)), m.Loss)
 		t.step++

@@ -201,6 +201,14 @@ func (t *Trainer) Resume(dir string) error {
 	return nil
 }
 
+// LoadWeights loads a checkpoint's weights (gotrain's, or a PyTorch
+// state_dict of the same model at the same widths) before training: a
+// fine-tuning run's starting point.
+func (t *Trainer) LoadWeights(path string) error {
+	_, err := checkpoint.Load(path, t.be, t.model.Builder.Entries())
+	return err
+}
+
 // readMetrics reads the first n epochs of metrics.jsonl.
 func readMetrics(path string, n int) ([]EpochMetrics, error) {
 	f, err := os.Open(path)

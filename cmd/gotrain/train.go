@@ -12,6 +12,7 @@ import (
 
 	"github.com/gotrain/gotrain/models"
 	"github.com/gotrain/gotrain/train"
+	"github.com/gotrain/gotrain/train/checkpoint"
 	"github.com/gotrain/gotrain/train/mnist"
 )
 
@@ -35,6 +36,7 @@ func runTrain(ctx context.Context, args []string) error {
 	limitTrain := fs.Int("limit-train", 0, "train on the first N images only (0: all)")
 	limitTest := fs.Int("limit-test", 0, "test on the first N images only (0: all)")
 	threads := fs.Int("threads", 0, "CPU engine threads (0: all cores)")
+	sparsity := fs.Float64("sparsity", 0, "network-slimming L1 on the pruning-target BN gammas (seresnet; the report's value is 1e-4)")
 	resume := fs.String("resume", "", "continue the interrupted run in folder RUN (its flags apply; -epochs may extend it)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -54,7 +56,7 @@ func runTrain(ctx context.Context, args []string) error {
 		Model: spec.Name, Epochs: r.Epochs, BatchSize: r.BatchSize, TestBatchSize: r.TestBatchSize,
 		LR: r.LR, StepSize: r.StepSize, Gamma: r.Gamma, Seed: *seed,
 		Optimizer:  train.OptimizerConfig{Name: r.Optimizer, Momentum: r.Momentum, WeightDecay: r.WeightDecay, Nesterov: r.Nesterov},
-		LimitTrain: *limitTrain, LimitTest: *limitTest, Log: os.Stdout,
+		LimitTrain: *limitTrain, LimitTest: *limitTest, Log: os.Stdout, Sparsity: *sparsity,
 	}
 	if isTerminal(os.Stderr) {
 		cfg.Progress = &barProgress{memory: deviceMemory}
@@ -95,6 +97,10 @@ func runTrain(ctx context.Context, args []string) error {
 		return usagef("-step-size %d: must be at least 1", cfg.StepSize)
 	case *limitTrain < 0 || *limitTest < 0:
 		return usagef("-limit-train and -limit-test must be 0 or more")
+	case *sparsity < 0:
+		return usagef("-sparsity %g: must be 0 or more", *sparsity)
+	case *sparsity > 0 && spec.PruneTarget == nil:
+		return usagef("-sparsity: model %s has no pruning-target batch norms (seresnet has)", spec.Name)
 	case *threads < 0:
 		return usagef("-threads %d: must be 0 or more", *threads)
 	}
@@ -111,6 +117,16 @@ func runTrain(ctx context.Context, args []string) error {
 	trainSet, testSet, err := mnist.Load(*data)
 	if err != nil {
 		return err
+	}
+	if *resume != "" {
+		// A run at other widths (a fine-tuned pruned model) resumes at them.
+		meta, err := checkpoint.ReadMeta(filepath.Join(*resume, train.LastWeights))
+		if err != nil {
+			return fmt.Errorf("resume: %w", err)
+		}
+		if cfg.Widths, err = models.WidthsFromMeta(meta); err != nil {
+			return fmt.Errorf("resume: %w", err)
+		}
 	}
 	cfg.OutDir = *out
 	if cfg.OutDir == "" {
