@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -60,6 +61,9 @@ func openDevice(s string, threads int) (engine.Backend, error) {
 		} else if nvidiaPresent() {
 			fmt.Fprintf(os.Stderr, "gotrain: an NVIDIA GPU is present but this build has no CUDA engine; training on the CPU (%s)\n", cudaBuildHint)
 		}
+	}
+	if threads > 0 {
+		runtime.GOMAXPROCS(threads) // the GEMM's workers follow GOMAXPROCS
 	}
 	return engine.NewCPU(threads), nil
 }

@@ -164,7 +164,7 @@ func runPrune(ctx context.Context, args []string) error {
 		LR: *lr, StepSize: *stepSize, Gamma: *gamma, Seed: *seed,
 		Optimizer:  train.OptimizerConfig{Name: *optimizer, Momentum: *momentum, WeightDecay: *wd},
 		LimitTrain: *limitTrain, LimitTest: *limitTest, OutDir: dir, Log: os.Stdout}
-	if isTerminal(os.Stderr) {
+	if isTerminal(os.Stdout) && isTerminal(os.Stderr) {
 		cfg.Progress = &barProgress{memory: deviceMemory}
 	}
 	rep := pruneReport{Model: spec.Name, Weights: *weights, Percent: *percent, Threshold: plan.Threshold,

@@ -55,9 +55,7 @@ import seed_models  # noqa: E402
 CASE = "step"
 
 # Per model: batch, the batch norms whose running stats are stored, the
-# parameters whose gradients are stored ({key: row step}), which of them are
-# "head" gradients (the last Linear's: no ReLU mask between them and the
-# loss, so they are as well conditioned as the logits), and the state
+# parameters whose gradients are stored ({key: row step}), and the state
 # entries stored for the bit-exact check of the parameter rule.
 #
 # Batch sizes: batch norm over few values per channel is ill-conditioned
@@ -68,22 +66,22 @@ CASE = "step"
 # noise larger than the signal).
 PLAN = {
     "baseline": dict(
-        batch=4, bns=[], head=["fc2.weight", "fc2.bias"],
+        batch=4, bns=[],
         grads={"conv1.weight": 1, "conv1.bias": 1, "conv2.weight": 1, "fc1.weight": 64,
                "fc1.bias": 1, "fc2.weight": 1, "fc2.bias": 1},
         samples=["conv1.weight", "conv1.bias"]),
     "resnet": dict(
-        batch=4, bns=["bn1", "layer2.0.bn2", "layer4.2.bn3"], head=["fc.weight", "fc.bias"],
+        batch=4, bns=["bn1", "layer2.0.bn2", "layer4.2.bn3"],
         grads={"conv1.weight": 1, "bn1.weight": 1, "layer1.0.conv3.weight": 1, "layer2.0.bn2.weight": 1,
                "layer3.0.downsample.1.bias": 1, "layer4.2.bn3.weight": 1, "fc.weight": 1, "fc.bias": 1},
         samples=["conv1.weight", "bn1.weight", "bn1.bias", "bn1.running_mean", "bn1.running_var"]),
     "lightresnet": dict(
-        batch=8, bns=["bn1", "layer2.1.bn2", "layer4.2.bn3"], head=["fc.weight", "fc.bias"],
+        batch=8, bns=["bn1", "layer2.1.bn2", "layer4.2.bn3"],
         grads={"conv1.weight": 1, "bn1.weight": 1, "layer1.0.conv1.weight": 1, "layer2.1.bn2.weight": 1,
                "layer3.0.downsample.0.weight": 64, "layer4.2.bn3.weight": 1, "fc.weight": 1, "fc.bias": 1},
         samples=["conv1.weight", "layer1.0.bn1.running_var"]),
     "seresnet": dict(
-        batch=4, bns=["bn1", "layer2.0.bn1", "layer4.2.bn2"], head=["linear.weight", "linear.bias"],
+        batch=4, bns=["bn1", "layer2.0.bn1", "layer4.2.bn2"],
         grads={"conv1.weight": 1, "bn1.weight": 1, "layer1.0.bn1.weight": 1, "layer2.0.shortcut.0.weight": 1,
                "layer3.1.fc1.weight": 1, "layer3.1.fc2.bias": 1, "layer4.2.bn2.weight": 1,
                "linear.weight": 1, "linear.bias": 1},
@@ -92,19 +90,19 @@ PLAN = {
         # No fc1.bias or fc2.bias gradient: a BN follows each, which cancels
         # any per-feature shift, so those gradients are exactly zero in exact
         # arithmetic and pure rounding noise in float32.
-        batch=4, bns=["conv3_64.1", "conv3_512b.4", "bn2"], head=["fc3.weight", "fc3.bias"],
+        batch=4, bns=["conv3_64.1", "conv3_512b.4", "bn2"],
         grads={"conv3_64.0.weight": 1, "conv3_256.1.weight": 1, "conv3_512b.4.weight": 1,
                "bn1.weight": 1, "bn1.bias": 1, "bn2.bias": 1, "fc2.weight": 512,
                "fc3.weight": 1, "fc3.bias": 1},
         samples=["conv3_64.0.weight", "bn2.running_var"]),
     "googlenet": dict(
-        batch=16, bns=["conv1.bn", "inception3b.branch2.1.bn", "inception5b.branch1.bn"], head=["fc.weight", "fc.bias"],
+        batch=16, bns=["conv1.bn", "inception3b.branch2.1.bn", "inception5b.branch1.bn"],
         grads={"conv1.conv.weight": 1, "conv1.bn.weight": 1, "inception3a.branch3.1.conv.weight": 1,
                "inception4c.branch2.1.bn.weight": 1, "inception4e.branch4.1.conv.weight": 1,
                "inception5b.branch4.1.bn.bias": 1, "fc.weight": 1, "fc.bias": 1},
         samples=["conv1.conv.weight", "conv1.bn.running_mean"]),
     "vit": dict(
-        batch=2, bns=[], head=["2.2.weight", "2.2.bias"],
+        batch=2, bns=[],
         grads={"0.cls_token": 1, "0.positions": 7, "0.projection.0.weight": 1, "0.projection.0.bias": 1,
                "1.5.0.fn.0.weight": 1, "1.5.0.fn.1.qkv.weight": 97, "1.5.0.fn.1.qkv.bias": 1,
                "1.11.1.fn.1.3.weight": 101, "2.1.weight": 1, "2.2.weight": 1, "2.2.bias": 1},
@@ -160,7 +158,6 @@ def run_step(name, plan, model, x, y):
 def make(name, outdir):
     plan = PLAN[name]
     n = plan["batch"]
-    assert all(k in plan["grads"] for k in plan["head"])
     torch.manual_seed(0)  # only the construction draws; every value is overwritten
     model = seed_models.build(name)
     check_state_dict(name, model)
@@ -196,7 +193,6 @@ def make(name, outdir):
         "param_prefix": prefix,
         "param_rule": params.PARAM_RULE,
         "grad_row_step": plan["grads"],
-        "head_grads": ["grad/" + k for k in plan["head"]],
         "batch_norms": plan["bns"],
         "mode": "train step (batch statistics; running stats updated, momentum 0.1), "
                 "then eval_logits in eval mode with the updated running statistics",
