@@ -1,7 +1,9 @@
 package bench
 
 import (
+	"flag"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/gotrain/gotrain/engine"
@@ -10,11 +12,16 @@ import (
 	"github.com/gotrain/gotrain/train"
 )
 
+// batchFlag is the batch of the step benchmarks (make bench BATCH=n passes
+// -gotrain.batch n).
+var batchFlag = flag.Int("gotrain.batch", 64, "batch size of BenchmarkTrainStep")
+
 // stepper is one model ready to take training steps on random MNIST-shaped
 // batches (the speed of a step does not depend on the pixel values).
 type stepper struct {
 	be    engine.Backend
 	m     *models.Model
+	state *engine.Pool
 	opt   train.Optimizer
 	lr    float64
 	ctx   *layers.Ctx
@@ -42,7 +49,7 @@ func newStepper(tb testing.TB, be engine.Backend, name string, batch int) *stepp
 	if err := state.Allocate(be); err != nil {
 		tb.Fatal(err)
 	}
-	s := &stepper{be: be, m: m, opt: opt, lr: r.LR, ctx: &layers.Ctx{B: be, Train: true, Seed: 1}, batch: batch,
+	s := &stepper{be: be, m: m, state: state, opt: opt, lr: r.LR, ctx: &layers.Ctx{B: be, Train: true, Seed: 1}, batch: batch,
 		x: make([]float32, batch*28*28), y: make([]int32, batch)}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range s.x {
@@ -66,29 +73,81 @@ func (s *stepper) step() {
 	s.ctx.Step++
 }
 
-func benchStep(b *testing.B, be engine.Backend, name string, batch int) {
-	s := newStepper(b, be, name, batch)
-	for i := 0; i < 3; i++ {
-		s.step()
+// poolBytes is the memory gotrain allocates for the model and its
+// training: every pool of the model's builder (parameters, gradients,
+// running statistics, activations and their gradients, indices) and the
+// optimizer state. Nothing else is allocated per step.
+func (s *stepper) poolBytes() int64 {
+	b := s.m.Builder
+	n := s.state.Bytes()
+	for _, p := range []*engine.Pool{b.Params, b.Grads, b.Buffers, b.Acts, b.Index} {
+		n += p.Bytes()
 	}
+	return n
+}
+
+// PeakMemory is implemented by engines that can report the peak of the
+// device memory they allocated (the CUDA engine); the step benchmark then
+// reports it as dev-peak-B.
+type PeakMemory interface {
+	PeakMemoryBytes() int64
+}
+
+// liveHeap is the Go heap in use after a full collection.
+func liveHeap() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
+}
+
+// benchStep times training steps of model name on be: one warm-up step
+// (the CPU engine sizes its scratch buffers there), then b.Loop's steps.
+// Besides img/s it reports the model's memory: pool-B (the pools' bytes)
+// and heap-B (the growth of the live Go heap from before the model was
+// built to after the steps: the pools in CPU memory, the CPU engine's
+// scratch, the layers themselves).
+func benchStep(b *testing.B, be engine.Backend, name string, batch int) {
+	heap0 := liveHeap()
+	s := newStepper(b, be, name, batch)
+	s.step()
 	if err := be.Sync(); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	for b.Loop() {
 		s.step()
 	}
 	if err := be.Sync(); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "img/s")
+	b.ReportMetric(float64(s.poolBytes()), "pool-B")
+	b.ReportMetric(float64(liveHeap()-heap0), "heap-B")
+	if pm, ok := be.(PeakMemory); ok {
+		b.ReportMetric(float64(pm.PeakMemoryBytes()), "dev-peak-B")
+	}
+	runtime.KeepAlive(s)
 }
 
-// BenchmarkTrainStepCPU is a batch-64 training step of each model on the CPU engine.
-func BenchmarkTrainStepCPU(b *testing.B) {
-	for _, name := range models.Names() {
-		b.Run(name, func(b *testing.B) { benchStep(b, engine.NewCPU(0), name, 64) })
+// openBackend opens bk or skips the benchmark.
+func openBackend(b *testing.B, bk Backend) engine.Backend {
+	be, err := bk.Open()
+	if err != nil {
+		b.Skipf("%s: %v", bk.Name, err)
+	}
+	return be
+}
+
+// BenchmarkTrainStep is a training step (batch 64 unless -gotrain.batch)
+// of each model on each engine: BenchmarkTrainStep/<engine>/<model>.
+func BenchmarkTrainStep(b *testing.B) {
+	for _, bk := range Backends() {
+		b.Run(bk.Name, func(b *testing.B) {
+			for _, name := range models.Names() {
+				b.Run(name, func(b *testing.B) { benchStep(b, openBackend(b, bk), name, *batchFlag) })
+			}
+		})
 	}
 }
 
@@ -111,5 +170,8 @@ func TestStepLowersLoss(t *testing.T) {
 	}
 	if last := loss(); !(last < first*0.85) {
 		t.Fatalf("loss %g -> %g after 30 steps on one batch: not learning", first, last)
+	}
+	if got := s.poolBytes(); got < 4*int64(s.m.NumParams())*2 {
+		t.Fatalf("poolBytes %d: less than the parameters and their gradients (%d params)", got, s.m.NumParams())
 	}
 }

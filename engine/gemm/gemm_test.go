@@ -46,32 +46,46 @@ func randSlice(r *rand.Rand, n int) []float32 {
 // error bound, mag = |alpha|·Σ|a||b| + |beta|·|c|. C is read only when
 // beta != 0.
 func reference(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) (ref, mag []float64) {
+	// op(A) as m×k and op(B)ᵀ as n×k, both dense, so the sums run along
+	// contiguous rows.
+	opA := make([]float64, m*k)
+	opBT := make([]float64, n*k)
+	for i := 0; i < m; i++ {
+		for p := 0; p < k; p++ {
+			if transA {
+				opA[i*k+p] = float64(a[p*lda+i])
+			} else {
+				opA[i*k+p] = float64(a[i*lda+p])
+			}
+		}
+	}
+	for j := 0; j < n; j++ {
+		for p := 0; p < k; p++ {
+			if transB {
+				opBT[j*k+p] = float64(b[j*ldb+p])
+			} else {
+				opBT[j*k+p] = float64(b[p*ldb+j])
+			}
+		}
+	}
 	ref = make([]float64, m*n)
 	mag = make([]float64, m*n)
 	for i := 0; i < m; i++ {
+		ar := opA[i*k : (i+1)*k]
 		for j := 0; j < n; j++ {
+			br := opBT[j*k : (j+1)*k]
 			var s, sa float64
-			for p := 0; p < k; p++ {
-				var av, bv float32
-				if transA {
-					av = a[p*lda+i]
-				} else {
-					av = a[i*lda+p]
-				}
-				if transB {
-					bv = b[j*ldb+p]
-				} else {
-					bv = b[p*ldb+j]
-				}
-				s += float64(av) * float64(bv)
-				sa += math.Abs(float64(av) * float64(bv))
+			for p, av := range ar {
+				prod := av * br[p]
+				s += prod
+				sa += math.Abs(prod)
 			}
 			s *= float64(alpha)
 			sa *= math.Abs(float64(alpha))
 			if beta != 0 {
-				cv := float64(c[i*ldc+j])
-				s += float64(beta) * cv
-				sa += math.Abs(float64(beta) * cv)
+				cv := float64(beta) * float64(c[i*ldc+j])
+				s += cv
+				sa += math.Abs(cv)
 			}
 			ref[i*n+j] = s
 			mag[i*n+j] = sa

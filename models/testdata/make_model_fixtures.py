@@ -5,7 +5,8 @@ step of each seed model, for gotrain's model-level parity test
     /usr/bin/python3 models/testdata/make_model_fixtures.py [model ...]
 
 Needs only Debian's torch 1.13 and numpy. Deterministic (one thread): a rerun
-with the same torch gives byte-identical files. About a minute on 2 cores.
+with the same torch gives byte-identical files. About 1.5 minutes (most of
+it the float64 runs of VGG and ViT), ~4 GB of memory at the peak (VGG).
 
 The models are bench/pytorch/seed_models.py; their state_dict keys, shapes
 and order are asserted equal to models/testdata/state_dict/<model>.txt. Every
