@@ -127,34 +127,6 @@ func (l *Linear) Backward(ctx *Ctx, dy *engine.Tensor) *engine.Tensor {
 	return dx
 }
 
-// ReLU is an element-wise max(x, 0). Its backward pass needs only its output.
-type ReLU struct {
-	y, dx *engine.Tensor
-	shape []int
-}
-
-// NewReLU declares a ReLU over per-sample shape.
-func NewReLU(b *Builder, name string, shape []int) *ReLU {
-	l := &ReLU{y: b.Act(name+".out", shape...), dx: b.Act(name+".dx", shape...), shape: shape}
-	b.Record(l, "ReLU", shape, 0)
-	return l
-}
-
-// OutShape is the input shape.
-func (l *ReLU) OutShape() []int { return l.shape }
-
-// Forward applies max(x, 0).
-func (l *ReLU) Forward(ctx *Ctx, x *engine.Tensor) *engine.Tensor {
-	ctx.B.Relu(l.y, x)
-	return l.y
-}
-
-// Backward masks dy.
-func (l *ReLU) Backward(ctx *Ctx, dy *engine.Tensor) *engine.Tensor {
-	ctx.B.ReluBackward(l.dx, dy, l.y)
-	return l.dx
-}
-
 // MaxPool2d is F.max_pool2d.
 type MaxPool2d struct {
 	P          engine.Pool2dParams

@@ -7,89 +7,75 @@ import (
 	"github.com/gotrain/gotrain/engine"
 )
 
-// Sigmoid is an element-wise logistic function.
-type Sigmoid struct {
-	y, dx *engine.Tensor
-	shape []int
-}
-
-// NewSigmoid declares a sigmoid over per-sample shape.
-func NewSigmoid(b *Builder, name string, shape []int) *Sigmoid {
-	l := &Sigmoid{y: b.Act(name+".out", shape...), dx: b.Act(name+".dx", shape...), shape: shape}
-	b.Record(l, "Sigmoid", shape, 0)
-	return l
-}
-
-// OutShape is the input shape.
-func (l *Sigmoid) OutShape() []int { return l.shape }
-
-// Forward applies 1/(1+e^-x).
-func (l *Sigmoid) Forward(ctx *Ctx, x *engine.Tensor) *engine.Tensor {
-	ctx.B.Sigmoid(l.y, x)
-	return l.y
-}
-
-// Backward multiplies dy by y(1-y).
-func (l *Sigmoid) Backward(ctx *Ctx, dy *engine.Tensor) *engine.Tensor {
-	ctx.B.SigmoidBackward(l.dx, dy, l.y)
-	return l.dx
-}
-
-// GELU is nn.GELU (the exact erf form).
-type GELU struct {
+// Elementwise is a parameter-free layer applied element by element (or
+// row by row, for softmax): ReLU, Sigmoid, GELU and Softmax are its kinds.
+type Elementwise struct {
+	class    string
+	fwd      func(be engine.Backend, y, x *engine.Tensor)
+	bwd      func(be engine.Backend, dx, dy, x, y *engine.Tensor)
 	x, y, dx *engine.Tensor
 	shape    []int
 }
 
-// NewGELU declares a GELU over per-sample shape.
-func NewGELU(b *Builder, name string, shape []int) *GELU {
-	l := &GELU{y: b.Act(name+".out", shape...), dx: b.Act(name+".dx", shape...), shape: shape}
-	b.Record(l, "GELU", shape, 0)
+func newElementwise(b *Builder, name, class string, shape []int,
+	fwd func(be engine.Backend, y, x *engine.Tensor), bwd func(be engine.Backend, dx, dy, x, y *engine.Tensor)) *Elementwise {
+	l := &Elementwise{class: class, fwd: fwd, bwd: bwd, shape: shape,
+		y: b.Act(name+".out", shape...), dx: b.Act(name+".dx", shape...)}
+	b.Record(l, class, shape, 0)
 	return l
 }
 
 // OutShape is the input shape.
-func (l *GELU) OutShape() []int { return l.shape }
+func (l *Elementwise) OutShape() []int { return l.shape }
 
-// Forward applies GELU.
-func (l *GELU) Forward(ctx *Ctx, x *engine.Tensor) *engine.Tensor {
+// Forward computes y = f(x).
+func (l *Elementwise) Forward(ctx *Ctx, x *engine.Tensor) *engine.Tensor {
 	l.x = x
-	ctx.B.Gelu(l.y, x)
+	l.fwd(ctx.B, l.y, x)
 	return l.y
 }
 
-// Backward applies GELU's derivative.
-func (l *GELU) Backward(ctx *Ctx, dy *engine.Tensor) *engine.Tensor {
-	ctx.B.GeluBackward(l.dx, dy, l.x)
+// Backward applies f's derivative to dy.
+func (l *Elementwise) Backward(ctx *Ctx, dy *engine.Tensor) *engine.Tensor {
+	l.bwd(ctx.B, l.dx, dy, l.x, l.y)
 	return l.dx
 }
 
-// Softmax is a softmax over the last dimension.
-type Softmax struct {
-	y, dx *engine.Tensor
-	shape []int
+// ReLU, Sigmoid, GELU and Softmax are Elementwise layers.
+type (
+	ReLU    = Elementwise
+	Sigmoid = Elementwise
+	GELU    = Elementwise
+	Softmax = Elementwise
+)
+
+// NewReLU declares max(x, 0) over per-sample shape; its backward pass
+// needs only its output.
+func NewReLU(b *Builder, name string, shape []int) *ReLU {
+	return newElementwise(b, name, "ReLU", shape,
+		func(be engine.Backend, y, x *engine.Tensor) { be.Relu(y, x) },
+		func(be engine.Backend, dx, dy, _, y *engine.Tensor) { be.ReluBackward(dx, dy, y) })
 }
 
-// NewSoftmax declares a softmax over per-sample shape.
+// NewSigmoid declares 1/(1+e^-x) over per-sample shape.
+func NewSigmoid(b *Builder, name string, shape []int) *Sigmoid {
+	return newElementwise(b, name, "Sigmoid", shape,
+		func(be engine.Backend, y, x *engine.Tensor) { be.Sigmoid(y, x) },
+		func(be engine.Backend, dx, dy, _, y *engine.Tensor) { be.SigmoidBackward(dx, dy, y) })
+}
+
+// NewGELU declares nn.GELU (the exact erf form) over per-sample shape.
+func NewGELU(b *Builder, name string, shape []int) *GELU {
+	return newElementwise(b, name, "GELU", shape,
+		func(be engine.Backend, y, x *engine.Tensor) { be.Gelu(y, x) },
+		func(be engine.Backend, dx, dy, x, _ *engine.Tensor) { be.GeluBackward(dx, dy, x) })
+}
+
+// NewSoftmax declares a softmax over the last dimension of per-sample shape.
 func NewSoftmax(b *Builder, name string, shape []int) *Softmax {
-	l := &Softmax{y: b.Act(name+".out", shape...), dx: b.Act(name+".dx", shape...), shape: shape}
-	b.Record(l, "Softmax", shape, 0)
-	return l
-}
-
-// OutShape is the input shape.
-func (l *Softmax) OutShape() []int { return l.shape }
-
-// Forward normalises the last dimension.
-func (l *Softmax) Forward(ctx *Ctx, x *engine.Tensor) *engine.Tensor {
-	ctx.B.Softmax(l.y, x)
-	return l.y
-}
-
-// Backward is the softmax Jacobian applied to dy.
-func (l *Softmax) Backward(ctx *Ctx, dy *engine.Tensor) *engine.Tensor {
-	ctx.B.SoftmaxBackward(l.dx, dy, l.y)
-	return l.dx
+	return newElementwise(b, name, "Softmax", shape,
+		func(be engine.Backend, y, x *engine.Tensor) { be.Softmax(y, x) },
+		func(be engine.Backend, dx, dy, _, y *engine.Tensor) { be.SoftmaxBackward(dx, dy, y) })
 }
 
 // AvgPool2d is average pooling (count_include_pad).

@@ -64,8 +64,8 @@ func shapeString(out []int) string {
 	return "[" + strings.Join(parts, ", ") + "]"
 }
 
-// commas formats n with thousands separators, as torchsummary does.
-func commas(n int) string {
+// Commas formats n with thousands separators, as torchsummary does.
+func Commas(n int) string {
 	s := fmt.Sprint(n)
 	var b strings.Builder
 	for i, c := range s {
@@ -84,14 +84,14 @@ func (s *Summary) Print(w io.Writer) {
 	fmt.Fprintf(w, "%20s  %25s %15s\n", "Layer (type)", "Output Shape", "Param #")
 	fmt.Fprintln(w, strings.Repeat("=", 64))
 	for _, r := range s.Rows {
-		fmt.Fprintf(w, "%20s  %25s %15s\n", r.Layer, shapeString(r.Output), commas(r.Params))
+		fmt.Fprintf(w, "%20s  %25s %15s\n", r.Layer, shapeString(r.Output), Commas(r.Params))
 	}
 	fmt.Fprintln(w, strings.Repeat("=", 64))
-	fmt.Fprintf(w, "Total params: %s\n", commas(s.TotalParams))
-	fmt.Fprintf(w, "Trainable params: %s\n", commas(s.TotalParams))
+	fmt.Fprintf(w, "Total params: %s\n", Commas(s.TotalParams))
+	fmt.Fprintf(w, "Trainable params: %s\n", Commas(s.TotalParams))
 	fmt.Fprintf(w, "Non-trainable params: 0\n")
 	if s.AllParams != s.TotalParams {
-		fmt.Fprintf(w, "All parameters (incl. tensors not named weight or bias): %s\n", commas(s.AllParams))
+		fmt.Fprintf(w, "All parameters (incl. tensors not named weight or bias): %s\n", Commas(s.AllParams))
 	}
 	fmt.Fprintln(w, line)
 	fmt.Fprintf(w, "Input size (MB): %.2f\n", s.InputMB)

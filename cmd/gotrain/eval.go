@@ -12,7 +12,6 @@ import (
 
 	"github.com/gotrain/gotrain/models"
 	"github.com/gotrain/gotrain/train"
-	"github.com/gotrain/gotrain/train/checkpoint"
 	"github.com/gotrain/gotrain/train/mnist"
 )
 
@@ -43,40 +42,16 @@ func runEval(ctx context.Context, args []string) error {
 	if _, _, err := parseDevice(*device); err != nil {
 		return err
 	}
-	meta, err := checkpoint.ReadMeta(*weights)
+	spec, widths, err := checkpointModel(*weights, *model, "")
 	if err != nil {
 		return err
-	}
-	name := *model
-	if name == "" {
-		name = meta["model"]
-	}
-	if name == "" {
-		return usagef("%s does not say which model it holds: pass -model (known: %s)", *weights, strings.Join(models.Names(), ", "))
-	}
-	if meta["model"] != "" && meta["model"] != name {
-		return fmt.Errorf("checkpoint %s holds model %q, not %q", *weights, meta["model"], name)
-	}
-	spec, err := models.Lookup(name)
-	if err != nil {
-		return usagef("%v", err)
-	}
-	widths, err := models.WidthsFromMeta(meta)
-	if err != nil {
-		return fmt.Errorf("checkpoint %s: %w", *weights, err)
-	}
-	m, err := spec.BuildWidths(*batch, widths)
-	if err != nil {
-		return fmt.Errorf("checkpoint %s: %w", *weights, err)
 	}
 	be, err := openDevice(*device, *threads)
 	if err != nil {
 		return err
 	}
-	if err := m.Allocate(be, 1); err != nil {
-		return err
-	}
-	if _, err := checkpoint.Load(*weights, be, m.Builder.Entries()); err != nil {
+	m, err := loadModel(*weights, spec, widths, be, *batch)
+	if err != nil {
 		return err
 	}
 	if err := mnist.Ensure(ctx, *data, os.Stderr); err != nil {

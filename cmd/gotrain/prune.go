@@ -88,16 +88,9 @@ func runPrune(ctx context.Context, args []string) error {
 	if _, _, err := parseDevice(*device); err != nil {
 		return err
 	}
-	meta, err := checkpoint.ReadMeta(*weights)
+	_, widths, err := checkpointModel(*weights, spec.Name, "")
 	if err != nil {
 		return err
-	}
-	if meta["model"] != "" && meta["model"] != spec.Name {
-		return fmt.Errorf("checkpoint %s holds model %q, not %q", *weights, meta["model"], spec.Name)
-	}
-	widths, err := models.WidthsFromMeta(meta)
-	if err != nil {
-		return fmt.Errorf("checkpoint %s: %w", *weights, err)
 	}
 	be, err := openDevice(*device, *threads)
 	if err != nil {
@@ -110,14 +103,8 @@ func runPrune(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	src, err := spec.BuildWidths(*testBatch, widths)
+	src, err := loadModel(*weights, spec, widths, be, *testBatch)
 	if err != nil {
-		return fmt.Errorf("checkpoint %s: %w", *weights, err)
-	}
-	if err := src.Allocate(be, 1); err != nil {
-		return err
-	}
-	if _, err := checkpoint.Load(*weights, be, src.Builder.Entries()); err != nil {
 		return err
 	}
 	_, accBefore, _, err := train.Evaluate(ctx, be, src, testSet, *limitTest, *testBatch)
@@ -211,15 +198,15 @@ func pruneMarkdown(r pruneReport) string {
 	fmt.Fprintf(&b, "Network slimming of %s: global threshold |gamma| < %.4g (the %g quantile of the pruning-target BN gammas), %d channels removed.\n\n",
 		r.Weights, r.Threshold, r.Percent, r.Removed)
 	b.WriteString("| | params | estimated size (MB) | test accuracy |\n|---|---|---|---|\n")
-	fmt.Fprintf(&b, "| before | %s | %.2f | %.2f%% |\n", commas(r.ParamsBefore), r.SizeMBBefore, 100*r.AccBefore)
-	fmt.Fprintf(&b, "| pruned | %s | %.2f | %.2f%% |\n", commas(r.ParamsAfter), r.SizeMBAfter, 100*r.AccPruned)
+	fmt.Fprintf(&b, "| before | %s | %.2f | %.2f%% |\n", models.Commas(r.ParamsBefore), r.SizeMBBefore, 100*r.AccBefore)
+	fmt.Fprintf(&b, "| pruned | %s | %.2f | %.2f%% |\n", models.Commas(r.ParamsAfter), r.SizeMBAfter, 100*r.AccPruned)
 	if len(r.FinetuneAcc) > 0 {
-		fmt.Fprintf(&b, "| fine-tuned (best, epoch %d) | %s | %.2f | %.2f%% |\n", r.BestEpoch, commas(r.ParamsAfter), r.SizeMBAfter, 100*r.BestAcc)
+		fmt.Fprintf(&b, "| fine-tuned (best, epoch %d) | %s | %.2f | %.2f%% |\n", r.BestEpoch, models.Commas(r.ParamsAfter), r.SizeMBAfter, 100*r.BestAcc)
 		fmt.Fprintf(&b, "\nFine-tuning: %s.\n\n| epoch | test accuracy |\n|---|---|\n", r.Finetune)
 		for i, a := range r.FinetuneAcc {
 			fmt.Fprintf(&b, "| %d | %.2f%% |\n", i+1, 100*a)
 		}
 	}
-	fmt.Fprintf(&b, "\nTable 1 row: | pruning-%s | %.2f%% | %s | %.2f |\n", r.Model, 100*r.BestAcc, commas(r.ParamsAfter), r.SizeMBAfter)
+	fmt.Fprintf(&b, "\nTable 1 row: | pruning-%s | %.2f%% | %s | %.2f |\n", r.Model, 100*r.BestAcc, models.Commas(r.ParamsAfter), r.SizeMBAfter)
 	return b.String()
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/gotrain/gotrain/models"
 	"github.com/gotrain/gotrain/train"
 )
 
@@ -94,7 +95,7 @@ func reportMarkdown(runs []reportRun) string {
 	for _, r := range runs {
 		s := r.Summary
 		fmt.Fprintf(&b, "| %s | %s (epoch %d) | %s | %.2f | %d | %.0f s |\n", s.Model, pct(s.BestAcc), s.BestEpoch,
-			commas(s.SummaryParams), s.SizeMB, s.Epochs, s.Seconds)
+			models.Commas(s.SummaryParams), s.SizeMB, s.Epochs, s.Seconds)
 	}
 	b.WriteString("\nParams and size as torchsummary counts them (the report's convention).\n")
 	for _, r := range runs {
@@ -114,19 +115,7 @@ func reportMarkdown(runs []reportRun) string {
 	return b.String()
 }
 
-func commas(n int) string {
-	s := fmt.Sprint(n)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
-
-var reportHTML = template.Must(template.New("report").Funcs(template.FuncMap{"pct": pct, "commas": commas}).Parse(`<!doctype html>
+var reportHTML = template.Must(template.New("report").Funcs(template.FuncMap{"pct": pct, "commas": models.Commas}).Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>gotrain report</title>
 <style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}img{max-width:48%;margin:4px}</style>
 </head><body>

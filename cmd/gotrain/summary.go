@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/gotrain/gotrain/models"
-	"github.com/gotrain/gotrain/train/checkpoint"
 )
 
 // runSummary prints a model's torchsummary-style table and Table 1's totals.
@@ -22,26 +21,23 @@ func runSummary(_ context.Context, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	name := *model
+	var spec *models.Spec
 	var widths models.Widths
+	var err error
 	if *weights != "" {
-		meta, err := checkpoint.ReadMeta(*weights)
-		if err != nil {
-			return err
-		}
+		spec, widths, err = checkpointModel(*weights, *model, "")
+	} else {
+		name := *model
 		if name == "" {
-			name = meta["model"]
+			name = "baseline"
 		}
-		if widths, err = models.WidthsFromMeta(meta); err != nil {
-			return fmt.Errorf("checkpoint %s: %w", *weights, err)
+		spec, err = models.Lookup(name)
+		if err != nil {
+			err = usagef("%v", err)
 		}
 	}
-	if name == "" {
-		name = "baseline"
-	}
-	spec, err := models.Lookup(name)
 	if err != nil {
-		return usagef("%v", err)
+		return err
 	}
 	m, err := spec.BuildWidths(1, widths)
 	if err != nil {
