@@ -25,6 +25,13 @@ type Backend struct {
 	Memcpy func(be engine.Backend, dst, src *engine.Tensor)
 }
 
+// PeakMemory is implemented by engines that can report the peak of the
+// device memory they allocated (the CUDA engine may): BenchmarkTrainStep
+// then reports it as dev-peak-B, and the table shows it as gotrain's peak.
+type PeakMemory interface {
+	PeakMemoryBytes() int64
+}
+
 // CPU is the pure-Go engine with all cores.
 var CPU = Backend{
 	Name:        "cpu",

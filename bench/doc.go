@@ -1,5 +1,22 @@
-// Package bench holds gotrain's benchmarks: a training step of each model at
-// batch 64 (images per second, reported with b.ReportMetric) and, under
-// pytorch/, the same models in PyTorch timed the same way, so that both
-// sides are measured in one run on one machine (bench/baseline.sh).
+// Package bench holds gotrain's benchmarks and the driver behind `make
+// bench`.
+//
+//   - BenchmarkTrainStep/<engine>/<model>: a training step (batch 64, or
+//     -gotrain.batch) of every model: the batch in, forward, loss,
+//     backward, the recipe's optimizer update. It reports img/s, pool-B
+//     (the bytes of the model's pools and the optimizer state) and heap-B
+//     (the live Go heap's growth over building and stepping the model).
+//   - BenchmarkKernel/<engine>/<kernel>/<pass>: convolutions 3x3 and 1x1,
+//     batch norm and the fused softmax-NLL at the SE-ResNet's shapes, in
+//     GFLOP/s or GB/s; BenchmarkPeak/<engine>/{gemm512,memcpy}: the peaks
+//     they are compared with, measured in the same run.
+//
+// Engines come from Backends: the CPU engine, plus whatever a file built
+// with a tag registers with RegisterBackend (the CUDA engine's hook).
+//
+// pytorch/ holds the same models in PyTorch (seed_models.py, checked
+// against gotrain's by models/torch_test.go) and step.py, which times them
+// the same way. cmd/benchtable runs both sides and prints one table
+// (table.go formats it; table_test.go tests that on canned input).
+// dockerfile_test.go checks the repository's Dockerfile.
 package bench

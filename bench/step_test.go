@@ -86,13 +86,6 @@ func (s *stepper) poolBytes() int64 {
 	return n
 }
 
-// PeakMemory is implemented by engines that can report the peak of the
-// device memory they allocated (the CUDA engine); the step benchmark then
-// reports it as dev-peak-B.
-type PeakMemory interface {
-	PeakMemoryBytes() int64
-}
-
 // liveHeap is the Go heap in use after a full collection.
 func liveHeap() int64 {
 	runtime.GC()

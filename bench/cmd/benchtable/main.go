@@ -1,0 +1,393 @@
+// Command benchtable is `make bench`: it runs gotrain's step benchmarks
+// (BenchmarkTrainStep/<engine>/<model>), the per-kernel benchmarks and
+// their peaks (BenchmarkKernel, BenchmarkPeak) and, where PyTorch is
+// installed, the same models in PyTorch timed the same way
+// (bench/pytorch/step.py, eager and torch.compile), all in one run on the
+// same cores, and prints one table. It writes the results as JSON and in
+// benchstat's format (the raw `go test -bench` lines plus PyTorch's as
+// BenchmarkTorchEager/<device>/<model> lines), so that two commits compare
+// with `benchstat old.txt new.txt`.
+//
+//	go run ./bench/cmd/benchtable [-models baseline,googlenet] [-batch 64] [-out FILE.json]
+//
+// Flags default to the environment: MODELS, BATCH, THREADS, PYTHON, TAGS,
+// BENCH_OUT.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gotrain/gotrain/bench"
+	"github.com/gotrain/gotrain/models"
+)
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// report is the JSON file.
+type report struct {
+	Date      string            `json:"date"`
+	Host      string            `json:"host"`
+	CPU       string            `json:"cpu"`
+	GOOS      string            `json:"goos"`
+	GOARCH    string            `json:"goarch"`
+	Go        string            `json:"go"`
+	Commit    string            `json:"commit,omitempty"`
+	Torch     string            `json:"torch,omitempty"`
+	TorchBLAS string            `json:"torch_blas,omitempty"`
+	Threads   int               `json:"threads"`
+	Batch     int               `json:"batch"`
+	Benchtime map[string]string `json:"benchtime"`
+	Rows      []bench.Row       `json:"rows"`
+	Kernels   []bench.KernelRow `json:"kernels,omitempty"`
+	Peaks     []bench.Peak      `json:"peaks,omitempty"`
+	Errors    []string          `json:"errors,omitempty"`
+}
+
+type torchInfo struct {
+	Torch   string `json:"torch"`
+	Compile bool   `json:"compile"`
+	CUDA    bool   `json:"cuda"`
+	BLAS    string `json:"blas"`
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "benchtable:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	modelsFlag := flag.String("models", env("MODELS", ""), "comma-separated models (default: all)")
+	batch := flag.Int("batch", envInt("BATCH", 64), "batch size")
+	threads := flag.Int("threads", envInt("THREADS", runtime.NumCPU()), "threads on both sides (GOMAXPROCS, torch.set_num_threads)")
+	python := flag.String("python", env("PYTHON", "/usr/bin/python3"), "python with torch (none: gotrain only)")
+	goCmd := flag.String("go", env("GO", "go"), "go command")
+	tags := flag.String("tags", env("TAGS", ""), "build tags of the benchmarks (cuda: also the CUDA engine)")
+	out := flag.String("out", env("BENCH_OUT", ""), "JSON results (default bench/results/<date>-<host>.json)")
+	statOut := flag.String("benchstat", "", "benchstat-format results (default: -out with .txt)")
+	big := flag.String("big-benchtime", "2x", "benchtime of the big models ("+strings.Join(bench.BigModels, ", ")+")")
+	small := flag.String("small-benchtime", "3s", "benchtime of the other models")
+	kernelTime := flag.String("kernel-benchtime", "1s", "benchtime of the kernel and peak benchmarks")
+	count := flag.Int("count", envInt("COUNT", 1), "runs of each benchmark (benchstat wants 6 or more for confidence intervals)")
+	kernels := flag.Bool("kernels", true, "run the per-kernel benchmarks")
+	torch := flag.Bool("torch", true, "run the PyTorch side where torch imports")
+	torchTimeout := flag.Duration("torch-timeout", 4*time.Minute, "longest PyTorch run of one model and mode (then n/a)")
+	flag.Parse()
+
+	names, err := bench.ParseModels(*modelsFlag, models.Names())
+	if err != nil {
+		return err
+	}
+	if *batch < 1 || *threads < 1 {
+		return errors.New("-batch and -threads must be positive")
+	}
+	for _, bt := range []string{*big, *small} {
+		if _, err := bench.TorchTiming(bt); err != nil {
+			return err
+		}
+	}
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	now := time.Now()
+	if *out == "" {
+		*out = filepath.Join(root, "bench", "results", now.Format("2006-01-02-150405")+"-"+host+".json")
+	}
+	if *statOut == "" {
+		*statOut = strings.TrimSuffix(*out, ".json") + ".txt"
+	}
+	rep := report{Date: now.Format(time.RFC3339), Host: host, CPU: cpuName(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
+		Threads: *threads, Batch: *batch, Benchtime: map[string]string{}}
+	rep.Go = strings.TrimSpace(string(output(root, *goCmd, "env", "GOVERSION")))
+	rep.Commit = strings.TrimSpace(string(output(root, "git", "describe", "--always", "--dirty")))
+
+	tmp, err := os.MkdirTemp("", "benchtable-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	testBin := filepath.Join(tmp, "bench.test")
+	fmt.Printf("building the benchmarks (%s test -c ./bench)\n", *goCmd)
+	build := exec.Command(*goCmd, "test", "-c", "-tags", *tags, "-o", testBin, "./bench")
+	build.Dir, build.Stdout, build.Stderr = root, os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("building the benchmarks: %w", err)
+	}
+
+	var ti *torchInfo
+	stepPy := filepath.Join(root, "bench", "pytorch", "step.py")
+	if *torch && *python != "" && *python != "none" {
+		if b, err := exec.Command(*python, stepPy, "--info").Output(); err == nil {
+			var info torchInfo
+			if json.Unmarshal(bytes.TrimSpace(b), &info) == nil && info.Torch != "" {
+				ti = &info
+				rep.Torch, rep.TorchBLAS = info.Torch, info.BLAS
+			}
+		}
+	}
+	fmt.Printf("machine: %s, %d cores, %s; gotrain %s on %d threads, batch %d\n", rep.CPU, runtime.NumCPU(), host, rep.Go, *threads, *batch)
+	if ti != nil {
+		fmt.Printf("pytorch %s (%s), torch.compile: %v, cuda: %v, BLAS: %s\n", ti.Torch, *python, ti.Compile, ti.CUDA, ti.BLAS)
+		if bench.ReferenceBLAS(ti.BLAS) {
+			fmt.Println("warning: PyTorch's matmuls (Linear layers) run on the reference BLAS here, single-threaded and unoptimised:")
+			fmt.Println("         GEMM-heavy models (vgg, vit) are far slower in PyTorch than they should be. For a fair comparison:")
+			fmt.Println("         apt-get install libopenblas0-pthread (Debian switches libblas.so.3 to OpenBLAS).")
+		}
+	} else {
+		fmt.Printf("pytorch: not found for %s (Debian: apt-get install python3-torch): gotrain only\n", *python)
+	}
+
+	var goLines bytes.Buffer // benchstat input: config and result lines
+	var results []bench.Result
+	var torchRes []bench.TorchResult
+	runBench := func(pattern, benchtime string) error {
+		args := []string{"-test.run", "^$", "-test.bench", pattern, "-test.benchtime", benchtime, "-test.count", strconv.Itoa(*count), "-gotrain.batch", strconv.Itoa(*batch)}
+		cmd := exec.Command(testBin, args...)
+		cmd.Dir = filepath.Join(root, "bench")
+		cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(*threads))
+		cmd.Stderr = os.Stderr
+		pipe, err := cmd.StdoutPipe()
+		if err != nil {
+			return err
+		}
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Println(line)
+			if r, ok := bench.ParseResult(line); ok {
+				results = append(results, r)
+				goLines.WriteString(line + "\n")
+			} else if isConfigLine(line) {
+				goLines.WriteString(line + "\n")
+			}
+		}
+		if err := cmd.Wait(); err != nil {
+			return fmt.Errorf("%s -test.bench %s: %w", filepath.Base(testBin), pattern, err)
+		}
+		return nil
+	}
+	fail := func(err error) {
+		fmt.Fprintln(os.Stderr, "benchtable:", err)
+		rep.Errors = append(rep.Errors, err.Error())
+	}
+
+	if *kernels {
+		rep.Benchtime["kernels"] = *kernelTime
+		// The peaks before and after the kernels (the best counts), so that
+		// a machine whose speed drifts is not compared with a peak
+		// measured in a slower or faster moment only.
+		for _, pat := range []string{"^BenchmarkPeak$", "^BenchmarkKernel$", "^BenchmarkPeak$"} {
+			if err := runBench(pat, *kernelTime); err != nil {
+				fail(err)
+			}
+		}
+	}
+	for _, m := range names {
+		bt := bench.Benchtime(m, *big, *small)
+		rep.Benchtime[m] = bt
+		n0 := len(results)
+		if err := runBench(bench.StepBenchPattern(m), bt); err != nil {
+			fail(err)
+		}
+		if ti == nil {
+			continue
+		}
+		var devs []string
+		for _, r := range results[n0:] {
+			if p := r.Path(); r.Func() == "TrainStep" && len(p) == 2 && p[1] == m && !slices.Contains(devs, p[0]) {
+				devs = append(devs, p[0])
+			}
+		}
+		for _, dev := range devs {
+			for i := 0; i < *count; i++ {
+				for _, mode := range []string{"eager", "compiled"} {
+					if mode == "compiled" && i > 0 && !ti.Compile {
+						continue
+					}
+					t, err := runTorch(*python, stepPy, m, mode, dev, bt, *batch, *threads, ti, *torchTimeout)
+					if err != nil {
+						fail(err)
+						continue
+					}
+					torchRes = append(torchRes, t)
+					if line := t.BenchLine(); line != "" {
+						fmt.Println(line)
+					} else {
+						fmt.Printf("%s: n/a (%s)\n", t.BenchName(), t.Reason)
+					}
+				}
+			}
+		}
+	}
+
+	rep.Rows = bench.BuildRows(results, torchRes, names)
+	rep.Kernels, rep.Peaks = bench.BuildKernelRows(results)
+	fmt.Printf("\nTraining step, batch %d, %d threads (gotrain %s", *batch, *threads, rep.Go)
+	if ti != nil {
+		fmt.Printf(", PyTorch %s", ti.Torch)
+	}
+	fmt.Println("); img/s, and peak memory in MiB:")
+	if err := bench.WriteTable(os.Stdout, rep.Rows); err != nil {
+		return err
+	}
+	fmt.Println("gotrain pools: the model's pools and optimizer state; gotrain peak: the engine's device peak, or on the CPU the live Go heap's growth;")
+	fmt.Println("PyTorch peak: on the CPU the growth of the resident set's high-water mark (VmHWM, reset before the model is built), on CUDA torch.cuda.max_memory_allocated.")
+	if len(rep.Kernels) > 0 {
+		fmt.Printf("\nKernels (SE-ResNet shapes, batch 64) against the peaks measured in this run:\n")
+		if err := bench.WriteKernels(os.Stdout, rep.Kernels, rep.Peaks); err != nil {
+			return err
+		}
+	}
+
+	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+		return err
+	}
+	js, _ := json.MarshalIndent(rep, "", "  ")
+	if err := os.WriteFile(*out, append(js, '\n'), 0o644); err != nil {
+		return err
+	}
+	var st bytes.Buffer
+	st.Write(goLines.Bytes())
+	if len(torchRes) > 0 {
+		fmt.Fprintf(&st, "pkg: github.com/gotrain/gotrain/bench/pytorch\ntorch: %s\n", ti.Torch)
+		for _, t := range torchRes {
+			if line := t.BenchLine(); line != "" {
+				st.WriteString(line + "\n")
+			}
+		}
+	}
+	if err := os.WriteFile(*statOut, st.Bytes(), 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("\nresults: %s (JSON), %s (benchstat: benchstat OLD.txt %s)\n", rel(root, *out), rel(root, *statOut), rel(root, *statOut))
+	if len(rep.Errors) > 0 {
+		return fmt.Errorf("%d benchmark(s) failed", len(rep.Errors))
+	}
+	return nil
+}
+
+// runTorch runs step.py for one (model, mode, device) in its own process.
+func runTorch(python, stepPy, model, mode, dev, benchtime string, batch, threads int, ti *torchInfo, timeout time.Duration) (bench.TorchResult, error) {
+	na := bench.TorchResult{Framework: "pytorch", Torch: ti.Torch, Model: model, Mode: mode, Device: dev, Threads: threads, Batch: batch}
+	if strings.HasPrefix(dev, "cuda") && !ti.CUDA {
+		na.Reason = "this PyTorch has no CUDA device"
+		return na, nil
+	}
+	if mode == "compiled" && !ti.Compile {
+		na.Reason = "torch.compile needs PyTorch >= 2 (this is " + ti.Torch + ")"
+		return na, nil
+	}
+	timing, err := bench.TorchTiming(benchtime)
+	if err != nil {
+		return na, err
+	}
+	spec, err := models.Lookup(model)
+	if err != nil {
+		return na, err
+	}
+	r := spec.Recipe
+	args := []string{stepPy, "--model", model, "--mode", mode, "--device", dev, "--batch", strconv.Itoa(batch),
+		"--threads", strconv.Itoa(threads), "--optimizer", r.Optimizer,
+		"--lr", strconv.FormatFloat(r.LR, 'g', -1, 64), "--momentum", strconv.FormatFloat(r.Momentum, 'g', -1, 64),
+		"--weight-decay", strconv.FormatFloat(r.WeightDecay, 'g', -1, 64)}
+	if r.Nesterov {
+		args = append(args, "--nesterov")
+	}
+	args = append(args, timing...)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, args...)
+	cmd.Stderr = os.Stderr
+	b, err := cmd.Output()
+	if ctx.Err() == context.DeadlineExceeded {
+		na.Reason = fmt.Sprintf("timed out after %v (-torch-timeout)", timeout)
+		return na, nil
+	}
+	if err != nil {
+		return na, fmt.Errorf("pytorch %s %s on %s: %w", model, mode, dev, err)
+	}
+	return bench.ParseTorchResult(b)
+}
+
+func isConfigLine(s string) bool {
+	k, _, ok := strings.Cut(s, ": ")
+	return ok && k != "" && !strings.ContainsAny(k, " \t") && strings.ToLower(k[:1]) == k[:1]
+}
+
+func output(dir, name string, args ...string) []byte {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	b, _ := cmd.Output()
+	return b
+}
+
+func repoRoot() (string, error) {
+	d, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d, nil
+		}
+		p := filepath.Dir(d)
+		if p == d {
+			return "", errors.New("not inside the gotrain module (no go.mod above the working folder)")
+		}
+		d = p
+	}
+}
+
+func cpuName() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return runtime.GOARCH
+}
+
+func rel(root, p string) string {
+	if r, err := filepath.Rel(root, p); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return p
+}
