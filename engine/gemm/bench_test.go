@@ -31,7 +31,7 @@ var benchShapes = []struct {
 	{"sq512TT", true, true, 512, 512, 512},
 }
 
-func benchGemm(b *testing.B, transA, transB bool, m, n, k int, f func(bool, bool, int, int, int, float32, []float32, int, []float32, int, float32, []float32, int)) {
+func benchGemm(b *testing.B, transA, transB bool, m, n, k int, f sgemmFunc) {
 	r := rand.New(rand.NewPCG(1, 2))
 	lda, ldb := k, n
 	if transA {

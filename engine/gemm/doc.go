@@ -32,8 +32,9 @@
 //
 // Edge micro-tiles run the same kernel on a scratch tile (or with zero
 // strides that duplicate a row), so their arithmetic is that of full ones.
-// Packing buffers have a fixed size and belong to the helper goroutines or
-// come from a sync.Pool, so steady-state calls do not allocate.
+// Packing buffers have a fixed size (about 640 KiB) and belong to the helper
+// goroutines or come from a free list that the garbage collector does not
+// empty, so steady-state calls do not allocate.
 //
 // # Determinism
 //
@@ -42,10 +43,12 @@
 // one goroutine, k is never split between goroutines, and the arithmetic
 // for an element (which kernel, the k blocks, the order of the FMAs within
 // a block, how the blocks are combined) depends only on the shape and the
-// transposition flags. The tiles themselves depend only on the shape (and
-// on whether the call may run in parallel), never on the number of cores
-// or on which goroutine takes which tile, and in any case no element's
-// arithmetic depends on the tile that holds it. The assembly and pure-Go
+// transposition flags. No element's arithmetic depends on the tile that
+// holds it or on the goroutine that computes it. The tiles themselves
+// depend only on the shape: a call that may run in parallel (Sgemm with
+// GOMAXPROCS > 1) uses the same smaller tiles for every GOMAXPROCS, and
+// one that cannot (SgemmSerial, or GOMAXPROCS = 1) uses larger ones, which
+// by the above gives the same bits. The assembly and pure-Go
 // kernels do not round identically, so results may differ (within
 // rounding) between machines that take different paths.
 //

@@ -80,17 +80,22 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
 		asm: useAsm,
 	}
+	// With a single P the call cannot run in parallel: use SgemmSerial's
+	// tiling, which avoids the repacking that smaller tiles cost. This
+	// does not change the result: no element's arithmetic depends on the
+	// tiling (TestDeterminism checks it bit for bit).
+	parallel = parallel && runtime.GOMAXPROCS(0) > 1
 	p.plan(parallel)
 	ntiles := p.rt * p.ct
-	if parallel && ntiles > 1 && runtime.GOMAXPROCS(0) > 1 {
+	if parallel && ntiles > 1 {
 		runParallel(&p, ntiles)
 		return
 	}
-	buf := bufPool.Get().(*buffers)
+	buf := getBuffers()
 	for t := 0; t < ntiles; t++ {
 		p.tile(t, buf)
 	}
-	bufPool.Put(buf)
+	putBuffers(buf)
 }
 
 func checkMat(name, ldName string, rows, cols, length, ld int) {
@@ -335,6 +340,11 @@ func (p *problem) micro(buf *buffers, ip, jp, i0, i1, j0, j1, pc, kcb int, beta 
 // kernel is only ever given packed A (rsA = 1, csA = mr).
 func (p *problem) kernel(kc int, a []float32, ao, rsA, csA int, b []float32, bo, rsB int, c []float32, co, ldc int, beta float32) {
 	if p.asm {
+		// The last elements the kernel touches, so that a bad index
+		// panics here instead of reaching memory outside the slices.
+		_ = a[ao+(mr-1)*rsA+(kc-1)*csA]
+		_ = b[bo+(kc-1)*rsB+nr-1]
+		_ = c[co+(mr-1)*ldc+nr-1]
 		kern4x24(kc, &a[ao], rsA, csA, &b[bo], rsB, &c[co], ldc, p.alpha, beta)
 		return
 	}
@@ -520,6 +530,9 @@ func (p *problem) tileDot(i0, i1, j0, j1 int, buf *buffers) {
 				w := min(4, j1-jj)
 				bo := b0 + (jj-j0)*ldb
 				if h == 3 && w == 4 {
+					_ = as[ao+2*lda+kcb-1]
+					_ = bs[bo+3*ldb+kcb-1]
+					_ = p.c[(ii+2)*p.ldc+jj+3]
 					dot3x4(kcb, &as[ao], lda, &bs[bo], ldb, &p.c[ii*p.ldc+jj], p.ldc, p.alpha, beta)
 					continue
 				}
@@ -529,8 +542,10 @@ func (p *problem) tileDot(i0, i1, j0, j1 int, buf *buffers) {
 				// is the same as for full micro-tiles.
 				for r := 0; r < h; r++ {
 					crow := p.c[(ii+r)*p.ldc+jj : (ii+r)*p.ldc+jj+w]
+					_ = as[ao+r*lda+kcb-1]
 					ar := &as[ao+r*lda]
 					if w == 4 {
+						_ = bs[bo+3*ldb+kcb-1]
 						if beta != 0 {
 							copy(t[:4], crow)
 						}
@@ -539,6 +554,7 @@ func (p *problem) tileDot(i0, i1, j0, j1 int, buf *buffers) {
 						continue
 					}
 					for cc := range crow {
+						_ = bs[bo+cc*ldb+kcb-1]
 						t[0] = crow[cc]
 						dot3x4(kcb, ar, 0, &bs[bo+cc*ldb], 0, &t[0], 4, p.alpha, beta)
 						crow[cc] = t[0]

@@ -18,9 +18,16 @@ type job struct {
 	fin    chan struct{}
 }
 
+// Free lists of jobs and packing buffers. Unlike a sync.Pool they are not
+// per-P (a caller that blocks and resumes on another P still finds its
+// buffers) and are not emptied by the garbage collector, so steady-state
+// calls allocate nothing. They keep at most freeListCap entries: as many
+// as the peak number of concurrent callers.
+const freeListCap = 64
+
 var (
-	jobPool = sync.Pool{New: func() any { return &job{fin: make(chan struct{}, 1)} }}
-	bufPool = sync.Pool{New: func() any { return newBuffers() }}
+	freeJobs = make(chan *job, freeListCap)
+	freeBufs = make(chan *buffers, freeListCap)
 
 	// workCh feeds jobs to the persistent helper goroutines.
 	workCh    = make(chan *job, 64)
@@ -63,16 +70,20 @@ func worker() {
 // polls; it returns nil if no job arrived.
 func spin() *job {
 	start := time.Now()
-	for {
-		select {
-		case j := <-workCh:
-			return j
-		default:
+	for i := 0; ; i++ {
+		if len(workCh) > 0 {
+			select {
+			case j := <-workCh:
+				return j
+			default:
+			}
 		}
-		if time.Since(start) > spinWait {
-			return nil
+		if i%64 == 63 {
+			if time.Since(start) > spinWait {
+				return nil
+			}
+			runtime.Gosched()
 		}
-		runtime.Gosched()
 	}
 }
 
@@ -94,7 +105,35 @@ func (j *job) work(buf *buffers) {
 func (j *job) release() {
 	if j.refs.Add(-1) == 0 {
 		j.p = problem{}
-		jobPool.Put(j)
+		select {
+		case freeJobs <- j:
+		default:
+		}
+	}
+}
+
+func getJob() *job {
+	select {
+	case j := <-freeJobs:
+		return j
+	default:
+		return &job{fin: make(chan struct{}, 1)}
+	}
+}
+
+func getBuffers() *buffers {
+	select {
+	case b := <-freeBufs:
+		return b
+	default:
+		return newBuffers()
+	}
+}
+
+func putBuffers(b *buffers) {
+	select {
+	case freeBufs <- b:
+	default:
 	}
 }
 
@@ -103,7 +142,7 @@ func (j *job) release() {
 func runParallel(p *problem, ntiles int) {
 	helpers := min(runtime.GOMAXPROCS(0), ntiles) - 1
 	ensureWorkers(helpers)
-	j := jobPool.Get().(*job)
+	j := getJob()
 	j.p = *p
 	j.ntiles = int64(ntiles)
 	j.next.Store(0)
@@ -122,9 +161,15 @@ send:
 	if sent < helpers {
 		j.refs.Add(int32(sent - helpers)) // cannot reach 0: the caller holds one
 	}
-	buf := bufPool.Get().(*buffers)
+	buf := getBuffers()
 	j.work(buf)
-	bufPool.Put(buf)
+	putBuffers(buf)
+	// Wait for the helpers' last tiles by polling first: a caller that
+	// parks is woken onto the finishing helper's P and pushes the helper
+	// off it, so that the next call would run without it.
+	for start := time.Now(); j.done.Load() < j.ntiles && time.Since(start) < spinWait; {
+		runtime.Gosched()
+	}
 	<-j.fin
 	j.release()
 }
