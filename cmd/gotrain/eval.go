@@ -54,10 +54,7 @@ func runEval(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := mnist.Ensure(ctx, *data, os.Stderr); err != nil {
-		return err
-	}
-	_, testSet, err := mnist.Load(*data)
+	_, testSet, err := loadMNIST(ctx, *data)
 	if err != nil {
 		return err
 	}

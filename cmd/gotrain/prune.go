@@ -96,10 +96,7 @@ func runPrune(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := mnist.Ensure(ctx, *data, os.Stderr); err != nil {
-		return err
-	}
-	trainSet, testSet, err := mnist.Load(*data)
+	trainSet, testSet, err := loadMNIST(ctx, *data)
 	if err != nil {
 		return err
 	}

@@ -111,10 +111,7 @@ func runTrain(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := mnist.Ensure(ctx, *data, os.Stderr); err != nil {
-		return err
-	}
-	trainSet, testSet, err := mnist.Load(*data)
+	trainSet, testSet, err := loadMNIST(ctx, *data)
 	if err != nil {
 		return err
 	}

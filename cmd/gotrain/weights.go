@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/gotrain/gotrain/engine"
 	"github.com/gotrain/gotrain/models"
 	"github.com/gotrain/gotrain/train/checkpoint"
+	"github.com/gotrain/gotrain/train/mnist"
 )
 
 // checkpointModel reads a checkpoint's metadata and returns the model it
@@ -40,6 +43,15 @@ func checkpointModel(path, model, fallback string) (*models.Spec, models.Widths,
 		return nil, nil, fmt.Errorf("checkpoint %s: %w", path, err)
 	}
 	return spec, widths, nil
+}
+
+// loadMNIST fetches MNIST into dir when it lacks the files (saying so on
+// stderr) and loads it.
+func loadMNIST(ctx context.Context, dir string) (trainSet, testSet *mnist.Set, err error) {
+	if err := mnist.Ensure(ctx, dir, os.Stderr); err != nil {
+		return nil, nil, err
+	}
+	return mnist.Load(dir)
 }
 
 // loadModel builds spec at widths for batches of at most maxBatch on be and
