@@ -211,12 +211,9 @@ func (l *Dropout) Backward(ctx *Ctx, dy *engine.Tensor) *engine.Tensor {
 
 // Flatten views (C,H,W) as C·H·W features; no copy.
 type Flatten struct {
-	in, out []int
-	yv      *engine.Tensor // view of the last input
-	dxv     *engine.Tensor
-	src     *engine.Tensor
-	dyv     *engine.Tensor
-	dySrc   *engine.Tensor
+	in, out    []int
+	src, yv    *engine.Tensor // the input seen, and its (N, features) view
+	dySrc, dxv *engine.Tensor // the gradient seen, and its (N, C, H, W) view
 }
 
 // NewFlatten flattens per-sample shape in (nn.Flatten; torch.flatten is
