@@ -2,7 +2,18 @@
 GO ?= go
 PYTHON ?= /usr/bin/python3
 
-.PHONY: all build test vet race bench bench-baseline fixtures clean
+.PHONY: all build test vet race bench bench-baseline fixtures clean ptx ptx-check vet-cuda
+
+# ---- CUDA kernels ----------------------------------------------------------
+# kernels/*.cu compile to PTX for compute_80 with the pinned toolkit,
+# Debian 12's nvidia-cuda-toolkit (CUDA 11.8; `make cuda-toolkit` installs
+# it). The .ptx files are committed and embedded, so building gotrain never
+# needs nvcc; another nvcc version writes other PTX, so ptx-check runs only
+# with the pinned one.
+NVCC ?= nvcc
+PTX_ARCH ?= compute_80
+NVCC_FLAGS ?= -ptx -arch=$(PTX_ARCH) -O3 -std=c++14
+PINNED_NVCC := release 11.8
 
 all: build
 
@@ -11,11 +22,14 @@ build:
 
 vet:
 	$(GO) vet ./...
+	@if [ -f /usr/include/cuda.h ] || [ -f $(CUDA_HOME)/include/cuda.h ]; then \
+		echo "go vet -tags cuda ./..."; $(GO) vet -tags cuda ./...; \
+	else echo "go vet -tags cuda: skipped (no cuda.h; make cuda-toolkit installs it)"; fi
 	@out=$$(gofmt -l .); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 # Every CPU test; a few minutes on 2 cores.
-test: vet
+test: vet ptx-check
 	$(GO) test -count=1 ./...
 
 race:
@@ -38,6 +52,25 @@ BENCH_OUT ?=
 bench:
 	$(GO) run ./bench/cmd/benchtable -models '$(MODELS)' -batch '$(BATCH)' -tags '$(TAGS)' -python '$(PYTHON)' \
 		-out '$(BENCH_OUT)'
+
+ptx:
+	@for f in kernels/*.cu; do \
+		echo "$(NVCC) $(NVCC_FLAGS) $$f"; \
+		(cd kernels && $(NVCC) $(NVCC_FLAGS) -o $$(basename $${f%.cu}).ptx $$(basename $$f)) || exit 1; \
+	done
+
+# Fails when a committed .ptx differs from what the pinned nvcc makes of its
+# .cu (or a .cu has no .ptx); skipped with another nvcc or none.
+ptx-check:
+	@if ! command -v $(NVCC) >/dev/null; then echo "ptx-check: skipped (no nvcc)"; exit 0; fi; \
+	if ! $(NVCC) --version | grep -q '$(PINNED_NVCC)'; then echo "ptx-check: skipped ($$($(NVCC) --version | grep release) is not the pinned $(PINNED_NVCC))"; exit 0; fi; \
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && cp kernels/*.cu kernels/*.cuh "$$tmp"/ 2>/dev/null; \
+	status=0; for f in kernels/*.cu; do b=$$(basename $${f%.cu}); \
+		(cd "$$tmp" && $(NVCC) $(NVCC_FLAGS) -o $$b.ptx $$b.cu) || exit 1; \
+		if ! cmp -s "$$tmp/$$b.ptx" kernels/$$b.ptx; then echo "ptx-check: kernels/$$b.ptx is stale: run make ptx and commit it"; status=1; fi; \
+	done; \
+	for p in kernels/*.ptx; do [ -f "$${p%.ptx}.cu" ] || { echo "ptx-check: $$p has no .cu"; status=1; }; done; \
+	[ $$status = 0 ] && echo "ptx-check: kernels/*.ptx match their sources"; exit $$status
 
 # Regenerate the PyTorch fixtures (needs Debian's python3-torch).
 fixtures:
