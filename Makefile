@@ -1,8 +1,10 @@
 # gotrain: make test (every CPU test and go vet), make build, make bench.
 GO ?= go
 PYTHON ?= /usr/bin/python3
+# go-nvml's C code uses deprecated NVML declarations: quiet gcc about them.
+export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 
-.PHONY: all build test vet race bench bench-baseline fixtures clean ptx ptx-check vet-cuda
+.PHONY: all build test vet race bench bench-baseline fixtures clean ptx ptx-check gpu-kit cuda-toolkit
 
 # ---- CUDA kernels ----------------------------------------------------------
 # kernels/*.cu compile to PTX for compute_80 with the pinned toolkit,
@@ -53,6 +55,12 @@ bench:
 	$(GO) run ./bench/cmd/benchtable -models '$(MODELS)' -batch '$(BATCH)' -tags '$(TAGS)' -python '$(PYTHON)' \
 		-out '$(BENCH_OUT)'
 
+# The pinned CUDA toolkit (Debian 12's non-free nvidia-cuda-toolkit, CUDA
+# 11.8) and gcc for cgo; adds contrib non-free to the apt sources; does
+# nothing when they are installed.
+cuda-toolkit:
+	scripts/install-cuda-toolkit.sh
+
 ptx:
 	@for f in kernels/*.cu; do \
 		echo "$(NVCC) $(NVCC_FLAGS) $$f"; \
@@ -71,6 +79,20 @@ ptx-check:
 	done; \
 	for p in kernels/*.ptx; do [ -f "$${p%.ptx}.cu" ] || { echo "ptx-check: $$p has no .cu"; status=1; }; done; \
 	[ $$status = 0 ] && echo "ptx-check: kernels/*.ptx match their sources"; exit $$status
+
+# Everything a GPU machine without Go needs to check the CUDA engine, in
+# $(GPU_KIT) (git-ignored, about 50 MB): the cuda-tagged test binaries of
+# cuda/ and bench/ (stripped), gotrain built with CUDA, the gzipped MNIST
+# files and gpu-check.sh, which runs them all (see scripts/gpu-check.sh).
+GPU_KIT ?= bin/gpu
+gpu-kit:
+	@mkdir -p '$(GPU_KIT)/mnist'
+	$(GO) test -c -tags cuda -ldflags '-s -w' -o '$(GPU_KIT)/cuda.test' ./cuda
+	$(GO) test -c -tags cuda -ldflags '-s -w' -o '$(GPU_KIT)/bench.test' ./bench
+	$(GO) build -tags cuda -ldflags '-s -w' -o '$(GPU_KIT)/gotrain' ./cmd/gotrain
+	$(MAKE) --no-print-directory mnist DATA='$(abspath $(GPU_KIT))/mnist'
+	cp scripts/gpu-check.sh '$(GPU_KIT)/'
+	@du -sh '$(GPU_KIT)'
 
 # Regenerate the PyTorch fixtures (needs Debian's python3-torch).
 fixtures:

@@ -18,6 +18,7 @@ package cuda
 import (
 	"fmt"
 	"math"
+	"os"
 	"runtime"
 	"unsafe"
 
@@ -39,6 +40,10 @@ type Backend struct {
 	fns  map[string]cu.Function
 
 	err error
+
+	tf32 bool // GEMMs (convolutions, linear, matmul) on TF32 tensor cores
+
+	prof *profile // non-nil between StartProfile and StopProfile
 
 	argv [maxArgs]uint64
 	argp [maxArgs]unsafe.Pointer
@@ -62,6 +67,7 @@ const (
 	scratchCols     = iota // im2col columns of a convolution
 	scratchPartials        // split-K partial sums of a GEMM
 	scratchReduce          // per-block partial sums of reductions
+	scratchConvOut         // a batched convolution's (K, N·P·Q) output or dy
 	numScratch
 )
 
@@ -99,6 +105,13 @@ func Open(ordinal int) (*Backend, error) {
 		b.sms = 1
 	}
 	b.name = fmt.Sprintf("cuda:%d %s", ordinal, name)
+	// TF32 GEMMs by default where the GPU has them, as PyTorch runs its
+	// convolutions; GOTRAIN_TF32=0 keeps every GEMM in float32.
+	b.tf32 = b.cc[0] >= 8
+	switch os.Getenv("GOTRAIN_TF32") {
+	case "0", "false", "off":
+		b.tf32 = false
+	}
 	for _, m := range kernels.Modules() {
 		mod, err := cu.LoadData(m.PTX)
 		if err != nil {
@@ -154,7 +167,12 @@ func (b *Backend) Close() error {
 }
 
 // Name says which device the backend runs on.
-func (b *Backend) Name() string { return b.name }
+func (b *Backend) Name() string {
+	if b.tf32 {
+		return b.name + " (TF32)"
+	}
+	return b.name
+}
 
 // Ordinal is the device's index.
 func (b *Backend) Ordinal() int { return b.ordinal }
@@ -175,6 +193,19 @@ func (b *Backend) MemInfo() (free, total, held int64, err error) {
 	}
 	return free, total, held, err
 }
+
+// SetTF32 runs the GEMMs of convolutions, linear layers and matmuls on
+// TF32 tensor cores (inputs rounded to 10-bit mantissas, float32 sums)
+// when on and the device has them (compute capability 8.0 or later). It is
+// on from Open unless GOTRAIN_TF32=0 was set. It reports whether TF32 is
+// now in use.
+func (b *Backend) SetTF32(on bool) bool {
+	b.tf32 = on && b.cc[0] >= 8
+	return b.tf32
+}
+
+// TF32 reports whether GEMMs run on TF32 tensor cores.
+func (b *Backend) TF32() bool { return b.tf32 }
 
 // Err returns the first error recorded by an op.
 func (b *Backend) Err() error { return b.err }
@@ -371,9 +402,27 @@ func (b *Backend) launch(op, kernel string, grid, block dim3, shmem int, args ..
 		return // nothing to do
 	}
 	copy(b.argv[:], args)
+	if b.prof != nil {
+		if err := b.prof.before(op, kernel); err != nil {
+			b.fail(op, "%v", err)
+			return
+		}
+	}
 	if err := fn.Launch(grid.x, grid.y, grid.z, block.x, block.y, block.z, shmem, cu.Stream{}, b.argp[:len(args)]); err != nil {
 		b.fail(op, "launch %s grid %v block %v: %v", kernel, grid, block, err)
+	}
+	if b.prof != nil {
+		if err := b.prof.after(); err != nil {
+			b.fail(op, "%v", err)
+		}
 	}
 }
 
 var _ engine.Backend = (*Backend)(nil)
+
+// PeakMemoryBytes is the device memory the backend holds: its allocations
+// and scratch buffers, which only grow (bench.PeakMemory).
+func (b *Backend) PeakMemoryBytes() int64 {
+	_, _, held, _ := b.MemInfo()
+	return held
+}

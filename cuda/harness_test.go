@@ -40,6 +40,7 @@ func gpu(t testing.TB) *Backend {
 		t.Fatal(err)
 	}
 	gpuB.ClearErr()
+	gpuB.SetTF32(false) // tests ask for TF32 explicitly
 	return gpuB
 }
 

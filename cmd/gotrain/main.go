@@ -31,6 +31,7 @@ var commands = map[string]func(ctx context.Context, args []string) error{
 	"eval":    runEval,
 	"report":  runReport,
 	"prune":   runPrune,
+	"devices": runDevices,
 }
 
 func main() {
@@ -45,7 +46,7 @@ func run(ctx context.Context, args []string) int {
 		if _, ok := commands[args[0]]; ok {
 			cmd, args = args[0], args[1:]
 		} else if args[0] == "help" {
-			fmt.Println("usage: gotrain [train|summary|eval|report|prune] [flags]   (gotrain COMMAND -help lists the flags)")
+			fmt.Println("usage: gotrain [train|summary|eval|report|prune|devices] [flags]   (gotrain COMMAND -help lists the flags)")
 			return 0
 		}
 	}

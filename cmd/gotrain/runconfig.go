@@ -50,6 +50,7 @@ type runConfig struct {
 	Version     string            `json:"gotrain_version"`
 	GoVersion   string            `json:"go_version"`
 	CUDAVersion string            `json:"cuda_version,omitempty"`
+	GPUDriver   string            `json:"gpu_driver,omitempty"`
 	Seed        uint64            `json:"seed"`
 	Started     string            `json:"started"`
 }
@@ -58,6 +59,9 @@ func writeRunConfig(fs *pflag.FlagSet, cfg train.Config, spec *models.Spec, be e
 	rc := runConfig{Flags: map[string]string{}, Model: spec.Name, Recipe: spec.Recipe, Effective: cfg,
 		Device: be.Name(), Version: gotrainVersion(), GoVersion: runtime.Version(), CUDAVersion: cudaVersion(),
 		Seed: cfg.Seed, Started: time.Now().Format(time.RFC3339)}
+	if strings.HasPrefix(rc.Device, "cuda") {
+		rc.GPUDriver = gpuDriver()
+	}
 	fs.VisitAll(func(f *pflag.Flag) {
 		rc.Flags[f.Name] = f.Value.String()
 		if f.Changed {
