@@ -4,7 +4,7 @@ PYTHON ?= /usr/bin/python3
 # go-nvml's C code uses deprecated NVML declarations: quiet gcc about them.
 export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 
-.PHONY: all build test vet race bench bench-baseline fixtures clean ptx ptx-check gpu-kit cuda-toolkit
+.PHONY: all build train test vet race bench bench-baseline fixtures clean ptx ptx-check gpu-kit cuda-toolkit
 
 # ---- CUDA kernels ----------------------------------------------------------
 # kernels/*.cu compile to PTX for compute_80 with the pinned toolkit,
@@ -21,6 +21,15 @@ all: build
 
 build:
 	$(GO) build -o bin/gotrain ./cmd/gotrain
+
+# Train on the best device available: gotrain is built with the CUDA engine
+# when an NVIDIA driver and the CUDA headers are present (-device auto then
+# picks the first GPU), else CPU-only. ARGS are gotrain's flags.
+ARGS ?= -model baseline -epochs 1
+CUDA_HEADERS = $(or $(wildcard /usr/include/cuda.h),$(wildcard $(CUDA_HOME)/include/cuda.h))
+TRAIN_TAGS ?= $(if $(and $(wildcard /proc/driver/nvidia/version),$(CUDA_HEADERS)),cuda,)
+train:
+	$(GO) run -tags '$(TRAIN_TAGS)' ./cmd/gotrain $(ARGS)
 
 vet:
 	$(GO) vet ./...

@@ -51,6 +51,10 @@ func (b *Backend) convGeom(op string, y, x, w, bias *engine.Tensor, p engine.Con
 		b.fail(op, "too large for 32-bit indexing: %s", shapeStr(y, x, w))
 		return g, false
 	}
+	if g.n > 65535 || g.crs > 65535 {
+		b.fail(op, "batch %d or C·R·S %d over the 65535 blocks of a grid dimension: %s", g.n, g.crs, shapeStr(y, x, w))
+		return g, false
+	}
 	return g, true
 }
 
@@ -74,14 +78,18 @@ func (b *Backend) cols(op string, x *engine.Tensor, g *convGeom) (uint64, bool) 
 		return 0, false
 	}
 	img, ld := g.colLayout()
-	gx := blocks(g.crs*g.pq, 256)
-	if gx > 4*b.sms {
-		gx = 4 * b.sms
-	}
-	b.launch(op, "conv_im2col", dim3{gx, g.n, 1}, d1(256), 0, col, ptr(x),
+	th, gx := rowLaunch(g.pq)
+	b.launch(op, "conv_im2col", dim3{gx, g.crs, g.n}, d1(th), 0, col, ptr(x),
 		i32(g.n), i32(g.c), i32(g.h), i32(g.w), i32(g.r), i32(g.s), i32(g.p), i32(g.q),
 		i32(g.prm.StrideH), i32(g.prm.StrideW), i32(g.prm.PadH), i32(g.prm.PadW), i32(img), i32(ld))
 	return col, true
+}
+
+// rowLaunch is the block size and x-grid of a kernel whose blocks each
+// cover one row of n elements (im2col's column rows, col2im's planes).
+func rowLaunch(n int) (threads, gx int) {
+	threads = min(256, (n+31)/32*32)
+	return threads, min(blocks(n, threads), 64)
 }
 
 // swap01 writes dst (B, A, L) = src (A, B, L) (+ bias[a]).
@@ -171,11 +179,8 @@ func (b *Backend) Conv2dBackward(dx, dw, db, dy, x, w *engine.Tensor, p engine.C
 	}
 	b.gemm(op, gemmCall{transA: true, m: g.crs, n: g.pq, k: g.k, a: ptr(w), lda: g.crs, b: ptr(dy), ldb: g.pq,
 		sB: g.k * g.pq, c: dcol, ldc: g.pq, sC: g.crs * g.pq, batch: g.n, alpha: 1})
-	gx := blocks(g.c*g.h*g.w, 256)
-	if gx > 4*b.sms {
-		gx = 4 * b.sms
-	}
-	b.launch(op, "conv_col2im", dim3{gx, g.n, 1}, d1(256), 0, ptr(dx), dcol,
+	th, gx := rowLaunch(g.h * g.w)
+	b.launch(op, "conv_col2im", dim3{gx, g.c, g.n}, d1(th), 0, ptr(dx), dcol,
 		i32(g.n), i32(g.c), i32(g.h), i32(g.w), i32(g.r), i32(g.s), i32(g.p), i32(g.q),
 		i32(g.prm.StrideH), i32(g.prm.StrideW), i32(g.prm.PadH), i32(g.prm.PadW), i32(g.crs*g.pq), i32(g.pq))
 }
@@ -211,11 +216,8 @@ func (b *Backend) conv2dBackwardBatched(op string, dx, dw, dy, x, w *engine.Tens
 	b.gemm(op, gemmCall{transA: true, m: g.crs, n: np, k: g.k, a: ptr(w), lda: g.crs, b: dyT, ldb: np,
 		c: dcol, ldc: np, batch: 1, alpha: 1})
 	img, ld := g.colLayout()
-	gx := blocks(g.c*g.h*g.w, 256)
-	if gx > 4*b.sms {
-		gx = 4 * b.sms
-	}
-	b.launch(op, "conv_col2im", dim3{gx, g.n, 1}, d1(256), 0, ptr(dx), dcol,
+	th, gx := rowLaunch(g.h * g.w)
+	b.launch(op, "conv_col2im", dim3{gx, g.c, g.n}, d1(th), 0, ptr(dx), dcol,
 		i32(g.n), i32(g.c), i32(g.h), i32(g.w), i32(g.r), i32(g.s), i32(g.p), i32(g.q),
 		i32(g.prm.StrideH), i32(g.prm.StrideW), i32(g.prm.PadH), i32(g.prm.PadW), i32(img), i32(ld))
 }

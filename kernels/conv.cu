@@ -9,60 +9,56 @@
 // image; batched (imgStride = P·Q, ld = N·P·Q) one (C·R·S, N·P·Q) matrix
 // for the whole batch, the CPU engine's layout for small outputs.
 
-// conv_im2col: grid (x, N): blockIdx.y is the image; threads stride over
-// its C·RS·PQ column elements, 256 threads. Matches the CPU engine's im2col (cpu_conv.go).
+// conv_im2col: grid (x, C·R·S, N): blockIdx.z is the image, blockIdx.y the
+// column row crs = (c, r, s); threads stride over the row's P·Q elements
+// (blocks of 32 to 256 threads, as P·Q needs). Matches the CPU engine's
+// im2col (cpu_conv.go).
 extern "C" __global__ void conv_im2col(float* __restrict__ col, const float* __restrict__ x, int N, int C, int H, int W,
                                        int R, int S, int P, int Q, int sh, int sw, int ph, int pw, int imgStride, int ld) {
-    const int PQ = P * Q, RS = R * S, CRS = C * RS;
-    const int total = CRS * PQ;
-    const int n = blockIdx.y;
-    const float* xn = x + (size_t)n * C * H * W;
-    float* cn = col + (size_t)n * imgStride;
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
-        int pq = i % PQ;
-        int crs = i / PQ;
-        int c = crs / RS, rs = crs % RS;
-        int r = rs / S, s = rs % S;
-        int p = pq / Q, q = pq % Q;
+    const int crs = blockIdx.y, n = blockIdx.z;
+    const int RS = R * S;
+    const int c = crs / RS, rs = crs - c * RS;
+    const int r = rs / S, s = rs - r * S;
+    const float* xc = x + ((size_t)n * C + c) * H * W;
+    float* dst = col + (size_t)n * imgStride + (size_t)crs * ld;
+    const int PQ = P * Q;
+    for (int pq = blockIdx.x * blockDim.x + threadIdx.x; pq < PQ; pq += blockDim.x * gridDim.x) {
+        int p = pq / Q, q = pq - p * Q;
         int h = p * sh - ph + r, w = q * sw - pw + s;
-        float v = 0.f;
-        if (h >= 0 && h < H && w >= 0 && w < W) v = xn[(c * H + h) * W + w];
-        cn[(size_t)crs * ld + pq] = v;
+        dst[pq] = (h >= 0 && h < H && w >= 0 && w < W) ? xc[h * W + w] : 0.f;
     }
 }
 
 // conv_col2im: dx[n,c,h,w] = Σ over (r,s) with h = p·sh - ph + r and
-// w = q·sw - pw + s inside the output of col[n, c·RS + r·S + s, p·Q + q],
-// (r, s) in row-major order: a gather, so no atomics and a fixed order.
-// Grid (x, N): blockIdx.y is the image; threads stride over its C·H·W
-// elements, 256 threads.
-// Matches the CPU engine's col2im.
+// w = q·sw - pw + s inside the output of the column element
+// (n, c·RS + r·S + s, p·Q + q), (r, s) in row-major order: a gather, so no
+// atomics and a fixed order. Grid (x, C, N): blockIdx.z is the image,
+// blockIdx.y the channel; threads stride over its H·W pixels (blocks of 32
+// to 256 threads). Matches the CPU engine's col2im.
 extern "C" __global__ void conv_col2im(float* __restrict__ dx, const float* __restrict__ col, int N, int C, int H, int W,
                                        int R, int S, int P, int Q, int sh, int sw, int ph, int pw, int imgStride, int ld) {
+    const int c = blockIdx.y, n = blockIdx.z;
     const int RS = R * S;
-    const int total = C * H * W;
-    const int n = blockIdx.y;
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
-        int w = i % W;
-        int t = i / W;
-        int h = t % H;
-        int c = t / H;
-        const float* cn = col + (size_t)n * imgStride + (size_t)c * RS * ld;
-        float s = 0.f;
+    const float* cn = col + (size_t)n * imgStride + (size_t)c * RS * ld;
+    float* dxc = dx + ((size_t)n * C + c) * H * W;
+    const int HW = H * W;
+    for (int hw = blockIdx.x * blockDim.x + threadIdx.x; hw < HW; hw += blockDim.x * gridDim.x) {
+        int h = hw / W, w = hw - h * W;
+        float acc = 0.f;
         for (int r = 0; r < R; r++) {
             int hp = h + ph - r;
-            if (hp < 0 || hp % sh != 0) continue;
+            if (hp < 0) break;  // and for every later r
             int p = hp / sh;
-            if (p >= P) continue;
+            if (p * sh != hp || p >= P) continue;
             for (int k = 0; k < S; k++) {
                 int wq = w + pw - k;
-                if (wq < 0 || wq % sw != 0) continue;
+                if (wq < 0) break;
                 int q = wq / sw;
-                if (q >= Q) continue;
-                s += cn[(size_t)(r * S + k) * ld + p * Q + q];
+                if (q * sw != wq || q >= Q) continue;
+                acc += cn[(size_t)(r * S + k) * ld + p * Q + q];
             }
         }
-        dx[(size_t)n * total + i] = s;
+        dxc[hw] = acc;
     }
 }
 

@@ -37,6 +37,9 @@ type Config struct {
 	Log io.Writer `json:"-"`
 	// Progress, when set, is told of each training step (a progress bar).
 	Progress Progress `json:"-"`
+	// Memory, when set, describes the device memory in use; the epoch
+	// line ends with it (the CUDA engine's).
+	Memory func() string `json:"-"`
 }
 
 // EpochMetrics is one line of metrics.jsonl.

@@ -93,8 +93,14 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 		if best {
 			res.BestAcc, res.BestEpoch = acc, e+1
 		}
-		t.logf("epoch %d/%d  lr %.4g  train loss %.4f  test loss %.4f  test acc %.2f%%  %.1fs  %.0f img/s\n",
-			e+1, t.cfg.Epochs, lr, trainLoss, testLoss, 100*acc, secs, em.ImagesPerSec)
+		mem := ""
+		if t.cfg.Memory != nil {
+			if m := t.cfg.Memory(); m != "" {
+				mem = "  " + m
+			}
+		}
+		t.logf("epoch %d/%d  lr %.4g  train loss %.4f  test loss %.4f  test acc %.2f%%  %.1fs  %.0f img/s%s\n",
+			e+1, t.cfg.Epochs, lr, trainLoss, testLoss, 100*acc, secs, em.ImagesPerSec, mem)
 		if t.cfg.OutDir != "" {
 			if err := t.saveEpoch(em, best, res); err != nil {
 				return res, err

@@ -148,6 +148,7 @@ func runPrune(ctx context.Context, args []string) error {
 		LR: *lr, StepSize: *stepSize, Gamma: *gamma, Seed: *seed,
 		Optimizer:  train.OptimizerConfig{Name: *optimizer, Momentum: *momentum, WeightDecay: *wd},
 		LimitTrain: *limitTrain, LimitTest: *limitTest, OutDir: dir, Log: os.Stdout}
+	cfg.Memory = deviceMemory // nil on the CPU: the epoch line says nothing
 	if isTerminal(os.Stdout) && isTerminal(os.Stderr) {
 		cfg.Progress = &barProgress{memory: deviceMemory}
 	}

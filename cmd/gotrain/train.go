@@ -58,6 +58,7 @@ func runTrain(ctx context.Context, args []string) error {
 		Optimizer:  train.OptimizerConfig{Name: r.Optimizer, Momentum: r.Momentum, WeightDecay: r.WeightDecay, Nesterov: r.Nesterov},
 		LimitTrain: *limitTrain, LimitTest: *limitTest, Log: os.Stdout, Sparsity: *sparsity,
 	}
+	cfg.Memory = deviceMemory // nil on the CPU: the epoch line says nothing
 	if isTerminal(os.Stdout) && isTerminal(os.Stderr) {
 		cfg.Progress = &barProgress{memory: deviceMemory}
 	}
