@@ -51,8 +51,8 @@ func (b *Backend) convGeom(op string, y, x, w, bias *engine.Tensor, p engine.Con
 		b.fail(op, "too large for 32-bit indexing: %s", shapeStr(y, x, w))
 		return g, false
 	}
-	if g.n > 65535 || g.crs > 65535 {
-		b.fail(op, "batch %d or C·R·S %d over the 65535 blocks of a grid dimension: %s", g.n, g.crs, shapeStr(y, x, w))
+	if g.n > 65535 {
+		b.fail(op, "batch %d over the 65535 blocks of a grid dimension: %s", g.n, shapeStr(y, x, w))
 		return g, false
 	}
 	return g, true
@@ -78,11 +78,32 @@ func (b *Backend) cols(op string, x *engine.Tensor, g *convGeom) (uint64, bool) 
 		return 0, false
 	}
 	img, ld := g.colLayout()
-	th, gx := rowLaunch(g.pq)
-	b.launch(op, "conv_im2col", dim3{gx, g.crs, g.n}, d1(th), 0, col, ptr(x),
-		i32(g.n), i32(g.c), i32(g.h), i32(g.w), i32(g.r), i32(g.s), i32(g.p), i32(g.q),
-		i32(g.prm.StrideH), i32(g.prm.StrideW), i32(g.prm.PadH), i32(g.prm.PadW), i32(img), i32(ld))
+	args := []uint64{col, ptr(x), i32(g.n), i32(g.c), i32(g.h), i32(g.w), i32(g.r), i32(g.s), i32(g.p), i32(g.q),
+		i32(g.prm.StrideH), i32(g.prm.StrideW), i32(g.prm.PadH), i32(g.prm.PadW), i32(img), i32(ld)}
+	if g.pq >= planePixels {
+		b.launch(op, "conv_im2col_plane", dim3{g.c, g.n, 1}, d1(min(256, (g.pq+31)/32*32)), 0, args...)
+	} else {
+		b.launch(op, "conv_im2col_flat", dim3{min(blocks(g.crs*g.pq, 256), 4*b.sms), g.n, 1}, d1(256), 0, args...)
+	}
 	return col, true
+}
+
+// planePixels: im2col and col2im give a block to each (channel, image)
+// plane of at least this many pixels; smaller planes (the deep stages, the
+// SE block's 1x1 convolutions) share blocks, which would otherwise idle.
+const planePixels = 64
+
+// col2im launches the gather of dcol (in g's column layout) into dx.
+func (b *Backend) col2im(op string, dx *engine.Tensor, dcol uint64, g *convGeom) {
+	img, ld := g.colLayout()
+	args := []uint64{ptr(dx), dcol, i32(g.n), i32(g.c), i32(g.h), i32(g.w), i32(g.r), i32(g.s), i32(g.p), i32(g.q),
+		i32(g.prm.StrideH), i32(g.prm.StrideW), i32(g.prm.PadH), i32(g.prm.PadW), i32(img), i32(ld)}
+	if hw := g.h * g.w; hw >= planePixels {
+		th, gx := rowLaunch(hw)
+		b.launch(op, "conv_col2im", dim3{gx, g.c, g.n}, d1(th), 0, args...)
+	} else {
+		b.launch(op, "conv_col2im_flat", dim3{min(blocks(g.c*hw, 256), 4*b.sms), g.n, 1}, d1(256), 0, args...)
+	}
 }
 
 // rowLaunch is the block size and x-grid of a kernel whose blocks each
@@ -179,10 +200,7 @@ func (b *Backend) Conv2dBackward(dx, dw, db, dy, x, w *engine.Tensor, p engine.C
 	}
 	b.gemm(op, gemmCall{transA: true, m: g.crs, n: g.pq, k: g.k, a: ptr(w), lda: g.crs, b: ptr(dy), ldb: g.pq,
 		sB: g.k * g.pq, c: dcol, ldc: g.pq, sC: g.crs * g.pq, batch: g.n, alpha: 1})
-	th, gx := rowLaunch(g.h * g.w)
-	b.launch(op, "conv_col2im", dim3{gx, g.c, g.n}, d1(th), 0, ptr(dx), dcol,
-		i32(g.n), i32(g.c), i32(g.h), i32(g.w), i32(g.r), i32(g.s), i32(g.p), i32(g.q),
-		i32(g.prm.StrideH), i32(g.prm.StrideW), i32(g.prm.PadH), i32(g.prm.PadW), i32(g.crs*g.pq), i32(g.pq))
+	b.col2im(op, dx, dcol, &g)
 }
 
 // conv2dBackwardBatched is Conv2dBackward on batched columns: dyT (K, N·P·Q)
@@ -215,9 +233,5 @@ func (b *Backend) conv2dBackwardBatched(op string, dx, dw, dy, x, w *engine.Tens
 	}
 	b.gemm(op, gemmCall{transA: true, m: g.crs, n: np, k: g.k, a: ptr(w), lda: g.crs, b: dyT, ldb: np,
 		c: dcol, ldc: np, batch: 1, alpha: 1})
-	img, ld := g.colLayout()
-	th, gx := rowLaunch(g.h * g.w)
-	b.launch(op, "conv_col2im", dim3{gx, g.c, g.n}, d1(th), 0, ptr(dx), dcol,
-		i32(g.n), i32(g.c), i32(g.h), i32(g.w), i32(g.r), i32(g.s), i32(g.p), i32(g.q),
-		i32(g.prm.StrideH), i32(g.prm.StrideW), i32(g.prm.PadH), i32(g.prm.PadW), i32(img), i32(ld))
+	b.col2im(op, dx, dcol, g)
 }
