@@ -132,10 +132,13 @@ deps:
 	$(GO) mod download
 
 # gotrain for the image: $(IMAGE_OUT)/gotrain, with the committed PTX (no nvcc).
+# A CUDA build links against the devel image's libcuda stub; the driver's
+# libcuda.so.1 is mounted into the container at run time (--gpus).
 build-image-binary:
 	@mkdir -p '$(IMAGE_OUT)'
 	@echo "gotrain for the image: tags '$(IMAGE_TAGS)'$(if $(wildcard cuda/*.go),$(if $(IMAGE_TAGS),, (cuda/ exists but $(CUDA_HOME)/include/cuda.h does not: CPU-only)),)"
-	CGO_ENABLED=$(if $(IMAGE_TAGS),1,0) $(GO) build -trimpath -tags '$(IMAGE_TAGS)' -o '$(IMAGE_OUT)/gotrain' ./cmd/gotrain
+	CGO_ENABLED=$(if $(IMAGE_TAGS),1,0) $(if $(IMAGE_TAGS),CGO_LDFLAGS='-L$(CUDA_HOME)/lib64/stubs',) \
+		$(GO) build -trimpath -tags '$(IMAGE_TAGS)' -o '$(IMAGE_OUT)/gotrain' ./cmd/gotrain
 
 # Fetch MNIST into $(DATA): gotrain trains 0 epochs there (it fetches the
 # four files when missing and checks them), with a CPU-only build so that
