@@ -228,6 +228,16 @@ func merge(s *Side, n *int, t Side) {
 	*n++
 }
 
+// TorchDevice is the PyTorch device an engine's rows compare with: the
+// engine's name up to a "-" (the engines "cuda" and "cuda-tf32" both
+// compare with PyTorch on "cuda").
+func TorchDevice(engine string) string {
+	if i := strings.IndexByte(engine, '-'); i >= 0 {
+		return engine[:i]
+	}
+	return engine
+}
+
 // BuildRows joins gotrain's BenchmarkTrainStep results and PyTorch's
 // results into rows, one per (device, model) that gotrain measured, in the
 // order of models (then any other model, sorted), devices in order of
@@ -256,14 +266,15 @@ func BuildRows(results []Result, torch []TorchResult, models []string) []Row {
 		merge(&a.row.Gotrain, &a.ng, gotrainSide(r))
 	}
 	for _, t := range torch {
-		a := rows[key{t.Device, t.Model}]
-		if a == nil {
-			continue
-		}
-		if t.Mode == "compiled" {
-			merge(&a.row.Compiled, &a.nc, torchSide(t))
-		} else {
-			merge(&a.row.Eager, &a.ne, torchSide(t))
+		for k, a := range rows {
+			if k.model != t.Model || TorchDevice(k.dev) != t.Device {
+				continue
+			}
+			if t.Mode == "compiled" {
+				merge(&a.row.Compiled, &a.nc, torchSide(t))
+			} else {
+				merge(&a.row.Eager, &a.ne, torchSide(t))
+			}
 		}
 	}
 	rank := func(m string) int {

@@ -268,3 +268,28 @@ func TestReferenceBLAS(t *testing.T) {
 		}
 	}
 }
+
+// Both CUDA engines ("cuda" in float32, "cuda-tf32") compare with the one
+// PyTorch measurement on "cuda".
+func TestBuildRowsSharedTorchDevice(t *testing.T) {
+	res := []Result{
+		{Name: "BenchmarkTrainStep/cuda/seresnet", Procs: 16, N: 10, Metrics: map[string]float64{"img/s": 2000}},
+		{Name: "BenchmarkTrainStep/cuda-tf32/seresnet", Procs: 16, N: 10, Metrics: map[string]float64{"img/s": 3000}},
+	}
+	tr := []TorchResult{{Model: "seresnet", Mode: "eager", Device: "cuda", Available: true, ImgPerSec: 2500, Steps: 10}}
+	rows := BuildRows(res, tr, []string{"seresnet"})
+	if len(rows) != 2 {
+		t.Fatalf("%d rows, want 2: %+v", len(rows), rows)
+	}
+	for _, r := range rows {
+		want := map[string]float64{"cuda": 0.8, "cuda-tf32": 1.2}[r.Device]
+		if !r.Eager.Ran || math.Abs(r.VsEager-want) > 1e-9 {
+			t.Errorf("%s: eager %+v, ratio %v, want %v", r.Device, r.Eager, r.VsEager, want)
+		}
+	}
+	for engine, want := range map[string]string{"cpu": "cpu", "cuda": "cuda", "cuda-tf32": "cuda"} {
+		if got := TorchDevice(engine); got != want {
+			t.Errorf("TorchDevice(%q) = %q, want %q", engine, got, want)
+		}
+	}
+}

@@ -226,8 +226,8 @@ func run() error {
 		}
 		var devs []string
 		for _, r := range results[n0:] {
-			if p := r.Path(); r.Func() == "TrainStep" && len(p) == 2 && p[1] == m && !slices.Contains(devs, p[0]) {
-				devs = append(devs, p[0])
+			if p := r.Path(); r.Func() == "TrainStep" && len(p) == 2 && p[1] == m && !slices.Contains(devs, bench.TorchDevice(p[0])) {
+				devs = append(devs, bench.TorchDevice(p[0]))
 			}
 		}
 		for _, dev := range devs {
