@@ -296,6 +296,16 @@ func (b *Backend) fail(op string, format string, args ...any) {
 	}
 }
 
+// check records err (a shape check's, shared with the CPU engine) for op
+// and reports whether there was none.
+func (b *Backend) check(op string, err error) bool {
+	if err != nil {
+		b.fail(op, "%s", err)
+		return false
+	}
+	return true
+}
+
 // anyDType lets okAs accept every element type.
 const anyDType engine.DType = 0xff
 

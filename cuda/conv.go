@@ -6,14 +6,11 @@ import (
 	"github.com/gotrain/gotrain/engine"
 )
 
+// convGeom is a convolution's geometry (engine.ConvGeometry) and its
+// column layout on the GPU.
 type convGeom struct {
-	n, c, h, w int // input
-	k, r, s    int // filters
-	p, q       int // output
-	prm        engine.Conv2dParams
-	crs, pq    int
-	direct     bool // 1x1, stride 1, no padding: the input is its own im2col
-	batched    bool // small output: one GEMM over the whole batch
+	engine.ConvGeom
+	batched bool // small output: one GEMM over the whole batch
 }
 
 // batchedPQ: convolutions whose output has fewer pixels than this run as
@@ -24,35 +21,17 @@ type convGeom struct {
 var batchedPQ = 100
 
 func (b *Backend) convGeom(op string, y, x, w, bias *engine.Tensor, p engine.Conv2dParams) (g convGeom, ok bool) {
-	if x.Rank() != 4 || w.Rank() != 4 || y.Rank() != 4 {
-		b.fail(op, "want 4-D x, w, y; got %s", shapeStr(y, x, w))
+	cg, err := engine.ConvGeometry(y, x, w, bias, p)
+	if !b.check(op, err) {
 		return g, false
 	}
-	if p.StrideH < 1 || p.StrideW < 1 || p.PadH < 0 || p.PadW < 0 {
-		b.fail(op, "bad stride/padding %+v", p)
-		return g, false
-	}
-	xs, ws := x.Shape(), w.Shape()
-	g = convGeom{n: xs[0], c: xs[1], h: xs[2], w: xs[3], k: ws[0], r: ws[2], s: ws[3], prm: p}
-	g.p = engine.ConvOut(g.h, g.r, p.StrideH, p.PadH)
-	g.q = engine.ConvOut(g.w, g.s, p.StrideW, p.PadW)
-	if ws[1] != g.c || !engine.SameShape(y.Shape(), []int{g.n, g.k, g.p, g.q}) || g.p < 1 || g.q < 1 {
-		b.fail(op, "shapes do not fit stride %d,%d padding %d,%d: %s", p.StrideH, p.StrideW, p.PadH, p.PadW, shapeStr(y, x, w))
-		return g, false
-	}
-	if bias != nil && (bias.Rank() != 1 || bias.Dim(0) != g.k) {
-		b.fail(op, "bias %s for %d filters", bias, g.k)
-		return g, false
-	}
-	g.crs, g.pq = g.c*g.r*g.s, g.p*g.q
-	g.direct = g.r == 1 && g.s == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 0 && p.PadW == 0
-	g.batched = g.pq < batchedPQ
-	if int64(g.crs)*int64(g.pq) >= 1<<31 || int64(g.n)*int64(g.c*g.h*g.w) >= 1<<31 {
+	g = convGeom{ConvGeom: cg, batched: cg.PQ < batchedPQ}
+	if int64(g.CRS)*int64(g.PQ) >= 1<<31 || int64(g.N)*int64(g.C*g.H*g.W) >= 1<<31 {
 		b.fail(op, "too large for 32-bit indexing: %s", shapeStr(y, x, w))
 		return g, false
 	}
-	if g.n > 65535 {
-		b.fail(op, "batch %d over the 65535 blocks of a grid dimension: %s", g.n, shapeStr(y, x, w))
+	if g.N > 65535 {
+		b.fail(op, "batch %d over the 65535 blocks of a grid dimension: %s", g.N, shapeStr(y, x, w))
 		return g, false
 	}
 	return g, true
@@ -61,29 +40,29 @@ func (b *Backend) convGeom(op string, y, x, w, bias *engine.Tensor, p engine.Con
 // colLayout is where column element (n, crs, pq) lives: n·img + crs·ld + pq.
 func (g *convGeom) colLayout() (img, ld int) {
 	if g.batched {
-		return g.pq, g.n * g.pq
+		return g.PQ, g.N * g.PQ
 	}
-	return g.crs * g.pq, g.pq
+	return g.CRS * g.PQ, g.PQ
 }
 
 // cols returns the im2col columns of x in the cols scratch buffer (per
 // image (N, C·R·S, P·Q), or (C·R·S, N·P·Q) when batched), or x itself for
 // a direct (1x1) per-image convolution.
 func (b *Backend) cols(op string, x *engine.Tensor, g *convGeom) (uint64, bool) {
-	if g.direct && !g.batched {
+	if g.Direct && !g.batched {
 		return ptr(x), true
 	}
-	col, ok := b.scratchBuf(op, scratchCols, g.n*g.crs*g.pq)
+	col, ok := b.scratchBuf(op, scratchCols, g.N*g.CRS*g.PQ)
 	if !ok {
 		return 0, false
 	}
 	img, ld := g.colLayout()
-	args := []uint64{col, ptr(x), i32(g.n), i32(g.c), i32(g.h), i32(g.w), i32(g.r), i32(g.s), i32(g.p), i32(g.q),
-		i32(g.prm.StrideH), i32(g.prm.StrideW), i32(g.prm.PadH), i32(g.prm.PadW), i32(img), i32(ld)}
-	if g.pq >= planePixels {
-		b.launch(op, "conv_im2col_plane", dim3{g.c, g.n, 1}, d1(min(256, (g.pq+31)/32*32)), 0, args...)
+	args := []uint64{col, ptr(x), i32(g.N), i32(g.C), i32(g.H), i32(g.W), i32(g.R), i32(g.S), i32(g.P), i32(g.Q),
+		i32(g.Params.StrideH), i32(g.Params.StrideW), i32(g.Params.PadH), i32(g.Params.PadW), i32(img), i32(ld)}
+	if g.PQ >= planePixels {
+		b.launch(op, "conv_im2col_plane", dim3{g.C, g.N, 1}, d1(min(256, (g.PQ+31)/32*32)), 0, args...)
 	} else {
-		b.launch(op, "conv_im2col_flat", dim3{min(blocks(g.crs*g.pq, 256), 4*b.sms), g.n, 1}, d1(256), 0, args...)
+		b.launch(op, "conv_im2col_flat", dim3{min(blocks(g.CRS*g.PQ, 256), 4*b.sms), g.N, 1}, d1(256), 0, args...)
 	}
 	return col, true
 }
@@ -96,13 +75,13 @@ const planePixels = 64
 // col2im launches the gather of dcol (in g's column layout) into dx.
 func (b *Backend) col2im(op string, dx *engine.Tensor, dcol uint64, g *convGeom) {
 	img, ld := g.colLayout()
-	args := []uint64{ptr(dx), dcol, i32(g.n), i32(g.c), i32(g.h), i32(g.w), i32(g.r), i32(g.s), i32(g.p), i32(g.q),
-		i32(g.prm.StrideH), i32(g.prm.StrideW), i32(g.prm.PadH), i32(g.prm.PadW), i32(img), i32(ld)}
-	if hw := g.h * g.w; hw >= planePixels {
+	args := []uint64{ptr(dx), dcol, i32(g.N), i32(g.C), i32(g.H), i32(g.W), i32(g.R), i32(g.S), i32(g.P), i32(g.Q),
+		i32(g.Params.StrideH), i32(g.Params.StrideW), i32(g.Params.PadH), i32(g.Params.PadW), i32(img), i32(ld)}
+	if hw := g.H * g.W; hw >= planePixels {
 		th, gx := rowLaunch(hw)
-		b.launch(op, "conv_col2im", dim3{gx, g.c, g.n}, d1(th), 0, args...)
+		b.launch(op, "conv_col2im", dim3{gx, g.C, g.N}, d1(th), 0, args...)
 	} else {
-		b.launch(op, "conv_col2im_flat", dim3{min(blocks(g.c*hw, 256), 4*b.sms), g.n, 1}, d1(256), 0, args...)
+		b.launch(op, "conv_col2im_flat", dim3{min(blocks(g.C*hw, 256), 4*b.sms), g.N, 1}, d1(256), 0, args...)
 	}
 }
 
@@ -135,18 +114,18 @@ func (b *Backend) Conv2d(y, x, w, bias *engine.Tensor, p engine.Conv2dParams) {
 	}
 	if g.batched {
 		// out (K, N·P·Q) = w · cols, then y (N, K, P·Q) = out swapped + b.
-		out, ok := b.scratchBuf(op, scratchConvOut, g.k*g.n*g.pq)
+		out, ok := b.scratchBuf(op, scratchConvOut, g.K*g.N*g.PQ)
 		if !ok {
 			return
 		}
-		np := g.n * g.pq
-		b.gemm(op, gemmCall{m: g.k, n: np, k: g.crs, a: ptr(w), lda: g.crs, b: col, ldb: np, c: out, ldc: np,
+		np := g.N * g.PQ
+		b.gemm(op, gemmCall{m: g.K, n: np, k: g.CRS, a: ptr(w), lda: g.CRS, b: col, ldb: np, c: out, ldc: np,
 			batch: 1, alpha: 1})
-		b.swap01(op, ptr(y), out, g.k, g.n, g.pq, ptr(bias))
+		b.swap01(op, ptr(y), out, g.K, g.N, g.PQ, ptr(bias))
 		return
 	}
-	call := gemmCall{m: g.k, n: g.pq, k: g.crs, a: ptr(w), lda: g.crs, b: col, ldb: g.pq, sB: g.crs * g.pq,
-		c: ptr(y), ldc: g.pq, sC: g.k * g.pq, batch: g.n, alpha: 1}
+	call := gemmCall{m: g.K, n: g.PQ, k: g.CRS, a: ptr(w), lda: g.CRS, b: col, ldb: g.PQ, sB: g.CRS * g.PQ,
+		c: ptr(y), ldc: g.PQ, sC: g.K * g.PQ, batch: g.N, alpha: 1}
 	if bias != nil {
 		call.bias, call.biasMode = ptr(bias), 1
 	}
@@ -170,7 +149,7 @@ func (b *Backend) Conv2dBackward(dx, dw, db, dy, x, w *engine.Tensor, p engine.C
 		return
 	}
 	if db != nil {
-		b.launch(op, "conv_bias_grad", d1(g.k), d1(256), 0, ptr(db), ptr(dy), i32(g.n), i32(g.k), i32(g.pq))
+		b.launch(op, "conv_bias_grad", d1(g.K), d1(256), 0, ptr(db), ptr(dy), i32(g.N), i32(g.K), i32(g.PQ))
 	}
 	if g.batched {
 		b.conv2dBackwardBatched(op, dx, dw, dy, x, w, &g)
@@ -181,25 +160,25 @@ func (b *Backend) Conv2dBackward(dx, dw, db, dy, x, w *engine.Tensor, p engine.C
 		if !ok {
 			return
 		}
-		b.gemm(op, gemmCall{transB: true, m: g.k, n: g.crs, k: g.pq, a: ptr(dy), lda: g.pq, sA: g.k * g.pq,
-			b: col, ldb: g.pq, sB: g.crs * g.pq, c: ptr(dw), ldc: g.crs, batch: g.n, reduce: true, alpha: 1})
+		b.gemm(op, gemmCall{transB: true, m: g.K, n: g.CRS, k: g.PQ, a: ptr(dy), lda: g.PQ, sA: g.K * g.PQ,
+			b: col, ldb: g.PQ, sB: g.CRS * g.PQ, c: ptr(dw), ldc: g.CRS, batch: g.N, reduce: true, alpha: 1})
 	}
 	if dx == nil {
 		return
 	}
-	if g.direct {
-		b.gemm(op, gemmCall{transA: true, m: g.crs, n: g.pq, k: g.k, a: ptr(w), lda: g.crs, b: ptr(dy), ldb: g.pq,
-			sB: g.k * g.pq, c: ptr(dx), ldc: g.pq, sC: g.crs * g.pq, batch: g.n, alpha: 1})
+	if g.Direct {
+		b.gemm(op, gemmCall{transA: true, m: g.CRS, n: g.PQ, k: g.K, a: ptr(w), lda: g.CRS, b: ptr(dy), ldb: g.PQ,
+			sB: g.K * g.PQ, c: ptr(dx), ldc: g.PQ, sC: g.CRS * g.PQ, batch: g.N, alpha: 1})
 		return
 	}
 	// The columns buffer is free again: the dw GEMM queued before reads it
 	// first (one stream).
-	dcol, ok := b.scratchBuf(op, scratchCols, g.n*g.crs*g.pq)
+	dcol, ok := b.scratchBuf(op, scratchCols, g.N*g.CRS*g.PQ)
 	if !ok {
 		return
 	}
-	b.gemm(op, gemmCall{transA: true, m: g.crs, n: g.pq, k: g.k, a: ptr(w), lda: g.crs, b: ptr(dy), ldb: g.pq,
-		sB: g.k * g.pq, c: dcol, ldc: g.pq, sC: g.crs * g.pq, batch: g.n, alpha: 1})
+	b.gemm(op, gemmCall{transA: true, m: g.CRS, n: g.PQ, k: g.K, a: ptr(w), lda: g.CRS, b: ptr(dy), ldb: g.PQ,
+		sB: g.K * g.PQ, c: dcol, ldc: g.PQ, sC: g.CRS * g.PQ, batch: g.N, alpha: 1})
 	b.col2im(op, dx, dcol, &g)
 }
 
@@ -208,12 +187,12 @@ func (b *Backend) Conv2dBackward(dx, dw, db, dy, x, w *engine.Tensor, p engine.C
 // whose partial sums add in order; dcols (C·R·S, N·P·Q) = wᵀ · dyT, then
 // col2im.
 func (b *Backend) conv2dBackwardBatched(op string, dx, dw, dy, x, w *engine.Tensor, g *convGeom) {
-	np := g.n * g.pq
-	dyT, ok := b.scratchBuf(op, scratchConvOut, g.k*np)
+	np := g.N * g.PQ
+	dyT, ok := b.scratchBuf(op, scratchConvOut, g.K*np)
 	if !ok {
 		return
 	}
-	b.swap01(op, dyT, ptr(dy), g.n, g.k, g.pq, 0)
+	b.swap01(op, dyT, ptr(dy), g.N, g.K, g.PQ, 0)
 	if dw != nil {
 		col, ok := b.cols(op, x, g)
 		if !ok {
@@ -221,17 +200,17 @@ func (b *Backend) conv2dBackwardBatched(op string, dx, dw, dy, x, w *engine.Tens
 		}
 		ch := rowChunk(np)
 		nb := blocks(np, ch)
-		b.gemm(op, gemmCall{transB: true, m: g.k, n: g.crs, k: ch, a: dyT, lda: np, sA: ch,
-			b: col, ldb: np, sB: ch, c: ptr(dw), ldc: g.crs, batch: nb, kLast: np - (nb-1)*ch, reduce: true, alpha: 1})
+		b.gemm(op, gemmCall{transB: true, m: g.K, n: g.CRS, k: ch, a: dyT, lda: np, sA: ch,
+			b: col, ldb: np, sB: ch, c: ptr(dw), ldc: g.CRS, batch: nb, kLast: np - (nb-1)*ch, reduce: true, alpha: 1})
 	}
 	if dx == nil {
 		return
 	}
-	dcol, ok := b.scratchBuf(op, scratchCols, g.n*g.crs*g.pq)
+	dcol, ok := b.scratchBuf(op, scratchCols, g.N*g.CRS*g.PQ)
 	if !ok {
 		return
 	}
-	b.gemm(op, gemmCall{transA: true, m: g.crs, n: np, k: g.k, a: ptr(w), lda: g.crs, b: dyT, ldb: np,
+	b.gemm(op, gemmCall{transA: true, m: g.CRS, n: np, k: g.K, a: ptr(w), lda: g.CRS, b: dyT, ldb: np,
 		c: dcol, ldc: np, batch: 1, alpha: 1})
 	b.col2im(op, dx, dcol, g)
 }

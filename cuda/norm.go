@@ -52,23 +52,10 @@ func (b *Backend) normIndexable(op string, x *engine.Tensor) bool {
 	return true
 }
 
-// normBNGeom views x as (N, C, S) as the CPU's bnGeom: S is 1 for (N,C) and
-// H·W for (N,C,H,W).
+// normBNGeom is engine.BNGeometry, for 32-bit indexing too.
 func (b *Backend) normBNGeom(op string, x *engine.Tensor, chanTensors ...*engine.Tensor) (n, ch, s int, ok bool) {
-	if x.Rank() < 2 {
-		b.fail(op, "want (N,C) or (N,C,...), got %s", x)
-		return 0, 0, 0, false
-	}
-	sh := x.Shape()
-	n, ch = sh[0], sh[1]
-	s = engine.Numel(sh[2:])
-	for _, t := range chanTensors {
-		if t != nil && t.Len() != ch {
-			b.fail(op, "%s does not have %d channels", t, ch)
-			return 0, 0, 0, false
-		}
-	}
-	if !b.normIndexable(op, x) {
+	n, ch, s, err := engine.BNGeometry(x, chanTensors...)
+	if !b.check(op, err) || !b.normIndexable(op, x) {
 		return 0, 0, 0, false
 	}
 	return n, ch, s, true
@@ -271,7 +258,7 @@ func (b *Backend) normBNBackward(op string, dx, dgamma, dbeta, dy, x, gamma, mea
 		ptr(dx), ptr(dy), ptr(x), coef, i32(total), i32(ch), i32(s))
 }
 
-// normRows views t as rows of its last dimension, as the CPU's rows2.
+// normRows views t as rows of its last dimension (engine.Rows).
 func (b *Backend) normRows(op string, t *engine.Tensor) (rows, cols int, ok bool) {
 	if t.Rank() == 0 {
 		b.fail(op, "want at least one dimension, got %s", t)
@@ -280,11 +267,8 @@ func (b *Backend) normRows(op string, t *engine.Tensor) (rows, cols int, ok bool
 	if !b.normIndexable(op, t) {
 		return 0, 0, false
 	}
-	cols = t.Dim(-1)
-	if cols == 0 {
-		return 0, 0, true
-	}
-	return t.Len() / cols, cols, true
+	rows, cols = engine.Rows(t)
+	return rows, cols, true
 }
 
 // normRowKernel picks the warp-per-row or block-per-row form of a row kernel

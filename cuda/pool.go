@@ -11,27 +11,13 @@ import "github.com/gotrain/gotrain/engine"
 // poolThreads is the block size of the one-thread-per-element kernels.
 const poolThreads = 256
 
-// poolGeom is the CPU engine's poolGeom: planes and sizes of x (N,C,H,W)
-// pooled to y (N,C,OH,OW) with p.
+// poolGeom is engine.PoolGeometry, for the kernels' 32-bit indexing too.
 func (b *Backend) poolGeom(op string, y, x *engine.Tensor, p engine.Pool2dParams) (planes, h, w, oh, ow int, ok bool) {
 	if !b.shapeNeed(op, y, x) {
 		return
 	}
-	if x.Rank() != 4 || y.Rank() != 4 || x.Dim(0) != y.Dim(0) || x.Dim(1) != y.Dim(1) {
-		b.fail(op, "want 4-D x and y with equal N and C: %s", shapeStr(y, x))
-		return
-	}
-	if p.KH < 1 || p.KW < 1 || p.StrideH < 1 || p.StrideW < 1 || p.PadH < 0 || p.PadW < 0 || 2*p.PadH > p.KH || 2*p.PadW > p.KW {
-		b.fail(op, "bad window %+v (padding must be at most half the kernel)", p)
-		return
-	}
-	h, w = x.Dim(2), x.Dim(3)
-	oh, ow = engine.PoolOut(h, p.KH, p.StrideH, p.PadH, p.CeilMode), engine.PoolOut(w, p.KW, p.StrideW, p.PadW, p.CeilMode)
-	if y.Dim(2) != oh || y.Dim(3) != ow || oh < 1 || ow < 1 {
-		b.fail(op, "output %s should be %dx%d for input %s and %+v", y, oh, ow, x, p)
-		return
-	}
-	return x.Dim(0) * x.Dim(1), h, w, oh, ow, b.shapeFits(op, y, x)
+	planes, h, w, oh, ow, err := engine.PoolGeometry(y, x, p)
+	return planes, h, w, oh, ow, b.check(op, err) && b.shapeFits(op, y, x)
 }
 
 // poolWindowArgs are the window arguments of the max and average kernels.
@@ -135,16 +121,13 @@ func (b *Backend) AvgPool2dBackward(dx, dy *engine.Tensor, p engine.Pool2dParams
 	b.launch(op, "pool_avg_bwd", d1(blocks(n, poolThreads)), d1(poolThreads), 0, append(args, poolExcl(p))...)
 }
 
-// poolAdaptiveGeom is the CPU engine's adaptiveGeom.
+// poolAdaptiveGeom is engine.AdaptivePoolGeometry, for 32-bit indexing too.
 func (b *Backend) poolAdaptiveGeom(op string, y, x *engine.Tensor) (planes, h, w, oh, ow int, ok bool) {
 	if !b.shapeNeed(op, y, x) {
 		return
 	}
-	if x.Rank() != 4 || y.Rank() != 4 || x.Dim(0) != y.Dim(0) || x.Dim(1) != y.Dim(1) || y.Dim(2) < 1 || y.Dim(3) < 1 {
-		b.fail(op, "want 4-D x and y with equal N and C: %s", shapeStr(y, x))
-		return
-	}
-	return x.Dim(0) * x.Dim(1), x.Dim(2), x.Dim(3), y.Dim(2), y.Dim(3), b.shapeFits(op, y, x)
+	planes, h, w, oh, ow, err := engine.AdaptivePoolGeometry(y, x)
+	return planes, h, w, oh, ow, b.check(op, err) && b.shapeFits(op, y, x)
 }
 
 // poolAdaptiveMax is the largest adaptive window along one dimension.

@@ -13,10 +13,6 @@ import (
 // kernels of kernels/shape.cu. Shape checks and error messages are the CPU
 // engine's (engine/cpu_shape.go).
 
-// shapeMaxRank is the CPU engine's maxRank: the most dimensions a broadcast
-// or a permutation handles.
-const shapeMaxRank = 8
-
 // shapeThreads is the block size of the one-thread-per-element kernels.
 const shapeThreads = 256
 
@@ -56,33 +52,6 @@ func (b *Backend) shapeFits(op string, ts ...*engine.Tensor) bool {
 		}
 	}
 	return true
-}
-
-// shapeBcastStrides is the CPU engine's broadcastStrides: for each
-// dimension of shape, t's element stride (NumPy alignment on the right), 0
-// where t is broadcast.
-func shapeBcastStrides(shape []int, t *engine.Tensor) (st [shapeMaxRank]int, ok bool) {
-	ts := t.Shape()
-	r, rt := len(shape), len(ts)
-	if r > shapeMaxRank || rt > r {
-		return st, false
-	}
-	stride := 1
-	for i := rt - 1; i >= 0; i-- {
-		d := ts[i]
-		yi := i + r - rt
-		switch {
-		case d == shape[yi]:
-			if d != 1 {
-				st[yi] = stride
-			}
-		case d == 1:
-		default:
-			return st, false
-		}
-		stride *= d
-	}
-	return st, true
 }
 
 // shapeAligned reports whether every tensor starts on a 16-byte boundary
@@ -129,8 +98,8 @@ func (b *Backend) Add(y, a, c *engine.Tensor) {
 		b.shapeAddSame(op, y, a, c, n)
 		return
 	}
-	sa, okA := shapeBcastStrides(y.Shape(), a)
-	sb, okB := shapeBcastStrides(y.Shape(), c)
+	sa, okA := engine.BroadcastStrides(y.Shape(), a)
+	sb, okB := engine.BroadcastStrides(y.Shape(), c)
 	if !okA || !okB {
 		b.fail(op, "cannot broadcast %s", shapeStr(y, a, c))
 		return
@@ -169,19 +138,19 @@ func (b *Backend) Add(y, a, c *engine.Tensor) {
 			i32(p[0].sb), i32(p[1].sb), i32(p[2].sb), i32(p[3].sb))
 		return
 	}
-	var p [shapeMaxRank]shapeBDim
+	var p [engine.MaxRank]shapeBDim
 	for i := range p {
 		p[i] = shapeBDim{1, 0, 0}
 	}
-	copy(p[shapeMaxRank-len(dims):], dims)
+	copy(p[engine.MaxRank-len(dims):], dims)
 	args := []uint64{ptr(y), ptr(a), ptr(c), i32(n)}
-	for k := 1; k < shapeMaxRank; k++ {
+	for k := 1; k < engine.MaxRank; k++ {
 		args = append(args, i32(p[k].n))
 	}
-	for k := 0; k < shapeMaxRank; k++ {
+	for k := 0; k < engine.MaxRank; k++ {
 		args = append(args, i32(p[k].sa))
 	}
-	for k := 0; k < shapeMaxRank; k++ {
+	for k := 0; k < engine.MaxRank; k++ {
 		args = append(args, i32(p[k].sb))
 	}
 	b.launch(op, "shape_add_bc8", grid, block, 0, args...)
@@ -302,7 +271,7 @@ func (b *Backend) SumTo(y, dy *engine.Tensor) {
 		}
 		return
 	}
-	sy, ok := shapeBcastStrides(dy.Shape(), y)
+	sy, ok := engine.BroadcastStrides(dy.Shape(), y)
 	if !ok {
 		b.fail(op, "%s does not broadcast to %s", y, dy)
 		return
@@ -320,23 +289,10 @@ func (b *Backend) SumTo(y, dy *engine.Tensor) {
 	b.shapeReduce(op, y, dy, dims, 1)
 }
 
-// shapeMeanGeom is the CPU engine's meanGeom: x split around axis.
+// shapeMeanGeom is engine.MeanGeometry.
 func (b *Backend) shapeMeanGeom(op string, y, x *engine.Tensor, axis int) (outer, l, inner int, ok bool) {
-	r := x.Rank()
-	if axis < 0 {
-		axis += r
-	}
-	if axis < 0 || axis >= r || x.Dim(axis) == 0 {
-		b.fail(op, "axis %d of %s", axis, x)
-		return
-	}
-	xs := x.Shape()
-	outer, l, inner = engine.Numel(xs[:axis]), xs[axis], engine.Numel(xs[axis+1:])
-	if y.Len() != outer*inner {
-		b.fail(op, "%s cannot hold the mean of %s over axis %d", y, x, axis)
-		return
-	}
-	return outer, l, inner, true
+	outer, l, inner, err := engine.MeanGeometry(y, x, axis)
+	return outer, l, inner, b.check(op, err)
 }
 
 // Mean averages x over axis (summed in double).
@@ -384,12 +340,12 @@ func (b *Backend) Permute(y, x *engine.Tensor, perm []int) {
 		return
 	}
 	r := x.Rank()
-	if len(perm) != r || y.Rank() != r || r > shapeMaxRank {
+	if len(perm) != r || y.Rank() != r || r > engine.MaxRank {
 		b.fail(op, "perm %v for %s", perm, shapeStr(y, x))
 		return
 	}
 	xs, ys := x.Shape(), y.Shape()
-	var xstride [shapeMaxRank]int
+	var xstride [engine.MaxRank]int
 	s := 1
 	for d := r - 1; d >= 0; d-- {
 		xstride[d] = s
@@ -437,19 +393,19 @@ func (b *Backend) Permute(y, x *engine.Tensor, perm []int) {
 			return
 		}
 	}
-	var p [shapeMaxRank]shapePDim
+	var p [engine.MaxRank]shapePDim
 	for i := range p {
 		p[i] = shapePDim{1, 0}
 	}
-	copy(p[shapeMaxRank-len(dims):], dims)
+	copy(p[engine.MaxRank-len(dims):], dims)
 	args := []uint64{ptr(y), ptr(x), i32(n)}
-	for k := 1; k < shapeMaxRank; k++ {
+	for k := 1; k < engine.MaxRank; k++ {
 		args = append(args, shapeU(p[k].n))
 	}
-	for k := 1; k < shapeMaxRank; k++ {
+	for k := 1; k < engine.MaxRank; k++ {
 		args = append(args, shapeMagic(p[k].n))
 	}
-	for k := 0; k < shapeMaxRank; k++ {
+	for k := 0; k < engine.MaxRank; k++ {
 		args = append(args, i32(p[k].sx))
 	}
 	b.launch(op, "shape_permute", d1(blocks(n, shapeThreads)), d1(shapeThreads), 0, args...)
@@ -497,43 +453,13 @@ func (b *Backend) shapePermuteTile(op string, y, x *engine.Tensor, dims []shapeP
 
 // ---- Concat, Split ------------------------------------------------------------
 
-// shapeConcatGeom is the CPU engine's concatGeom: the xs fit y along axis;
-// outer rows, inner size, y's row length.
+// shapeConcatGeom is engine.ConcatGeometry, with every operand present.
 func (b *Backend) shapeConcatGeom(op string, y *engine.Tensor, xs []*engine.Tensor, axis int) (outer, inner, rowLen int, ok bool) {
-	r := y.Rank()
-	if axis < 0 {
-		axis += r
-	}
-	if axis < 0 || axis >= r || len(xs) == 0 {
-		b.fail(op, "axis %d of %s with %d inputs", axis, y, len(xs))
+	if !b.shapeNeed(op, append([]*engine.Tensor{y}, xs...)...) {
 		return
 	}
-	all := append([]*engine.Tensor{y}, xs...)
-	if !b.shapeNeed(op, all...) {
-		return
-	}
-	total := 0
-	for _, x := range xs {
-		if x.Rank() != r {
-			b.fail(op, "ranks differ: %s", shapeStr(all...))
-			return
-		}
-		for d := 0; d < r; d++ {
-			if d != axis && x.Dim(d) != y.Dim(d) {
-				b.fail(op, "shapes differ off axis %d: %s", axis, shapeStr(all...))
-				return
-			}
-		}
-		total += x.Dim(axis)
-	}
-	if total != y.Dim(axis) {
-		b.fail(op, "sizes along axis %d add to %d, not %d", axis, total, y.Dim(axis))
-		return
-	}
-	ys := y.Shape()
-	outer = engine.Numel(ys[:axis])
-	inner = engine.Numel(ys[axis+1:])
-	return outer, inner, ys[axis] * inner, true
+	outer, inner, rowLen, err := engine.ConcatGeometry(y, xs, axis)
+	return outer, inner, rowLen, b.check(op, err)
 }
 
 // Concat joins xs along axis.
@@ -598,13 +524,10 @@ func (b *Backend) shapeConcatRun(op, kernel string, y *engine.Tensor, parts []*e
 
 // ---- ChannelScale -------------------------------------------------------------
 
-// shapeChannelGeom is the CPU engine's channelGeom: rows of x and their length.
+// shapeChannelGeom is engine.ChannelGeometry.
 func (b *Backend) shapeChannelGeom(op string, y, x, s *engine.Tensor) (nc, sp int, ok bool) {
-	if x.Rank() < 2 || !engine.SameShape(y.Shape(), x.Shape()) || s.Len() != x.Dim(0)*x.Dim(1) {
-		b.fail(op, "want x (N,C,...) and s (N,C): %s", shapeStr(y, x, s))
-		return
-	}
-	return x.Dim(0) * x.Dim(1), engine.Numel(x.Shape()[2:]), true
+	nc, sp, err := engine.ChannelGeometry(y, x, s)
+	return nc, sp, b.check(op, err)
 }
 
 // ChannelScale computes y[n,c,...] = x[n,c,...]·s[n,c].

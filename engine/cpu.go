@@ -88,6 +88,16 @@ func (c *CPU) fail(op string, format string, args ...any) {
 // okAs for the others).
 func (c *CPU) ok(op string, ts ...*Tensor) bool { return c.okAs(op, Float32, ts...) }
 
+// check records err (a shape check's) for op and reports whether there was
+// none.
+func (c *CPU) check(op string, err error) bool {
+	if err != nil {
+		c.fail(op, "%s", err)
+		return false
+	}
+	return true
+}
+
 // anyDType lets okAs accept tensors of every element type.
 const anyDType DType = 0xff
 

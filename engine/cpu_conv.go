@@ -10,70 +10,44 @@ func convChunk(n int) int {
 	return (n + maxChunks - 1) / maxChunks
 }
 
-type convGeom struct {
-	n, c, h, w int // input
-	k, r, s    int // filters
-	p, q       int // output
-	prm        Conv2dParams
-	crs, pq    int
-	direct     bool // 1x1, stride 1, no padding: the input is its own im2col
-}
+// convGeom is a convolution's geometry on the CPU.
+type convGeom struct{ ConvGeom }
 
 func (c *CPU) convGeom(op string, y, x, w, b *Tensor, p Conv2dParams) (g convGeom, ok bool) {
-	if x.Rank() != 4 || w.Rank() != 4 || y.Rank() != 4 {
-		c.fail(op, "want 4-D x, w, y; got %s", shapeStr(y, x, w))
-		return g, false
-	}
-	if p.StrideH < 1 || p.StrideW < 1 || p.PadH < 0 || p.PadW < 0 {
-		c.fail(op, "bad stride/padding %+v", p)
-		return g, false
-	}
-	g = convGeom{n: x.shape[0], c: x.shape[1], h: x.shape[2], w: x.shape[3], k: w.shape[0], r: w.shape[2], s: w.shape[3], prm: p}
-	g.p = ConvOut(g.h, g.r, p.StrideH, p.PadH)
-	g.q = ConvOut(g.w, g.s, p.StrideW, p.PadW)
-	if w.shape[1] != g.c || !SameShape(y.shape, []int{g.n, g.k, g.p, g.q}) || g.p < 1 || g.q < 1 {
-		c.fail(op, "shapes do not fit stride %d,%d padding %d,%d: %s", p.StrideH, p.StrideW, p.PadH, p.PadW, shapeStr(y, x, w))
-		return g, false
-	}
-	if b != nil && (b.Rank() != 1 || b.shape[0] != g.k) {
-		c.fail(op, "bias %s for %d filters", b, g.k)
-		return g, false
-	}
-	g.crs, g.pq = g.c*g.r*g.s, g.p*g.q
-	g.direct = g.r == 1 && g.s == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 0 && p.PadW == 0
-	return g, true
+	cg, err := ConvGeometry(y, x, w, b, p)
+	return convGeom{cg}, c.check(op, err)
 }
 
 // im2col writes one image x (C,H,W) as columns (C·R·S, P·Q) of a matrix
 // whose rows are ld apart, starting at column col0.
 func im2col(cols, x []float32, g *convGeom, ld, col0 int) {
-	sh, sw, ph, pw := g.prm.StrideH, g.prm.StrideW, g.prm.PadH, g.prm.PadW
+	sh, sw, ph, pw := g.Params.StrideH, g.Params.StrideW, g.Params.PadH, g.Params.PadW
 	row := 0
-	for ch := 0; ch < g.c; ch++ {
-		plane := x[ch*g.h*g.w : (ch+1)*g.h*g.w]
-		for kr := 0; kr < g.r; kr++ {
-			for ks := 0; ks < g.s; ks++ {
-				dst := cols[row*ld+col0 : row*ld+col0+g.pq]
+	for ch := 0; ch < g.C; ch++ {
+		plane := x[ch*g.H*g.W : (ch+1)*g.H*g.W]
+		for kr := 0; kr < g.R; kr++ {
+			for ks := 0; ks < g.S; ks++ {
+				dst := cols[row*ld+col0 : row*ld+col0+g.PQ]
 				row++
 				i := 0
-				for op := 0; op < g.p; op++ {
+				for op := 0; op < g.P; op++ {
 					ih := op*sh - ph + kr
-					if ih < 0 || ih >= g.h {
-						for oq := 0; oq < g.q; oq++ {
+					if ih < 0 || ih >= g.H {
+						for oq := 0; oq < g.Q; oq++ {
 							dst[i] = 0
 							i++
 						}
 						continue
 					}
-					src := plane[ih*g.w : (ih+1)*g.w]
+					src := plane[ih*g.W : (ih+1)*g.W]
 					iw := -pw + ks
-					if sw == 1 && iw >= 0 && iw+g.q <= g.w {
-						copy(dst[i:i+g.q], src[iw:iw+g.q])
-						i += g.q
+					if sw == 1 && iw >= 0 && iw+g.Q <= g.W {
+						copy(dst[i:i+g.Q], src[iw:iw+g.Q])
+						i += g.Q
 						continue
 					}
-					for oq := 0; oq < g.q; oq++ {
-						if iw >= 0 && iw < g.w {
+					for oq := 0; oq < g.Q; oq++ {
+						if iw >= 0 && iw < g.W {
 							dst[i] = src[iw]
 						} else {
 							dst[i] = 0
@@ -90,25 +64,25 @@ func im2col(cols, x []float32, g *convGeom, ld, col0 int) {
 // col2im adds columns (C·R·S, P·Q) (rows ld apart, from column col0) back
 // into one image dx (C,H,W), which must be zeroed first.
 func col2im(dx, cols []float32, g *convGeom, ld, col0 int) {
-	sh, sw, ph, pw := g.prm.StrideH, g.prm.StrideW, g.prm.PadH, g.prm.PadW
+	sh, sw, ph, pw := g.Params.StrideH, g.Params.StrideW, g.Params.PadH, g.Params.PadW
 	row := 0
-	for ch := 0; ch < g.c; ch++ {
-		plane := dx[ch*g.h*g.w : (ch+1)*g.h*g.w]
-		for kr := 0; kr < g.r; kr++ {
-			for ks := 0; ks < g.s; ks++ {
-				src := cols[row*ld+col0 : row*ld+col0+g.pq]
+	for ch := 0; ch < g.C; ch++ {
+		plane := dx[ch*g.H*g.W : (ch+1)*g.H*g.W]
+		for kr := 0; kr < g.R; kr++ {
+			for ks := 0; ks < g.S; ks++ {
+				src := cols[row*ld+col0 : row*ld+col0+g.PQ]
 				row++
 				i := 0
-				for op := 0; op < g.p; op++ {
+				for op := 0; op < g.P; op++ {
 					ih := op*sh - ph + kr
-					if ih < 0 || ih >= g.h {
-						i += g.q
+					if ih < 0 || ih >= g.H {
+						i += g.Q
 						continue
 					}
-					dst := plane[ih*g.w : (ih+1)*g.w]
+					dst := plane[ih*g.W : (ih+1)*g.W]
 					iw := -pw + ks
-					for oq := 0; oq < g.q; oq++ {
-						if iw >= 0 && iw < g.w {
+					for oq := 0; oq < g.Q; oq++ {
+						if iw >= 0 && iw < g.W {
 							dst[iw] += src[i]
 						}
 						i++
@@ -140,28 +114,28 @@ func (c *CPU) Conv2d(y, x, w, b *Tensor, p Conv2dParams) {
 		c.conv2dBatched(ys, xs, ws, bs, &g)
 		return
 	}
-	grain := convChunk(g.n)
-	nch := chunks(g.n, grain)
+	grain := convChunk(g.N)
+	nch := chunks(g.N, grain)
 	colSize := 0
-	if !g.direct {
-		colSize = g.crs * g.pq
+	if !g.Direct {
+		colSize = g.CRS * g.PQ
 	}
 	scratch := c.scratchF32(nch * colSize)
-	c.w.For(g.n, grain, func(lo, hi int) {
+	c.w.For(g.N, grain, func(lo, hi int) {
 		cols := scratch[lo/grain*colSize : (lo/grain+1)*colSize]
 		for n := lo; n < hi; n++ {
-			xn := xs[n*g.c*g.h*g.w : (n+1)*g.c*g.h*g.w]
-			yn := ys[n*g.k*g.pq : (n+1)*g.k*g.pq]
+			xn := xs[n*g.C*g.H*g.W : (n+1)*g.C*g.H*g.W]
+			yn := ys[n*g.K*g.PQ : (n+1)*g.K*g.PQ]
 			src := xn
-			if !g.direct {
-				im2col(cols, xn, &g, g.pq, 0)
+			if !g.Direct {
+				im2col(cols, xn, &g, g.PQ, 0)
 				src = cols
 			}
-			gemm.SgemmSerial(false, false, g.k, g.pq, g.crs, 1, ws, g.crs, src, g.pq, 0, yn, g.pq)
+			gemm.SgemmSerial(false, false, g.K, g.PQ, g.CRS, 1, ws, g.CRS, src, g.PQ, 0, yn, g.PQ)
 			if bs != nil {
-				for k := 0; k < g.k; k++ {
+				for k := 0; k < g.K; k++ {
 					bk := bs[k]
-					row := yn[k*g.pq : (k+1)*g.pq]
+					row := yn[k*g.PQ : (k+1)*g.PQ]
 					for i := range row {
 						row[i] += bk
 					}
@@ -201,11 +175,11 @@ func (c *CPU) Conv2dBackward(dx, dw, db, dy, x, w *Tensor, p Conv2dParams) {
 	}
 	if db != nil {
 		dbs := F32(db)
-		c.w.For(g.k, 1, func(lo, hi int) {
+		c.w.For(g.K, 1, func(lo, hi int) {
 			for k := lo; k < hi; k++ {
 				var s float64
-				for n := 0; n < g.n; n++ {
-					for _, v := range dys[(n*g.k+k)*g.pq : (n*g.k+k+1)*g.pq] {
+				for n := 0; n < g.N; n++ {
+					for _, v := range dys[(n*g.K+k)*g.PQ : (n*g.K+k+1)*g.PQ] {
 						s += float64(v)
 					}
 				}
@@ -220,12 +194,12 @@ func (c *CPU) Conv2dBackward(dx, dw, db, dy, x, w *Tensor, p Conv2dParams) {
 // chunks in order.
 func (c *CPU) conv2dBackwardPerImage(dx, dw *Tensor, dys, xs, ws []float32, gp *convGeom) {
 	g := *gp
-	grain := convChunk(g.n)
-	nch := chunks(g.n, grain)
-	colSize := g.crs * g.pq
-	wsize := g.k * g.crs
+	grain := convChunk(g.N)
+	nch := chunks(g.N, grain)
+	colSize := g.CRS * g.PQ
+	wsize := g.K * g.CRS
 	per := wsize
-	if !g.direct {
+	if !g.Direct {
 		per += colSize
 	}
 	scratch := c.scratchF32(nch * per)
@@ -236,32 +210,32 @@ func (c *CPU) conv2dBackwardPerImage(dx, dw *Tensor, dys, xs, ws []float32, gp *
 	if dw != nil {
 		dws = F32(dw)
 	}
-	c.w.For(g.n, grain, func(lo, hi int) {
+	c.w.For(g.N, grain, func(lo, hi int) {
 		buf := scratch[lo/grain*per : (lo/grain+1)*per]
 		part, cols := buf[:wsize], buf[wsize:]
 		for n := lo; n < hi; n++ {
-			xn := xs[n*g.c*g.h*g.w : (n+1)*g.c*g.h*g.w]
-			dyn := dys[n*g.k*g.pq : (n+1)*g.k*g.pq]
+			xn := xs[n*g.C*g.H*g.W : (n+1)*g.C*g.H*g.W]
+			dyn := dys[n*g.K*g.PQ : (n+1)*g.K*g.PQ]
 			if dws != nil {
 				src := xn
-				if !g.direct {
-					im2col(cols, xn, &g, g.pq, 0)
+				if !g.Direct {
+					im2col(cols, xn, &g, g.PQ, 0)
 					src = cols
 				}
 				beta := float32(1)
 				if n == lo {
 					beta = 0
 				}
-				gemm.SgemmSerial(false, true, g.k, g.crs, g.pq, 1, dyn, g.pq, src, g.pq, beta, part, g.crs)
+				gemm.SgemmSerial(false, true, g.K, g.CRS, g.PQ, 1, dyn, g.PQ, src, g.PQ, beta, part, g.CRS)
 			}
 			if dxs != nil {
-				dxn := dxs[n*g.c*g.h*g.w : (n+1)*g.c*g.h*g.w]
-				if g.direct {
-					gemm.SgemmSerial(true, false, g.crs, g.pq, g.k, 1, ws, g.crs, dyn, g.pq, 0, dxn, g.pq)
+				dxn := dxs[n*g.C*g.H*g.W : (n+1)*g.C*g.H*g.W]
+				if g.Direct {
+					gemm.SgemmSerial(true, false, g.CRS, g.PQ, g.K, 1, ws, g.CRS, dyn, g.PQ, 0, dxn, g.PQ)
 				} else {
-					gemm.SgemmSerial(true, false, g.crs, g.pq, g.k, 1, ws, g.crs, dyn, g.pq, 0, cols, g.pq)
+					gemm.SgemmSerial(true, false, g.CRS, g.PQ, g.K, 1, ws, g.CRS, dyn, g.PQ, 0, cols, g.PQ)
 					clear(dxn)
-					col2im(dxn, cols, &g, g.pq, 0)
+					col2im(dxn, cols, &g, g.PQ, 0)
 				}
 			}
 		}
@@ -279,23 +253,14 @@ func (c *CPU) conv2dBackwardPerImage(dx, dw *Tensor, dys, xs, ws []float32, gp *
 	}
 }
 
-// rows2 views a tensor as (rows, last) for linear algebra over its last dim.
-func rows2(t *Tensor) (rows, cols int) {
-	cols = t.shape[len(t.shape)-1]
-	if cols == 0 {
-		return 0, 0
-	}
-	return t.Len() / cols, cols
-}
-
 // Linear computes y = x·wᵀ + b over the last dimension.
 func (c *CPU) Linear(y, x, w, b *Tensor) {
 	const op = "linear"
 	if !c.ok(op, y, x, w, b) {
 		return
 	}
-	r, in := rows2(x)
-	ry, out := rows2(y)
+	r, in := Rows(x)
+	ry, out := Rows(y)
 	if w.Rank() != 2 || w.shape[0] != out || w.shape[1] != in || ry != r || (b != nil && b.Len() != out) {
 		c.fail(op, "shapes do not fit: %s", shapeStr(y, x, w, b))
 		return
@@ -321,8 +286,8 @@ func (c *CPU) LinearBackward(dx, dw, db, dy, x, w *Tensor) {
 	if !c.ok(op, dx, dw, db, dy, x, w) {
 		return
 	}
-	r, in := rows2(x)
-	ry, out := rows2(dy)
+	r, in := Rows(x)
+	ry, out := Rows(dy)
 	if w.Rank() != 2 || w.shape[0] != out || w.shape[1] != in || ry != r ||
 		(db != nil && db.Len() != out) || (dx != nil && dx.Len() != x.Len()) || (dw != nil && dw.Len() != w.Len()) {
 		c.fail(op, "shapes do not fit: %s", shapeStr(dx, dw, db, dy, x, w))

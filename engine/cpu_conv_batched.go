@@ -9,21 +9,21 @@ import "github.com/gotrain/gotrain/engine/gemm"
 // independent of the core count.
 var batchedPQ = 100
 
-func (g *convGeom) batched() bool { return g.pq < batchedPQ }
+func (g *convGeom) batched() bool { return g.PQ < batchedPQ }
 
 // conv2dBatched: cols (C·R·S, N·P·Q) = im2col of every image; out (K, N·P·Q)
 // = w · cols; y[n,k,:] = out[k, n·P·Q:] + b[k].
 func (c *CPU) conv2dBatched(ys, xs, ws, bs []float32, g *convGeom) {
-	ld := g.n * g.pq
-	buf := c.scratchF32(g.crs*ld + g.k*ld)
-	cols, out := buf[:g.crs*ld], buf[g.crs*ld:]
+	ld := g.N * g.PQ
+	buf := c.scratchF32(g.CRS*ld + g.K*ld)
+	cols, out := buf[:g.CRS*ld], buf[g.CRS*ld:]
 	c.fillCols(cols, xs, g)
-	gemm.Sgemm(false, false, g.k, ld, g.crs, 1, ws, g.crs, cols, ld, 0, out, ld)
-	c.w.For(g.n, grainFor(g.k*g.pq, ewGrain), func(lo, hi int) {
+	gemm.Sgemm(false, false, g.K, ld, g.CRS, 1, ws, g.CRS, cols, ld, 0, out, ld)
+	c.w.For(g.N, grainFor(g.K*g.PQ, ewGrain), func(lo, hi int) {
 		for n := lo; n < hi; n++ {
-			for k := 0; k < g.k; k++ {
-				dst := ys[(n*g.k+k)*g.pq : (n*g.k+k+1)*g.pq]
-				copy(dst, out[k*ld+n*g.pq:k*ld+(n+1)*g.pq])
+			for k := 0; k < g.K; k++ {
+				dst := ys[(n*g.K+k)*g.PQ : (n*g.K+k+1)*g.PQ]
+				copy(dst, out[k*ld+n*g.PQ:k*ld+(n+1)*g.PQ])
 				if bs != nil {
 					for i := range dst {
 						dst[i] += bs[k]
@@ -37,11 +37,11 @@ func (c *CPU) conv2dBatched(ys, xs, ws, bs []float32, g *convGeom) {
 // fillCols writes the columns of every image side by side: row r of image
 // n at cols[r·N·P·Q + n·P·Q].
 func (c *CPU) fillCols(cols, xs []float32, g *convGeom) {
-	ld := g.n * g.pq
-	chw := g.c * g.h * g.w
-	c.w.For(g.n, grainFor(g.crs*g.pq, ewGrain), func(lo, hi int) {
+	ld := g.N * g.PQ
+	chw := g.C * g.H * g.W
+	c.w.For(g.N, grainFor(g.CRS*g.PQ, ewGrain), func(lo, hi int) {
 		for n := lo; n < hi; n++ {
-			im2col(cols, xs[n*chw:(n+1)*chw], g, ld, n*g.pq)
+			im2col(cols, xs[n*chw:(n+1)*chw], g, ld, n*g.PQ)
 		}
 	})
 }
@@ -50,30 +50,30 @@ func (c *CPU) fillCols(cols, xs []float32, g *convGeom) {
 // GEMM whose sum over N·P·Q runs in a fixed order); dcols = wᵀ · dyT, then
 // col2im per image.
 func (c *CPU) conv2dBackwardBatched(dxs, dws, dys, xs, ws []float32, g *convGeom) {
-	ld := g.n * g.pq
-	buf := c.scratchF32(g.crs*ld + g.k*ld)
-	cols, dyT := buf[:g.crs*ld], buf[g.crs*ld:]
-	c.w.For(g.n, grainFor(g.k*g.pq, ewGrain), func(lo, hi int) {
+	ld := g.N * g.PQ
+	buf := c.scratchF32(g.CRS*ld + g.K*ld)
+	cols, dyT := buf[:g.CRS*ld], buf[g.CRS*ld:]
+	c.w.For(g.N, grainFor(g.K*g.PQ, ewGrain), func(lo, hi int) {
 		for n := lo; n < hi; n++ {
-			for k := 0; k < g.k; k++ {
-				copy(dyT[k*ld+n*g.pq:k*ld+(n+1)*g.pq], dys[(n*g.k+k)*g.pq:(n*g.k+k+1)*g.pq])
+			for k := 0; k < g.K; k++ {
+				copy(dyT[k*ld+n*g.PQ:k*ld+(n+1)*g.PQ], dys[(n*g.K+k)*g.PQ:(n*g.K+k+1)*g.PQ])
 			}
 		}
 	})
 	if dws != nil {
 		c.fillCols(cols, xs, g)
-		gemm.Sgemm(false, true, g.k, g.crs, ld, 1, dyT, ld, cols, ld, 0, dws, g.crs)
+		gemm.Sgemm(false, true, g.K, g.CRS, ld, 1, dyT, ld, cols, ld, 0, dws, g.CRS)
 	}
 	if dxs == nil {
 		return
 	}
-	gemm.Sgemm(true, false, g.crs, ld, g.k, 1, ws, g.crs, dyT, ld, 0, cols, ld)
-	chw := g.c * g.h * g.w
-	c.w.For(g.n, grainFor(g.crs*g.pq, ewGrain), func(lo, hi int) {
+	gemm.Sgemm(true, false, g.CRS, ld, g.K, 1, ws, g.CRS, dyT, ld, 0, cols, ld)
+	chw := g.C * g.H * g.W
+	c.w.For(g.N, grainFor(g.CRS*g.PQ, ewGrain), func(lo, hi int) {
 		for n := lo; n < hi; n++ {
 			dxn := dxs[n*chw : (n+1)*chw]
 			clear(dxn)
-			col2im(dxn, cols, g, ld, n*g.pq)
+			col2im(dxn, cols, g, ld, n*g.PQ)
 		}
 	})
 }

@@ -4,19 +4,8 @@ import "math"
 
 // bnGeom views x as (N, C, S): S is 1 for (N,C) and H·W for (N,C,H,W).
 func (c *CPU) bnGeom(op string, x *Tensor, chanTensors ...*Tensor) (n, ch, s int, ok bool) {
-	if x.Rank() < 2 {
-		c.fail(op, "want (N,C) or (N,C,...), got %s", x)
-		return 0, 0, 0, false
-	}
-	n, ch = x.shape[0], x.shape[1]
-	s = Numel(x.shape[2:])
-	for _, t := range chanTensors {
-		if t != nil && t.Len() != ch {
-			c.fail(op, "%s does not have %d channels", t, ch)
-			return 0, 0, 0, false
-		}
-	}
-	return n, ch, s, true
+	n, ch, s, err := BNGeometry(x, chanTensors...)
+	return n, ch, s, c.check(op, err)
 }
 
 // BatchNormTrain normalises with batch statistics (accumulated in float64,
@@ -256,7 +245,7 @@ func (c *CPU) LayerNorm(y, saveMean, saveInvStd, x, gamma, beta *Tensor, eps flo
 	if !c.ok(op, y, saveMean, saveInvStd, x, gamma, beta) || !c.sameShape(op, y, x) {
 		return
 	}
-	r, d := rows2(x)
+	r, d := Rows(x)
 	if saveMean.Len() != r || saveInvStd.Len() != r || (gamma != nil && gamma.Len() != d) || (beta != nil && beta.Len() != d) {
 		c.fail(op, "shapes do not fit: %s", shapeStr(y, saveMean, saveInvStd, x, gamma, beta))
 		return
@@ -307,7 +296,7 @@ func (c *CPU) LayerNormBackward(dx, dgamma, dbeta, dy, x, gamma, saveMean, saveI
 	if !c.ok(op, dx, dgamma, dbeta, dy, x, gamma, saveMean, saveInvStd) || !c.sameShape(op, dy, x, dx) {
 		return
 	}
-	r, d := rows2(x)
+	r, d := Rows(x)
 	if saveMean.Len() != r || saveInvStd.Len() != r || (gamma != nil && gamma.Len() != d) ||
 		(dgamma != nil && dgamma.Len() != d) || (dbeta != nil && dbeta.Len() != d) {
 		c.fail(op, "shapes do not fit: %s", shapeStr(dx, dgamma, dbeta, dy, x, gamma, saveMean, saveInvStd))
@@ -379,7 +368,7 @@ func (c *CPU) Softmax(y, x *Tensor) {
 	if !c.ok(op, y, x) || !c.sameShape(op, y, x) {
 		return
 	}
-	r, d := rows2(x)
+	r, d := Rows(x)
 	xs, ys := F32(x), F32(y)
 	c.w.For(r, grainFor(d, ewGrain), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -410,7 +399,7 @@ func (c *CPU) SoftmaxBackward(dx, dy, y *Tensor) {
 	if !c.ok(op, dx, dy, y) || !c.sameShape(op, dx, dy, y) {
 		return
 	}
-	r, d := rows2(y)
+	r, d := Rows(y)
 	dxs, dys, ys := F32(dx), F32(dy), F32(y)
 	c.w.For(r, grainFor(d, ewGrain), func(lo, hi int) {
 		for i := lo; i < hi; i++ {

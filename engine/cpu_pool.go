@@ -3,21 +3,8 @@ package engine
 import "math"
 
 func (c *CPU) poolGeom(op string, y, x *Tensor, p Pool2dParams) (planes, h, w, oh, ow int, ok bool) {
-	if x.Rank() != 4 || y.Rank() != 4 || x.shape[0] != y.shape[0] || x.shape[1] != y.shape[1] {
-		c.fail(op, "want 4-D x and y with equal N and C: %s", shapeStr(y, x))
-		return
-	}
-	if p.KH < 1 || p.KW < 1 || p.StrideH < 1 || p.StrideW < 1 || p.PadH < 0 || p.PadW < 0 || 2*p.PadH > p.KH || 2*p.PadW > p.KW {
-		c.fail(op, "bad window %+v (padding must be at most half the kernel)", p)
-		return
-	}
-	h, w = x.shape[2], x.shape[3]
-	oh, ow = PoolOut(h, p.KH, p.StrideH, p.PadH, p.CeilMode), PoolOut(w, p.KW, p.StrideW, p.PadW, p.CeilMode)
-	if y.shape[2] != oh || y.shape[3] != ow || oh < 1 || ow < 1 {
-		c.fail(op, "output %s should be %dx%d for input %s and %+v", y, oh, ow, x, p)
-		return
-	}
-	return x.shape[0] * x.shape[1], h, w, oh, ow, true
+	planes, h, w, oh, ow, err := PoolGeometry(y, x, p)
+	return planes, h, w, oh, ow, c.check(op, err)
 }
 
 // MaxPool2d takes the first maximum of each window (PyTorch's order).
@@ -170,11 +157,8 @@ func adaptiveWindow(i, in, out int) (lo, hi int) {
 }
 
 func (c *CPU) adaptiveGeom(op string, y, x *Tensor) (planes, h, w, oh, ow int, ok bool) {
-	if x.Rank() != 4 || y.Rank() != 4 || x.shape[0] != y.shape[0] || x.shape[1] != y.shape[1] || y.shape[2] < 1 || y.shape[3] < 1 {
-		c.fail(op, "want 4-D x and y with equal N and C: %s", shapeStr(y, x))
-		return
-	}
-	return x.shape[0] * x.shape[1], x.shape[2], x.shape[3], y.shape[2], y.shape[3], true
+	planes, h, w, oh, ow, err := AdaptivePoolGeometry(y, x)
+	return planes, h, w, oh, ow, c.check(op, err)
 }
 
 // AdaptiveAvgPool2d averages the adaptive windows (global pooling when y is 1x1).

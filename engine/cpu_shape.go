@@ -1,35 +1,8 @@
 package engine
 
-const maxRank = 8
-
-// broadcastStrides returns, for each dimension of shape, the stride of t
-// (aligned to the right, NumPy rules) in elements: 0 where t is broadcast.
-func broadcastStrides(shape []int, t *Tensor) (st [maxRank]int, ok bool) {
-	r, rt := len(shape), t.Rank()
-	if r > maxRank || rt > r {
-		return st, false
-	}
-	stride := 1
-	for i := rt - 1; i >= 0; i-- {
-		d := t.shape[i]
-		yi := i + r - rt
-		switch {
-		case d == shape[yi]:
-			if d != 1 {
-				st[yi] = stride
-			}
-		case d == 1:
-		default:
-			return st, false
-		}
-		stride *= d
-	}
-	return st, true
-}
-
 // forIndex runs fn over the flat indices [lo,hi) of shape with the offsets
 // of up to two strided operands, walking the last dimension innermost.
-func forIndex(shape []int, lo, hi int, sa, sb *[maxRank]int, fn func(i, oa, ob, n, ia, ib int)) {
+func forIndex(shape []int, lo, hi int, sa, sb *[MaxRank]int, fn func(i, oa, ob, n, ia, ib int)) {
 	r := len(shape)
 	if r == 0 {
 		if lo < hi {
@@ -37,7 +10,7 @@ func forIndex(shape []int, lo, hi int, sa, sb *[maxRank]int, fn func(i, oa, ob, 
 		}
 		return
 	}
-	var idx [maxRank]int
+	var idx [MaxRank]int
 	rem := lo
 	for d := r - 1; d >= 0; d-- {
 		idx[d] = rem % shape[d]
@@ -76,8 +49,8 @@ func (c *CPU) Add(y, a, b *Tensor) {
 		})
 		return
 	}
-	sa, okA := broadcastStrides(y.shape, a)
-	sb, okB := broadcastStrides(y.shape, b)
+	sa, okA := BroadcastStrides(y.shape, a)
+	sb, okB := BroadcastStrides(y.shape, b)
 	if !okA || !okB {
 		c.fail(op, "cannot broadcast %s", shapeStr(y, a, b))
 		return
@@ -102,14 +75,14 @@ func (c *CPU) SumTo(y, dy *Tensor) {
 		copy(ys, ds)
 		return
 	}
-	sy, ok := broadcastStrides(dy.shape, y)
+	sy, ok := BroadcastStrides(dy.shape, y)
 	if !ok {
 		c.fail(op, "%s does not broadcast to %s", y, dy)
 		return
 	}
 	// Split dy's dimensions into kept (y's own) and reduced ones.
 	r := dy.Rank()
-	var dstride [maxRank]int
+	var dstride [MaxRank]int
 	s := 1
 	for d := r - 1; d >= 0; d-- {
 		dstride[d] = s
@@ -158,11 +131,11 @@ func (c *CPU) Permute(y, x *Tensor, perm []int) {
 		return
 	}
 	r := x.Rank()
-	if len(perm) != r || y.Rank() != r || r > maxRank {
+	if len(perm) != r || y.Rank() != r || r > MaxRank {
 		c.fail(op, "perm %v for %s", perm, shapeStr(y, x))
 		return
 	}
-	var xstride, sx, zero [maxRank]int
+	var xstride, sx, zero [MaxRank]int
 	s := 1
 	for d := r - 1; d >= 0; d-- {
 		xstride[d] = s
@@ -189,35 +162,8 @@ func (c *CPU) Permute(y, x *Tensor, perm []int) {
 
 // concatGeom checks that the xs fit y along axis: outer rows, y's row length.
 func (c *CPU) concatGeom(op string, y *Tensor, xs []*Tensor, axis int) (outer, inner, rowLen int, ok bool) {
-	r := y.Rank()
-	if axis < 0 {
-		axis += r
-	}
-	if axis < 0 || axis >= r || len(xs) == 0 {
-		c.fail(op, "axis %d of %s with %d inputs", axis, y, len(xs))
-		return
-	}
-	total := 0
-	for _, x := range xs {
-		if x.Rank() != r {
-			c.fail(op, "ranks differ: %s", shapeStr(append([]*Tensor{y}, xs...)...))
-			return
-		}
-		for d := 0; d < r; d++ {
-			if d != axis && x.shape[d] != y.shape[d] {
-				c.fail(op, "shapes differ off axis %d: %s", axis, shapeStr(append([]*Tensor{y}, xs...)...))
-				return
-			}
-		}
-		total += x.shape[axis]
-	}
-	if total != y.shape[axis] {
-		c.fail(op, "sizes along axis %d add to %d, not %d", axis, total, y.shape[axis])
-		return
-	}
-	outer = Numel(y.shape[:axis])
-	inner = Numel(y.shape[axis+1:])
-	return outer, inner, y.shape[axis] * inner, true
+	outer, inner, rowLen, err := ConcatGeometry(y, xs, axis)
+	return outer, inner, rowLen, c.check(op, err)
 }
 
 // Concat joins xs along axis.
@@ -273,20 +219,8 @@ func (c *CPU) Split(dxs []*Tensor, dy *Tensor, axis int) {
 }
 
 func (c *CPU) meanGeom(op string, y, x *Tensor, axis int) (outer, l, inner int, ok bool) {
-	r := x.Rank()
-	if axis < 0 {
-		axis += r
-	}
-	if axis < 0 || axis >= r || x.shape[axis] == 0 {
-		c.fail(op, "axis %d of %s", axis, x)
-		return
-	}
-	outer, l, inner = Numel(x.shape[:axis]), x.shape[axis], Numel(x.shape[axis+1:])
-	if y.Len() != outer*inner {
-		c.fail(op, "%s cannot hold the mean of %s over axis %d", y, x, axis)
-		return
-	}
-	return outer, l, inner, true
+	outer, l, inner, err := MeanGeometry(y, x, axis)
+	return outer, l, inner, c.check(op, err)
 }
 
 // Mean averages x over axis (summed in float64, in order).
@@ -334,11 +268,8 @@ func (c *CPU) MeanBackward(dx, dy *Tensor, axis int) {
 }
 
 func (c *CPU) channelGeom(op string, y, x, s *Tensor) (nc, sp int, ok bool) {
-	if x.Rank() < 2 || !SameShape(y.shape, x.shape) || s.Len() != x.shape[0]*x.shape[1] {
-		c.fail(op, "want x (N,C,...) and s (N,C): %s", shapeStr(y, x, s))
-		return
-	}
-	return x.shape[0] * x.shape[1], Numel(x.shape[2:]), true
+	nc, sp, err := ChannelGeometry(y, x, s)
+	return nc, sp, c.check(op, err)
 }
 
 // ChannelScale computes y[n,c,...] = x[n,c,...]·s[n,c].
