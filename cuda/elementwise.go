@@ -32,74 +32,57 @@ func (b *Backend) ew(op, kernel string, n int, args ...uint64) {
 
 // Upload copies src into dst, queued after the work before it.
 func (b *Backend) Upload(dst *engine.Tensor, src []float32) {
-	if !b.ok("upload", dst) {
-		return
-	}
-	if len(src) != dst.Len() {
-		b.fail("upload", "%d values for %s", len(src), dst)
-		return
-	}
-	if len(src) == 0 {
-		return
-	}
-	// An asynchronous copy from pageable memory returns once the driver
-	// has staged src: src may be reused at once, and the host does not
-	// wait for the kernels queued before it.
-	if err := cu.MemcpyHtoDAsync(cu.DevicePtr(ptr(dst)), unsafe.Pointer(&src[0]), int64(len(src))*4, cu.Stream{}); err != nil {
-		b.fail("upload", "%s: %v", dst, err)
-	}
+	b.upload(engine.Float32, dst, unsafe.Pointer(unsafe.SliceData(src)), len(src))
 }
 
 // UploadInt32 copies src into an Int32 tensor, queued like Upload.
 func (b *Backend) UploadInt32(dst *engine.Tensor, src []int32) {
-	if !b.okAs("upload", engine.Int32, dst) {
+	b.upload(engine.Int32, dst, unsafe.Pointer(unsafe.SliceData(src)), len(src))
+}
+
+// upload copies n host elements at src into dst (of element type dt). An
+// asynchronous copy from pageable memory returns once the driver has
+// staged src: src may be reused at once, and the host does not wait for
+// the kernels queued before it.
+func (b *Backend) upload(dt engine.DType, dst *engine.Tensor, src unsafe.Pointer, n int) {
+	if !b.okAs("upload", dt, dst) {
 		return
 	}
-	if len(src) != dst.Len() {
-		b.fail("upload", "%d values for %s", len(src), dst)
+	if n != dst.Len() {
+		b.fail("upload", "%d values for %s", n, dst)
 		return
 	}
-	if len(src) == 0 {
+	if n == 0 {
 		return
 	}
-	// An asynchronous copy from pageable memory returns once the driver
-	// has staged src: src may be reused at once, and the host does not
-	// wait for the kernels queued before it.
-	if err := cu.MemcpyHtoDAsync(cu.DevicePtr(ptr(dst)), unsafe.Pointer(&src[0]), int64(len(src))*4, cu.Stream{}); err != nil {
+	if err := cu.MemcpyHtoDAsync(cu.DevicePtr(ptr(dst)), src, int64(n)*4, cu.Stream{}); err != nil {
 		b.fail("upload", "%s: %v", dst, err)
 	}
 }
 
 // Download copies src into dst after the queued work (synchronous).
 func (b *Backend) Download(dst []float32, src *engine.Tensor) {
-	if !b.ok("download", src) {
-		return
-	}
-	if len(dst) != src.Len() {
-		b.fail("download", "%d values for %s", len(dst), src)
-		return
-	}
-	if len(dst) == 0 {
-		return
-	}
-	if err := cu.MemcpyDtoH(unsafe.Pointer(&dst[0]), cu.DevicePtr(ptr(src)), int64(len(dst))*4); err != nil {
-		b.fail("download", "%s: %v", src, err)
-	}
+	b.download(engine.Float32, unsafe.Pointer(unsafe.SliceData(dst)), len(dst), src)
 }
 
 // DownloadInt32 copies an Int32 tensor into dst (synchronous).
 func (b *Backend) DownloadInt32(dst []int32, src *engine.Tensor) {
-	if !b.okAs("download", engine.Int32, src) {
+	b.download(engine.Int32, unsafe.Pointer(unsafe.SliceData(dst)), len(dst), src)
+}
+
+// download copies src (of element type dt) into n host elements at dst.
+func (b *Backend) download(dt engine.DType, dst unsafe.Pointer, n int, src *engine.Tensor) {
+	if !b.okAs("download", dt, src) {
 		return
 	}
-	if len(dst) != src.Len() {
-		b.fail("download", "%d values for %s", len(dst), src)
+	if n != src.Len() {
+		b.fail("download", "%d values for %s", n, src)
 		return
 	}
-	if len(dst) == 0 {
+	if n == 0 {
 		return
 	}
-	if err := cu.MemcpyDtoH(unsafe.Pointer(&dst[0]), cu.DevicePtr(ptr(src)), int64(len(dst))*4); err != nil {
+	if err := cu.MemcpyDtoH(dst, cu.DevicePtr(ptr(src)), int64(n)*4); err != nil {
 		b.fail("download", "%s: %v", src, err)
 	}
 }
