@@ -21,6 +21,79 @@
 // Linear, LinearBackward and MatMul (the CPU sums in another order: results
 // agree within float32 rounding).
 
+__device__ __forceinline__ unsigned int to_tf32(float x) {
+    unsigned int r;
+    asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
+    return r;
+}
+
+// TileStage moves one BK-deep slice of op(A) (BM×BK) and op(B) (BK×BN)
+// from global memory into registers (load: bounds-checked, 0 outside) and
+// from there into shared memory as As[k][m] and Bs[k][n] (store; rounded to
+// TF32 when TF32). NT threads share the work; the index mapping makes
+// consecutive threads read consecutive addresses of A and B as stored.
+template <int BM, int BN, int BK, int NT, bool TA, bool TB, bool TF32>
+struct TileStage {
+    static constexpr int LA = BM * BK / NT;  // A elements each thread moves per slice
+    static constexpr int LB = BN * BK / NT;
+    static_assert(LA * NT == BM * BK && LB * NT == BN * BK, "tile not divisible");
+    float ra[LA], rb[LB];
+
+    __device__ __forceinline__ static void aIndex(int idx, int& m, int& kk) {
+        if (TA) { m = idx % BM; kk = idx / BM; } else { m = idx / BK; kk = idx % BK; }
+    }
+    __device__ __forceinline__ static void bIndex(int idx, int& n, int& kk) {
+        if (TB) { kk = idx % BK; n = idx / BK; } else { n = idx % BN; kk = idx / BN; }
+    }
+    __device__ __forceinline__ void load(const float* __restrict__ Ab, int lda, const float* __restrict__ Bb, int ldb,
+                                         int M, int N, int Kb, int m0, int n0, int k0, int tid) {
+#pragma unroll
+        for (int i = 0; i < LA; i++) {
+            int m, kk;
+            aIndex(tid + i * NT, m, kk);
+            int gm = m0 + m, gk = k0 + kk;
+            float v = 0.f;
+            if (gm < M && gk < Kb) v = TA ? Ab[(size_t)gk * lda + gm] : Ab[(size_t)gm * lda + gk];
+            ra[i] = v;
+        }
+#pragma unroll
+        for (int i = 0; i < LB; i++) {
+            int n, kk;
+            bIndex(tid + i * NT, n, kk);
+            int gn = n0 + n, gk = k0 + kk;
+            float v = 0.f;
+            if (gn < N && gk < Kb) v = TB ? Bb[(size_t)gn * ldb + gk] : Bb[(size_t)gk * ldb + gn];
+            rb[i] = v;
+        }
+    }
+    template <int PAD>
+    __device__ __forceinline__ void store(float (*As)[BM + PAD], float (*Bs)[BN + PAD], int tid) const {
+#pragma unroll
+        for (int i = 0; i < LA; i++) {
+            int m, kk;
+            aIndex(tid + i * NT, m, kk);
+            As[kk][m] = TF32 ? __uint_as_float(to_tf32(ra[i])) : ra[i];
+        }
+#pragma unroll
+        for (int i = 0; i < LB; i++) {
+            int n, kk;
+            bIndex(tid + i * NT, n, kk);
+            Bs[kk][n] = TF32 ? __uint_as_float(to_tf32(rb[i])) : rb[i];
+        }
+    }
+};
+
+// gemm_write stores one output: C[gm, gn] = alpha·acc + beta·C + bias.
+__device__ __forceinline__ void gemm_write(float* __restrict__ Cz, int ldc, int gm, int gn, float acc, float alpha,
+                                           float beta, const float* __restrict__ bias, int biasMode) {
+    float v = alpha * acc;
+    float* c = Cz + (size_t)gm * ldc + gn;
+    if (beta != 0.f) v += beta * *c;
+    if (biasMode == 1) v += bias[gm];
+    else if (biasMode == 2) v += bias[gn];
+    *c = v;
+}
+
 template <int BM, int BN, int BK, int TM, int TN, bool TA, bool TB>
 __device__ __forceinline__ void gemm_body(const float* __restrict__ A, int lda, int sA,
                                           const float* __restrict__ B, int ldb, int sB,
@@ -28,9 +101,6 @@ __device__ __forceinline__ void gemm_body(const float* __restrict__ A, int lda, 
                                           int M, int N, int K, int kLast, int batch, int bpz,
                                           float alpha, float beta, const float* __restrict__ bias, int biasMode) {
     constexpr int NT = (BM / TM) * (BN / TN);
-    constexpr int LA = BM * BK / NT;  // A elements each thread loads per slice
-    constexpr int LB = BN * BK / NT;
-    static_assert(LA * NT == BM * BK && LB * NT == BN * BK, "tile not divisible");
     __shared__ __align__(16) float As[2][BK][BM + 4];
     __shared__ __align__(16) float Bs[2][BK][BN + 4];
 
@@ -48,57 +118,19 @@ __device__ __forceinline__ void gemm_body(const float* __restrict__ A, int lda, 
 #pragma unroll
         for (int j = 0; j < TN; j++) acc[i][j] = 0.f;
 
-    float ra[LA], rb[LB];
+    TileStage<BM, BN, BK, NT, TA, TB, false> st;
     for (int bi = b0; bi < b1; bi++) {
         const float* Ab = A + (size_t)bi * sA;
         const float* Bb = B + (size_t)bi * sB;
         const int Kb = bi == batch - 1 ? kLast : K;
         const int nt = (Kb + BK - 1) / BK;
-        auto load = [&](int k0) {
-#pragma unroll
-            for (int i = 0; i < LA; i++) {
-                int idx = tid + i * NT;
-                int m, kk;
-                if (TA) { m = idx % BM; kk = idx / BM; } else { m = idx / BK; kk = idx % BK; }
-                int gm = m0 + m, gk = k0 + kk;
-                float v = 0.f;
-                if (gm < M && gk < Kb) v = TA ? Ab[(size_t)gk * lda + gm] : Ab[(size_t)gm * lda + gk];
-                ra[i] = v;
-            }
-#pragma unroll
-            for (int i = 0; i < LB; i++) {
-                int idx = tid + i * NT;
-                int n, kk;
-                if (TB) { kk = idx % BK; n = idx / BK; } else { n = idx % BN; kk = idx / BN; }
-                int gn = n0 + n, gk = k0 + kk;
-                float v = 0.f;
-                if (gn < N && gk < Kb) v = TB ? Bb[(size_t)gn * ldb + gk] : Bb[(size_t)gk * ldb + gn];
-                rb[i] = v;
-            }
-        };
-        auto store = [&](int buf) {
-#pragma unroll
-            for (int i = 0; i < LA; i++) {
-                int idx = tid + i * NT;
-                int m, kk;
-                if (TA) { m = idx % BM; kk = idx / BM; } else { m = idx / BK; kk = idx % BK; }
-                As[buf][kk][m] = ra[i];
-            }
-#pragma unroll
-            for (int i = 0; i < LB; i++) {
-                int idx = tid + i * NT;
-                int n, kk;
-                if (TB) { kk = idx % BK; n = idx / BK; } else { n = idx % BN; kk = idx / BN; }
-                Bs[buf][kk][n] = rb[i];
-            }
-        };
         if (nt == 0) continue;
-        load(0);
-        store(0);
+        st.load(Ab, lda, Bb, ldb, M, N, Kb, m0, n0, 0, tid);
+        st.store<4>(As[0], Bs[0], tid);
         __syncthreads();
         for (int t = 0; t < nt; t++) {
             const int buf = t & 1;
-            if (t + 1 < nt) load((t + 1) * BK);
+            if (t + 1 < nt) st.load(Ab, lda, Bb, ldb, M, N, Kb, m0, n0, (t + 1) * BK, tid);
 #pragma unroll
             for (int kk = 0; kk < BK; kk++) {
                 float a[TM], b[TN];
@@ -117,7 +149,7 @@ __device__ __forceinline__ void gemm_body(const float* __restrict__ A, int lda, 
 #pragma unroll
                     for (int j = 0; j < TN; j++) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
             }
-            if (t + 1 < nt) store(buf ^ 1);
+            if (t + 1 < nt) st.store<4>(As[buf ^ 1], Bs[buf ^ 1], tid);
             __syncthreads();
         }
     }
@@ -131,12 +163,7 @@ __device__ __forceinline__ void gemm_body(const float* __restrict__ A, int lda, 
         for (int j = 0; j < TN; j++) {
             int gn = n0 + tx * TN + j;
             if (gn >= N) continue;
-            float v = alpha * acc[i][j];
-            float* c = Cz + (size_t)gm * ldc + gn;
-            if (beta != 0.f) v += beta * *c;
-            if (biasMode == 1) v += bias[gm];
-            else if (biasMode == 2) v += bias[gn];
-            *c = v;
+            gemm_write(Cz, ldc, gm, gn, acc[i][j], alpha, beta, bias, biasMode);
         }
     }
 }
@@ -167,11 +194,6 @@ extern "C" __global__ void __launch_bounds__(256) gemm_64_tt(GEMM_PARAMS) { gemm
 // m16n8 accumulators. Shared rows are padded by 8 floats so that the
 // fragment reads (4 k-rows × 8 m or n per warp) hit 32 distinct banks.
 
-__device__ __forceinline__ unsigned int to_tf32(float x) {
-    unsigned int r;
-    asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
-    return r;
-}
 
 template <int BM, int BN, int BK, bool TA, bool TB>
 __device__ __forceinline__ void gemm_tf32_body(const float* __restrict__ A, int lda, int sA,
@@ -182,9 +204,6 @@ __device__ __forceinline__ void gemm_tf32_body(const float* __restrict__ A, int 
     constexpr int NT = 256;
     constexpr int WM = BM / 2, WN = BN / 4;  // warp tile
     constexpr int FM = WM / 16, FN = WN / 8;  // mma tiles per warp
-    constexpr int LA = BM * BK / NT;
-    constexpr int LB = BN * BK / NT;
-    static_assert(LA * NT == BM * BK && LB * NT == BN * BK, "tile not divisible");
     __shared__ __align__(16) float As[2][BK][BM + 8];
     __shared__ __align__(16) float Bs[2][BK][BN + 8];
 
@@ -206,57 +225,19 @@ __device__ __forceinline__ void gemm_tf32_body(const float* __restrict__ A, int 
 #pragma unroll
             for (int r = 0; r < 4; r++) acc[i][j][r] = 0.f;
 
-    float ra[LA], rb[LB];
+    TileStage<BM, BN, BK, NT, TA, TB, true> st;
     for (int bi = b0; bi < b1; bi++) {
         const float* Ab = A + (size_t)bi * sA;
         const float* Bb = B + (size_t)bi * sB;
         const int Kb = bi == batch - 1 ? kLast : K;
         const int nt = (Kb + BK - 1) / BK;
-        auto load = [&](int k0) {
-#pragma unroll
-            for (int i = 0; i < LA; i++) {
-                int idx = tid + i * NT;
-                int m, kk;
-                if (TA) { m = idx % BM; kk = idx / BM; } else { m = idx / BK; kk = idx % BK; }
-                int gm = m0 + m, gk = k0 + kk;
-                float v = 0.f;
-                if (gm < M && gk < Kb) v = TA ? Ab[(size_t)gk * lda + gm] : Ab[(size_t)gm * lda + gk];
-                ra[i] = v;
-            }
-#pragma unroll
-            for (int i = 0; i < LB; i++) {
-                int idx = tid + i * NT;
-                int n, kk;
-                if (TB) { kk = idx % BK; n = idx / BK; } else { n = idx % BN; kk = idx / BN; }
-                int gn = n0 + n, gk = k0 + kk;
-                float v = 0.f;
-                if (gn < N && gk < Kb) v = TB ? Bb[(size_t)gn * ldb + gk] : Bb[(size_t)gk * ldb + gn];
-                rb[i] = v;
-            }
-        };
-        auto store = [&](int buf) {
-#pragma unroll
-            for (int i = 0; i < LA; i++) {
-                int idx = tid + i * NT;
-                int m, kk;
-                if (TA) { m = idx % BM; kk = idx / BM; } else { m = idx / BK; kk = idx % BK; }
-                As[buf][kk][m] = __uint_as_float(to_tf32(ra[i]));
-            }
-#pragma unroll
-            for (int i = 0; i < LB; i++) {
-                int idx = tid + i * NT;
-                int n, kk;
-                if (TB) { kk = idx % BK; n = idx / BK; } else { n = idx % BN; kk = idx / BN; }
-                Bs[buf][kk][n] = __uint_as_float(to_tf32(rb[i]));
-            }
-        };
         if (nt == 0) continue;
-        load(0);
-        store(0);
+        st.load(Ab, lda, Bb, ldb, M, N, Kb, m0, n0, 0, tid);
+        st.store<8>(As[0], Bs[0], tid);
         __syncthreads();
         for (int t = 0; t < nt; t++) {
             const int buf = t & 1;
-            if (t + 1 < nt) load((t + 1) * BK);
+            if (t + 1 < nt) st.load(Ab, lda, Bb, ldb, M, N, Kb, m0, n0, (t + 1) * BK, tid);
 #pragma unroll
             for (int kk = 0; kk < BK; kk += 8) {
                 unsigned int af[FM][4], bf[FN][2];
@@ -284,7 +265,7 @@ __device__ __forceinline__ void gemm_tf32_body(const float* __restrict__ A, int 
                             : "+f"(acc[i][j][0]), "+f"(acc[i][j][1]), "+f"(acc[i][j][2]), "+f"(acc[i][j][3])
                             : "r"(af[i][0]), "r"(af[i][1]), "r"(af[i][2]), "r"(af[i][3]), "r"(bf[j][0]), "r"(bf[j][1]));
             }
-            if (t + 1 < nt) store(buf ^ 1);
+            if (t + 1 < nt) st.store<8>(As[buf ^ 1], Bs[buf ^ 1], tid);
             __syncthreads();
         }
     }
@@ -299,12 +280,7 @@ __device__ __forceinline__ void gemm_tf32_body(const float* __restrict__ A, int 
                 int gm = m0 + wm + i * 16 + grp + (r >= 2 ? 8 : 0);
                 int gn = n0 + wn + j * 8 + 2 * tig + (r & 1);
                 if (gm >= M || gn >= N) continue;
-                float v = alpha * acc[i][j][r];
-                float* c = Cz + (size_t)gm * ldc + gn;
-                if (beta != 0.f) v += beta * *c;
-                if (biasMode == 1) v += bias[gm];
-                else if (biasMode == 2) v += bias[gn];
-                *c = v;
+                gemm_write(Cz, ldc, gm, gn, acc[i][j][r], alpha, beta, bias, biasMode);
             }
 }
 
