@@ -26,6 +26,27 @@ type gemmCall struct {
 	biasMode       int // 0 none, 1 per row, 2 per column
 }
 
+// gemmKernels names the GEMM kernels by [TF32][128-tile][transA][transB].
+var gemmKernels = func() (k [2][2][2][2]string) {
+	for f, pre := range []string{"gemm_", "gemm_tf32_"} {
+		for t, tile := range []string{"64_", "128_"} {
+			for a, ta := range "nt" {
+				for b, tb := range "nt" {
+					k[f][t][a][b] = pre + tile + string(ta) + string(tb)
+				}
+			}
+		}
+	}
+	return k
+}()
+
+func b2i(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
+}
+
 // gemm launches g: batched products one per grid layer, or a reduction
 // over products split into a number of chunks chosen from the problem's
 // shape and the device's SM count, whose partial sums a second kernel adds
@@ -47,14 +68,7 @@ func (b *Backend) gemm(op string, g gemmCall) {
 		// Too few 128-tiles to fill the device: smaller tiles.
 		tile, tiles = 64, blocks(g.m, 64)*blocks(g.n, 64)
 	}
-	kernel := "gemm_64_"
-	if tile == 128 {
-		kernel = "gemm_128_"
-	}
-	if b.tf32 {
-		kernel = "gemm_tf32_" + kernel[len("gemm_"):]
-	}
-	kernel += map[bool]string{false: "n", true: "t"}[g.transA] + map[bool]string{false: "n", true: "t"}[g.transB]
+	kernel := gemmKernels[b2i(b.tf32)][b2i(tile == 128)][b2i(g.transA)][b2i(g.transB)]
 
 	z, bpz := g.batch, 1
 	c, ldc, sC := g.c, g.ldc, g.sC
@@ -96,15 +110,6 @@ func (b *Backend) gemm(op string, g gemmCall) {
 	}
 }
 
-// rows2 views t as a matrix over its last dimension.
-func rows2(t *engine.Tensor) (rows, cols int) {
-	cols = t.Dim(-1)
-	if cols == 0 {
-		return 0, 0
-	}
-	return t.Len() / cols, cols
-}
-
 // rowChunk splits a reduction over rows into equal chunks (the last may be
 // shorter) so that a GEMM whose output is small still fills the device.
 func rowChunk(rows int) int {
@@ -121,8 +126,8 @@ func (b *Backend) Linear(y, x, w, bias *engine.Tensor) {
 	if !b.ok(op, y, x, w, bias) {
 		return
 	}
-	r, in := rows2(x)
-	ry, out := rows2(y)
+	r, in := engine.Rows(x)
+	ry, out := engine.Rows(y)
 	if w.Rank() != 2 || w.Dim(0) != out || w.Dim(1) != in || ry != r || (bias != nil && bias.Len() != out) {
 		b.fail(op, "shapes do not fit: %s", shapeStr(y, x, w, bias))
 		return
@@ -141,8 +146,8 @@ func (b *Backend) LinearBackward(dx, dw, db, dy, x, w *engine.Tensor) {
 	if !b.ok(op, dx, dw, db, dy, x, w) {
 		return
 	}
-	r, in := rows2(x)
-	ry, out := rows2(dy)
+	r, in := engine.Rows(x)
+	ry, out := engine.Rows(dy)
 	if w.Rank() != 2 || w.Dim(0) != out || w.Dim(1) != in || ry != r ||
 		(db != nil && db.Len() != out) || (dx != nil && dx.Len() != x.Len()) || (dw != nil && dw.Len() != w.Len()) {
 		b.fail(op, "shapes do not fit: %s", shapeStr(dx, dw, db, dy, x, w))

@@ -209,3 +209,22 @@ func TestTF32Parity(t *testing.T) {
 	e.check("tf32 conv 3x3 dx", dx, tf32Tol(576), 0)
 	e.check("tf32 conv 3x3 dw", dw, tf32Tol(8*784), 0)
 }
+
+// Every GEMM variant the dispatcher can pick is in the embedded PTX.
+func TestGemmKernelsExist(t *testing.T) {
+	b := gpu(t)
+	n := 0
+	for _, a := range gemmKernels {
+		for _, c := range a {
+			for _, d := range c {
+				for _, k := range d {
+					if _, ok := b.fns[k]; !ok {
+						t.Errorf("kernel %s is not loaded", k)
+					}
+					n++
+				}
+			}
+		}
+	}
+	t.Logf("ok %d GEMM kernels loaded", n)
+}

@@ -214,3 +214,20 @@ func (e *env) checkInt(what string, p pair) {
 	}
 	e.t.Logf("ok %s %v: %d int32 elements equal", what, p.c.Shape(), len(g))
 }
+
+// sameError checks that an op just run on both engines recorded an error on
+// each, with the same text, and clears them.
+func (e *env) sameError(what string) {
+	e.t.Helper()
+	ge, ce := e.g.Err(), e.c.Err()
+	switch {
+	case ge == nil || ce == nil:
+		e.t.Errorf("%s: gpu error %v, cpu error %v", what, ge, ce)
+	case ge.Error() != ce.Error():
+		e.t.Errorf("%s: gpu error %q, cpu error %q", what, ge, ce)
+	default:
+		e.t.Logf("ok %s: %v", what, ge)
+	}
+	e.g.ClearErr()
+	e.c.ClearErr()
+}

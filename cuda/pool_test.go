@@ -208,17 +208,7 @@ func TestPoolErrors(t *testing.T) {
 	for _, c := range calls {
 		c.run(e.g, true)
 		c.run(e.c, false)
-		ge, ce := e.g.Err(), e.c.Err()
-		switch {
-		case ge == nil || ce == nil:
-			t.Errorf("%s: gpu error %v, cpu error %v", c.name, ge, ce)
-		case ge.Error() != ce.Error():
-			t.Errorf("%s: gpu error %q, cpu error %q", c.name, ge, ce)
-		default:
-			t.Logf("ok %s: %v", c.name, ge)
-		}
-		e.g.ClearErr()
-		e.c.ClearErr()
+		e.sameError(c.name)
 	}
 }
 
