@@ -21,11 +21,7 @@
 // Linear, LinearBackward and MatMul (the CPU sums in another order: results
 // agree within float32 rounding).
 
-__device__ __forceinline__ unsigned int to_tf32(float x) {
-    unsigned int r;
-    asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
-    return r;
-}
+#include "device.cuh"
 
 // TileStage moves one BK-deep slice of op(A) (BM×BK) and op(B) (BK×BN)
 // from global memory into registers (load: bounds-checked, 0 outside) and
@@ -72,13 +68,13 @@ struct TileStage {
         for (int i = 0; i < LA; i++) {
             int m, kk;
             aIndex(tid + i * NT, m, kk);
-            As[kk][m] = TF32 ? __uint_as_float(to_tf32(ra[i])) : ra[i];
+            As[kk][m] = TF32 ? __uint_as_float(tf32_round(ra[i])) : ra[i];
         }
 #pragma unroll
         for (int i = 0; i < LB; i++) {
             int n, kk;
             bIndex(tid + i * NT, n, kk);
-            Bs[kk][n] = TF32 ? __uint_as_float(to_tf32(rb[i])) : rb[i];
+            Bs[kk][n] = TF32 ? __uint_as_float(tf32_round(rb[i])) : rb[i];
         }
     }
 };
@@ -126,7 +122,7 @@ __device__ __forceinline__ void gemm_body(const float* __restrict__ A, int lda, 
         const int nt = (Kb + BK - 1) / BK;
         if (nt == 0) continue;
         st.load(Ab, lda, Bb, ldb, M, N, Kb, m0, n0, 0, tid);
-        st.store<4>(As[0], Bs[0], tid);
+        st.template store<4>(As[0], Bs[0], tid);
         __syncthreads();
         for (int t = 0; t < nt; t++) {
             const int buf = t & 1;
@@ -149,7 +145,7 @@ __device__ __forceinline__ void gemm_body(const float* __restrict__ A, int lda, 
 #pragma unroll
                     for (int j = 0; j < TN; j++) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
             }
-            if (t + 1 < nt) st.store<4>(As[buf ^ 1], Bs[buf ^ 1], tid);
+            if (t + 1 < nt) st.template store<4>(As[buf ^ 1], Bs[buf ^ 1], tid);
             __syncthreads();
         }
     }
@@ -233,7 +229,7 @@ __device__ __forceinline__ void gemm_tf32_body(const float* __restrict__ A, int 
         const int nt = (Kb + BK - 1) / BK;
         if (nt == 0) continue;
         st.load(Ab, lda, Bb, ldb, M, N, Kb, m0, n0, 0, tid);
-        st.store<8>(As[0], Bs[0], tid);
+        st.template store<8>(As[0], Bs[0], tid);
         __syncthreads();
         for (int t = 0; t < nt; t++) {
             const int buf = t & 1;
@@ -259,13 +255,9 @@ __device__ __forceinline__ void gemm_tf32_body(const float* __restrict__ A, int 
                 for (int i = 0; i < FM; i++)
 #pragma unroll
                     for (int j = 0; j < FN; j++)
-                        asm volatile(
-                            "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 "
-                            "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                            : "+f"(acc[i][j][0]), "+f"(acc[i][j][1]), "+f"(acc[i][j][2]), "+f"(acc[i][j][3])
-                            : "r"(af[i][0]), "r"(af[i][1]), "r"(af[i][2]), "r"(af[i][3]), "r"(bf[j][0]), "r"(bf[j][1]));
+                        mma_tf32_16x8x8(acc[i][j], af[i], bf[j]);
             }
-            if (t + 1 < nt) st.store<8>(As[buf ^ 1], Bs[buf ^ 1], tid);
+            if (t + 1 < nt) st.template store<8>(As[buf ^ 1], Bs[buf ^ 1], tid);
             __syncthreads();
         }
     }
