@@ -28,11 +28,6 @@ extern "C" __global__ void ew_axpy(float* __restrict__ y, const float* __restric
     GRID_STRIDE(i, n) y[i] = __fadd_rn(y[i], __fmul_rn(alpha, x[i]));
 }
 
-// ew_add: y = a + b (same shapes). Matches CPU.Add without broadcasting.
-extern "C" __global__ void ew_add(float* y, const float* a, const float* b, int n) {
-    GRID_STRIDE(i, n) y[i] = a[i] + b[i];
-}
-
 // ew_mul: y = a·b. Matches CPU.Mul.
 extern "C" __global__ void ew_mul(float* y, const float* a, const float* b, int n) {
     GRID_STRIDE(i, n) y[i] = a[i] * b[i];

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs gotrain's pinned CUDA toolkit, Debian 12's nvidia-cuda-toolkit
 # (CUDA 11.8: nvcc for `make ptx` and `make ptx-check`, and cuda.h for the
-# -tags cuda build), with gcc for cgo. It adds the contrib and non-free
-# components to the Debian entries of the apt sources (the toolkit is in
-# non-free), then runs apt-get update and install. Safe to rerun: it does
-# nothing when nvcc 11.8, /usr/include/cuda.h and gcc are already there.
+# -tags cuda build), with gcc for cgo and g++ for the CPU emulator of the
+# kernels (kernels/emu). It adds the contrib and non-free components to the
+# Debian entries of the apt sources (the toolkit is in non-free), then runs
+# apt-get update and install. Safe to rerun: it does nothing when nvcc
+# 11.8, /usr/include/cuda.h, gcc and g++ are already there.
 #
 #   scripts/install-cuda-toolkit.sh                  install (as root, or with sudo)
 #   scripts/install-cuda-toolkit.sh --sources-only   only add contrib non-free to the sources
@@ -18,7 +19,7 @@ set -euo pipefail
 
 me=install-cuda-toolkit.sh
 pinned="release 11.8"
-packages=(nvidia-cuda-toolkit gcc)
+packages=(nvidia-cuda-toolkit gcc g++)
 deb822=${CUDA_TOOLKIT_SOURCES:-/etc/apt/sources.list.d/debian.sources}
 oneline=${CUDA_TOOLKIT_SOURCES_LIST:-/etc/apt/sources.list}
 
@@ -36,11 +37,11 @@ esac
 
 toolkit_ok() {
 	command -v nvcc >/dev/null && [[ "$(nvcc --version 2>/dev/null)" == *"$pinned"* ]] &&
-		[ -f /usr/include/cuda.h ] && command -v gcc >/dev/null
+		[ -f /usr/include/cuda.h ] && command -v gcc >/dev/null && command -v g++ >/dev/null
 }
 
 if ! $sources_only && toolkit_ok; then
-	say "nvcc $pinned, /usr/include/cuda.h and gcc are already installed; nothing to do"
+	say "nvcc $pinned, /usr/include/cuda.h, gcc and g++ are already installed; nothing to do"
 	exit 0
 fi
 
@@ -141,5 +142,5 @@ as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
 say "apt-get install -y --no-install-recommends ${packages[*]}"
 as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${packages[@]}"
 
-toolkit_ok || die "installed ${packages[*]}, but nvcc --version does not say $pinned or /usr/include/cuda.h or gcc is missing"
+toolkit_ok || die "installed ${packages[*]}, but nvcc --version does not say $pinned or /usr/include/cuda.h, gcc or g++ is missing"
 say "installed: $(nvcc --version | grep release)"

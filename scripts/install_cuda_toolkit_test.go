@@ -179,11 +179,11 @@ func TestInstall(t *testing.T) {
 	b, err := os.ReadFile(log)
 	require.NoError(t, err)
 	require.Equal(t, "DEBIAN_FRONTEND=noninteractive apt-get update -q\n"+
-		"DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nvidia-cuda-toolkit gcc\n", string(b))
-	require.Equal(t, "install-cuda-toolkit.sh: installed nvidia-cuda-toolkit gcc, but nvcc --version does not say release 11.8 or /usr/include/cuda.h or gcc is missing\n", stderr)
+		"DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nvidia-cuda-toolkit gcc g++\n", string(b))
+	require.Equal(t, "install-cuda-toolkit.sh: installed nvidia-cuda-toolkit gcc g++, but nvcc --version does not say release 11.8 or /usr/include/cuda.h, gcc or g++ is missing\n", stderr)
 }
 
-// TestInstalledAlready: with nvcc 11.8, cuda.h and gcc it does nothing.
+// TestInstalledAlready: with nvcc 11.8, cuda.h, gcc and g++ it does nothing.
 func TestInstalledAlready(t *testing.T) {
 	if _, err := os.Stat("/usr/include/cuda.h"); err != nil {
 		t.Skip("no /usr/include/cuda.h")
@@ -191,6 +191,7 @@ func TestInstalledAlready(t *testing.T) {
 	fakes := map[string]string{
 		"nvcc": `echo "nvcc: NVIDIA (R) Cuda compiler driver"; echo "Cuda compilation tools, release 11.8, V11.8.89"`,
 		"gcc":  `exit 0`,
+		"g++":  `exit 0`,
 	}
 	for name, body := range noApt {
 		fakes[name] = body
@@ -198,5 +199,5 @@ func TestInstalledAlready(t *testing.T) {
 	env := []string{"CUDA_TOOLKIT_OS_RELEASE=/nonexistent", "CUDA_TOOLKIT_SOURCES=/nonexistent", "CUDA_TOOLKIT_SOURCES_LIST=/nonexistent"}
 	code, stdout, stderr := toolkit(t, fakes, env)
 	require.Equal(t, 0, code, stderr)
-	require.Equal(t, "install-cuda-toolkit.sh: nvcc release 11.8, /usr/include/cuda.h and gcc are already installed; nothing to do\n", stdout)
+	require.Equal(t, "install-cuda-toolkit.sh: nvcc release 11.8, /usr/include/cuda.h, gcc and g++ are already installed; nothing to do\n", stdout)
 }
