@@ -70,11 +70,14 @@ bench:
 cuda-toolkit:
 	scripts/install-cuda-toolkit.sh
 
+# make ptx also regenerates the CPU emulator's kernel tables
+# (kernels/emu/kernels_*.cc) from the sources and the new PTX.
 ptx:
 	@for f in kernels/*.cu; do \
 		echo "$(NVCC) $(NVCC_FLAGS) $$f"; \
 		(cd kernels && $(NVCC) $(NVCC_FLAGS) -o $$(basename $${f%.cu}).ptx $$(basename $$f)) || exit 1; \
 	done
+	$(GO) generate ./kernels/emu
 
 # Fails when a committed .ptx differs from what the pinned nvcc makes of its
 # .cu (or a .cu has no .ptx); skipped with another nvcc or none.
@@ -90,13 +93,17 @@ ptx-check:
 	[ $$status = 0 ] && echo "ptx-check: kernels/*.ptx match their sources"; exit $$status
 
 # Everything a GPU machine without Go needs to check the CUDA engine, in
-# $(GPU_KIT) (git-ignored, about 50 MB): the cuda-tagged test binaries of
-# cuda/ and bench/ (stripped), gotrain built with CUDA, the gzipped MNIST
-# files and gpu-check.sh, which runs them all (see scripts/gpu-check.sh).
+# $(GPU_KIT) (git-ignored, about 60 MB): the cuda-tagged test binaries of
+# cuda/, kernels/parity/, models/ (with its PyTorch fixtures) and bench/
+# (stripped), gotrain built with CUDA, the gzipped MNIST files and
+# gpu-check.sh, which runs them all (see scripts/gpu-check.sh).
 GPU_KIT ?= bin/gpu
 gpu-kit:
-	@mkdir -p '$(GPU_KIT)/mnist'
+	@mkdir -p '$(GPU_KIT)/mnist' '$(GPU_KIT)/testdata'
 	$(GO) test -c -tags cuda -ldflags '-s -w' -o '$(GPU_KIT)/cuda.test' ./cuda
+	$(GO) test -c -tags cuda -ldflags '-s -w' -o '$(GPU_KIT)/parity.test' ./kernels/parity
+	$(GO) test -c -tags cuda -ldflags '-s -w' -o '$(GPU_KIT)/models.test' ./models
+	cp -r models/testdata/torch '$(GPU_KIT)/testdata/' 
 	$(GO) test -c -tags cuda -ldflags '-s -w' -o '$(GPU_KIT)/bench.test' ./bench
 	$(GO) build -tags cuda -ldflags '-s -w' -o '$(GPU_KIT)/gotrain' ./cmd/gotrain
 	$(MAKE) --no-print-directory mnist DATA='$(abspath $(GPU_KIT))/mnist'

@@ -1,12 +1,19 @@
-//go:build cuda
+//go:build cuda || cgo
 
 // Package cuda is gotrain's GPU engine: an engine.Backend whose tensors live
 // in device memory and whose ops launch the hand-written kernels of package
 // kernels through gorgonia.org/cu (the CUDA driver API; no cuDNN, no cuBLAS).
 //
-// It sits behind the `cuda` build tag: gorgonia.org/cu initialises the
-// driver when the program starts and exits the process when no usable GPU
-// is present, so only a build that asked for CUDA links it.
+// The driver calls sit behind a small interface (driver.go) with two
+// implementations. Built with the `cuda` tag, gorgonia.org/cu drives a GPU;
+// only such a build links it, because it initialises the driver when the
+// program starts and exits the process when no usable GPU is present.
+// Built without the tag (with cgo), the same engine runs the same kernels
+// on the CPU emulator of package kernels/emu: that is how every commit tests
+// the engine's launches on machines without a GPU.
+//
+// Every launch's argument count and kinds (pointer, 32-bit integer, float)
+// are checked against the kernel's .param list in the embedded PTX.
 //
 // A CUDA context belongs to an OS thread. Open locks the calling goroutine
 // to its thread and makes the device's primary context current there; use
@@ -19,45 +26,53 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"runtime"
-	"unsafe"
 
 	"github.com/gotrain/gotrain/engine"
 	"github.com/gotrain/gotrain/kernels"
-	"gorgonia.org/cu"
 )
 
 // Backend is the CUDA engine on one device.
 type Backend struct {
+	drv     driver
+	open    bool
 	ordinal int
-	dev     cu.Device
-	ctx     cu.CUContext
 	name    string
 	sms     int // multiprocessors
 	cc      [2]int
 
-	mods []cu.Module
-	fns  map[string]cu.Function
+	fns      map[string]int // kernel name -> index in kernels
+	kernels  []kernel
+	launched []int // kernels launched since TakeLaunched, by index
 
 	err error
 
 	tf32 bool // GEMMs (convolutions, linear, matmul) on TF32 tensor cores
 
+	batchedPQ int // SetConvBatchedBelow
+
 	prof *profile // non-nil between StartProfile and StopProfile
 
 	argv [maxArgs]uint64
-	argp [maxArgs]unsafe.Pointer
 
 	scratch [numScratch]deviceBuffer
-	allocs  []cu.DevicePtr
+	allocs  []devptr
 	bytes   int64
+}
+
+// kernel is a loaded kernel: the driver's handle, its parameter kinds from
+// the PTX (kernels.Sig) and how often it ran.
+type kernel struct {
+	name     string
+	fn       kernelFn
+	sig      string
+	launches int
 }
 
 const maxArgs = 32
 
 // deviceBuffer is a reusable block of device memory (grown, never shrunk).
 type deviceBuffer struct {
-	ptr   cu.DevicePtr
+	ptr   devptr
 	bytes int64
 }
 
@@ -75,36 +90,16 @@ const (
 // makes it current on the calling goroutine's OS thread (which it locks) and
 // loads every kernel module.
 func Open(ordinal int) (*Backend, error) {
-	n, err := cu.NumDevices()
+	drv := newDriver()
+	info, err := drv.open(ordinal)
 	if err != nil {
-		return nil, fmt.Errorf("cuda: count devices: %w", err)
-	}
-	if ordinal < 0 || ordinal >= n {
-		return nil, fmt.Errorf("cuda: no device cuda:%d (this machine has %d; list them with `gotrain devices`)", ordinal, n)
-	}
-	dev, err := cu.GetDevice(ordinal)
-	if err != nil {
-		return nil, fmt.Errorf("cuda: device %d: %w", ordinal, err)
-	}
-	ctx, err := dev.RetainPrimaryCtx()
-	if err != nil {
-		return nil, fmt.Errorf("cuda: device %d: create context: %w", ordinal, err)
-	}
-	b := &Backend{ordinal: ordinal, dev: dev, ctx: ctx, fns: map[string]cu.Function{}}
-	for i := range b.argp {
-		b.argp[i] = unsafe.Pointer(&b.argv[i])
-	}
-	if err := b.Bind(); err != nil {
 		return nil, err
 	}
-	name, _ := dev.Name()
-	b.sms, _ = dev.Attribute(cu.MultiprocessorCount)
-	b.cc[0], _ = dev.Attribute(cu.ComputeCapabilityMajor)
-	b.cc[1], _ = dev.Attribute(cu.ComputeCapabilityMinor)
+	b := &Backend{drv: drv, open: true, ordinal: ordinal, fns: map[string]int{}, sms: info.sms, cc: info.cc, batchedPQ: defaultBatchedPQ}
 	if b.sms <= 0 {
 		b.sms = 1
 	}
-	b.name = fmt.Sprintf("cuda:%d %s", ordinal, name)
+	b.name = fmt.Sprintf("cuda:%d %s", ordinal, info.name)
 	// TF32 GEMMs by default where the GPU has them, as PyTorch runs its
 	// convolutions; GOTRAIN_TF32=0 keeps every GEMM in float32.
 	b.tf32 = b.cc[0] >= 8
@@ -113,17 +108,16 @@ func Open(ordinal int) (*Backend, error) {
 		b.tf32 = false
 	}
 	for _, m := range kernels.Modules() {
-		mod, err := cu.LoadData(m.PTX)
+		entries := kernels.Entries(m.PTX)
+		fns, err := drv.load(m.Name, m.PTX, entries)
 		if err != nil {
+			drv.close()
 			return nil, fmt.Errorf("cuda: load kernels %s.ptx on %s (compute capability %d.%d): %w", m.Name, b.name, b.cc[0], b.cc[1], err)
 		}
-		b.mods = append(b.mods, mod)
-		for _, e := range kernels.Entries(m.PTX) {
-			fn, err := mod.Function(e)
-			if err != nil {
-				return nil, fmt.Errorf("cuda: kernel %s in %s.ptx: %w", e, m.Name, err)
-			}
-			b.fns[e] = fn
+		params := kernels.Params(m.PTX)
+		for i, e := range entries {
+			b.fns[e] = len(b.kernels)
+			b.kernels = append(b.kernels, kernel{name: e, fn: fns[i], sig: kernels.Sig(params[e])})
 		}
 	}
 	return b, nil
@@ -133,8 +127,7 @@ func Open(ordinal int) (*Backend, error) {
 // context current there: call it before using the backend from a goroutine
 // other than the one that opened it.
 func (b *Backend) Bind() error {
-	runtime.LockOSThread()
-	if err := cu.SetCurrentContext(b.ctx); err != nil {
+	if err := b.drv.bind(); err != nil {
 		return fmt.Errorf("cuda: make context of %s current: %w", b.name, err)
 	}
 	return nil
@@ -143,26 +136,27 @@ func (b *Backend) Bind() error {
 // Close frees every allocation and releases the context. The backend and
 // every tensor on it are unusable afterwards.
 func (b *Backend) Close() error {
-	if b.ctx == (cu.CUContext{}) {
+	if !b.open {
 		return nil
 	}
-	err := cu.Synchronize()
+	err := b.drv.sync()
 	for i := range b.scratch {
 		if b.scratch[i].ptr != 0 {
-			cu.MemFree(b.scratch[i].ptr)
+			if e := b.drv.free(b.scratch[i].ptr); err == nil {
+				err = e
+			}
 		}
 	}
 	for _, p := range b.allocs {
-		cu.MemFree(p)
+		if e := b.drv.free(p); err == nil {
+			err = e
+		}
 	}
-	for _, m := range b.mods {
-		m.Unload()
-	}
-	if e := b.dev.ReleasePrimaryCtx(); err == nil {
+	if e := b.drv.close(); err == nil {
 		err = e
 	}
-	b.ctx = cu.CUContext{}
-	b.allocs, b.mods = nil, nil
+	b.open = false
+	b.allocs = nil
 	return err
 }
 
@@ -186,7 +180,7 @@ func (b *Backend) ComputeCapability() (int, int) { return b.cc[0], b.cc[1] }
 // MemInfo returns the device's free and total memory in bytes, and the bytes
 // this backend holds.
 func (b *Backend) MemInfo() (free, total, held int64, err error) {
-	free, total, err = cu.MemInfo()
+	free, total, err = b.drv.memInfo()
 	held = b.bytes
 	for _, s := range b.scratch {
 		held += s.bytes
@@ -216,7 +210,7 @@ func (b *Backend) ClearErr() { b.err = nil }
 // Sync waits for every queued launch and returns Err (with the driver's
 // error for a launch that failed while running, if any).
 func (b *Backend) Sync() error {
-	if err := cu.Synchronize(); err != nil && b.err == nil {
+	if err := b.drv.sync(); err != nil && b.err == nil {
 		b.err = fmt.Errorf("cuda: synchronize %s: %w", b.name, err)
 	}
 	return b.err
@@ -226,7 +220,7 @@ type deviceStorage struct {
 	b   *Backend
 	dt  engine.DType
 	n   int
-	ptr cu.DevicePtr
+	ptr devptr
 }
 
 func (s *deviceStorage) Backend() engine.Backend { return s.b }
@@ -246,14 +240,14 @@ func (b *Backend) Alloc(dt engine.DType, n int) (engine.Storage, error) {
 		return s, nil
 	}
 	bytes := int64(n) * int64(dt.Size())
-	p, err := cu.MemAlloc(bytes)
+	p, err := b.drv.alloc(bytes)
 	if err != nil {
-		free, total, _ := cu.MemInfo()
+		free, total, _ := b.drv.memInfo()
 		return nil, fmt.Errorf("cuda alloc: %d MiB on %s (%d MiB free of %d MiB, %d MiB held by gotrain): %w",
 			bytes>>20, b.name, free>>20, total>>20, b.bytes>>20, err)
 	}
-	if err := cu.MemsetD32(p, 0, int64(n)); err != nil {
-		cu.MemFree(p)
+	if err := b.drv.memsetD32(p, 0, int64(n)); err != nil {
+		b.drv.free(p)
 		return nil, fmt.Errorf("cuda alloc: clear %d MiB: %w", bytes>>20, err)
 	}
 	s.ptr = p
@@ -264,30 +258,33 @@ func (b *Backend) Alloc(dt engine.DType, n int) (engine.Storage, error) {
 
 // scratchBuf returns a device buffer of at least n float32s for slot, grown
 // (never shrunk) on demand: a training loop allocates in its first step only.
-func (b *Backend) scratchBuf(op string, slot, n int) (uint64, bool) {
+func (b *Backend) scratchBuf(op string, slot, n int) (devptr, bool) {
 	bytes := int64(n) * 4
 	s := &b.scratch[slot]
 	if s.bytes >= bytes {
-		return uint64(s.ptr), true
+		return s.ptr, true
 	}
 	if s.ptr != 0 {
 		// Queued kernels may still read the old buffer.
-		if err := cu.Synchronize(); err != nil {
+		if err := b.drv.sync(); err != nil {
 			b.fail(op, "synchronize before growing scratch: %v", err)
 			return 0, false
 		}
-		cu.MemFree(s.ptr)
+		if err := b.drv.free(s.ptr); err != nil {
+			b.fail(op, "free scratch: %v", err)
+			return 0, false
+		}
 		s.ptr, s.bytes = 0, 0
 	}
 	grow := bytes + bytes/4
-	p, err := cu.MemAlloc(grow)
+	p, err := b.drv.alloc(grow)
 	if err != nil {
-		free, total, _ := cu.MemInfo()
+		free, total, _ := b.drv.memInfo()
 		b.fail(op, "scratch of %d MiB on %s (%d MiB free of %d MiB): %v", grow>>20, b.name, free>>20, total>>20, err)
 		return 0, false
 	}
 	s.ptr, s.bytes = p, grow
-	return uint64(p), true
+	return p, true
 }
 
 func (b *Backend) fail(op string, format string, args ...any) {
@@ -370,20 +367,34 @@ func (b *Backend) sameShape(op string, ts ...*engine.Tensor) bool {
 	return true
 }
 
-// ptr is the device address of t's first element as a kernel argument (0
-// for a nil tensor). t must have passed ok.
-func ptr(t *engine.Tensor) uint64 {
+// addr is the device address of t's first element (0 for a nil tensor).
+// t must have passed ok.
+func addr(t *engine.Tensor) devptr {
 	if t == nil {
 		return 0
 	}
 	st, off := t.Storage()
-	return uint64(st.(*deviceStorage).ptr) + uint64(off)*4
+	return st.(*deviceStorage).ptr + devptr(off)*4
 }
 
-// i32 and f32 pack scalar kernel arguments into the 8-byte slots Launch
-// reads (an int or float parameter takes the low 4 bytes).
-func i32(v int) uint64     { return uint64(uint32(int32(v))) }
-func f32(v float32) uint64 { return uint64(math.Float32bits(v)) }
+// arg is one kernel argument in the 8-byte slot cuLaunchKernel reads (a
+// 32-bit int or float takes the low 4 bytes), with its kind as kernels.Sig
+// writes it (p: pointer, i: 32-bit integer, f: float32), checked against
+// the kernel's PTX parameters at every launch.
+type arg struct {
+	bits uint64
+	kind byte
+}
+
+// ptr is t's address as a pointer argument; dp is a device address as one.
+func ptr(t *engine.Tensor) arg { return dp(addr(t)) }
+func dp(p devptr) arg          { return arg{uint64(p), 'p'} }
+
+// i32 is a 32-bit integer argument (int or unsigned in the kernel), f32 a
+// float argument.
+func i32(v int) arg     { return arg{uint64(uint32(int32(v))), 'i'} }
+func u32(v uint32) arg  { return arg{uint64(v), 'i'} }
+func f32(v float32) arg { return arg{uint64(math.Float32bits(v)), 'f'} }
 
 // dim3 is a launch's grid or block shape.
 type dim3 struct{ x, y, z int }
@@ -394,39 +405,95 @@ func d1(x int) dim3 { return dim3{x, 1, 1} }
 func blocks(n, per int) int { return (n + per - 1) / per }
 
 // launch queues kernel on the backend's stream; op names the engine op for
-// errors.
-func (b *Backend) launch(op, kernel string, grid, block dim3, shmem int, args ...uint64) {
+// errors. The arguments must match the kernel's PTX parameters in number
+// and kind.
+func (b *Backend) launch(op, name string, grid, block dim3, shmem int, args ...arg) {
 	if b.err != nil {
 		return
 	}
-	fn, found := b.fns[kernel]
+	ki, found := b.fns[name]
 	if !found {
-		b.fail(op, "kernel %s is not in the embedded PTX (run `make ptx`)", kernel)
+		b.fail(op, "kernel %s is not in the embedded PTX (run `make ptx`)", name)
 		return
 	}
+	k := &b.kernels[ki]
 	if len(args) > maxArgs {
-		b.fail(op, "kernel %s: %d arguments (at most %d)", kernel, len(args), maxArgs)
+		b.fail(op, "kernel %s: %d arguments (at most %d)", name, len(args), maxArgs)
 		return
+	}
+	if len(args) != len(k.sig) {
+		b.fail(op, "kernel %s takes %d parameters (%s), launched with %d", name, len(k.sig), k.sig, len(args))
+		return
+	}
+	for i, a := range args {
+		if a.kind != k.sig[i] {
+			b.fail(op, "kernel %s: argument %d is a %s, its parameter a %s (PTX %s)", name, i, kindName(a.kind), kindName(k.sig[i]), k.sig)
+			return
+		}
+		b.argv[i] = a.bits
 	}
 	if grid.x <= 0 || grid.y <= 0 || grid.z <= 0 {
 		return // nothing to do
 	}
-	copy(b.argv[:], args)
+	if k.launches == 0 {
+		b.launched = append(b.launched, ki)
+	}
+	k.launches++
 	if b.prof != nil {
-		if err := b.prof.before(op, kernel); err != nil {
+		if err := b.prof.before(b.drv, op, name); err != nil {
 			b.fail(op, "%v", err)
 			return
 		}
 	}
-	if err := fn.Launch(grid.x, grid.y, grid.z, block.x, block.y, block.z, shmem, cu.Stream{}, b.argp[:len(args)]); err != nil {
-		b.fail(op, "launch %s grid %v block %v: %v", kernel, grid, block, err)
+	if err := b.drv.launch(k.fn, grid, block, shmem, b.argv[:len(args)]); err != nil {
+		b.fail(op, "launch %s grid %v block %v: %v", name, grid, block, err)
 	}
 	if b.prof != nil {
-		if err := b.prof.after(); err != nil {
+		if err := b.prof.after(b.drv); err != nil {
 			b.fail(op, "%v", err)
 		}
 	}
 }
+
+func kindName(k byte) string {
+	switch k {
+	case 'p':
+		return "pointer"
+	case 'i':
+		return "32-bit integer"
+	case 'f':
+		return "float32"
+	case 'd':
+		return "float64"
+	}
+	return "parameter of another kind"
+}
+
+// TakeLaunched returns the kernels launched since the last call, each
+// with its launch count, and starts counting again (the parity tests use it
+// to say which kernels a check covered).
+func (b *Backend) TakeLaunched() map[string]int {
+	out := make(map[string]int, len(b.launched))
+	for _, ki := range b.launched {
+		out[b.kernels[ki].name] = b.kernels[ki].launches
+		b.kernels[ki].launches = 0
+	}
+	b.launched = b.launched[:0]
+	return out
+}
+
+// Kernels lists every kernel the backend loaded.
+func (b *Backend) Kernels() []string {
+	out := make([]string, len(b.kernels))
+	for i, k := range b.kernels {
+		out[i] = k.name
+	}
+	return out
+}
+
+// Driver says what the backend runs on: "cuda" (a GPU through
+// gorgonia.org/cu) or "emulator" (the kernels on the CPU, kernels/emu).
+func (b *Backend) Driver() string { return DriverName }
 
 var _ engine.Backend = (*Backend)(nil)
 

@@ -1,4 +1,4 @@
-//go:build cuda
+//go:build cuda || cgo
 
 package cuda
 
@@ -13,19 +13,29 @@ type convGeom struct {
 	batched bool // small output: one GEMM over the whole batch
 }
 
-// batchedPQ: convolutions whose output has fewer pixels than this run as
-// one GEMM over the whole batch, columns (C·R·S, N·P·Q), as the CPU engine
-// does below the same size: per-image GEMMs of 7x7 or 4x4 outputs would
-// fill a 64-wide tile to 77% or 25%, and the weight gradient's reduction
-// would restart every 49 or 16 products.
-var batchedPQ = 100
+// defaultBatchedPQ: convolutions whose output has fewer pixels than this
+// run as one GEMM over the whole batch, columns (C·R·S, N·P·Q), as the CPU
+// engine does below the same size: per-image GEMMs of 7x7 or 4x4 outputs
+// would fill a 64-wide tile to 77% or 25%, and the weight gradient's
+// reduction would restart every 49 or 16 products.
+const defaultBatchedPQ = 100
+
+// SetConvBatchedBelow sets the output size (pixels) below which a
+// convolution runs as one GEMM over the batch (default 100; 0: never, a
+// huge value: always) and returns the previous one. Tests use it to run
+// both column layouts.
+func (b *Backend) SetConvBatchedBelow(pq int) int {
+	old := b.batchedPQ
+	b.batchedPQ = pq
+	return old
+}
 
 func (b *Backend) convGeom(op string, y, x, w, bias *engine.Tensor, p engine.Conv2dParams) (g convGeom, ok bool) {
 	cg, err := engine.ConvGeometry(y, x, w, bias, p)
 	if !b.check(op, err) {
 		return g, false
 	}
-	g = convGeom{ConvGeom: cg, batched: cg.PQ < batchedPQ}
+	g = convGeom{ConvGeom: cg, batched: cg.PQ < b.batchedPQ}
 	if int64(g.CRS)*int64(g.PQ) >= 1<<31 || int64(g.N)*int64(g.C*g.H*g.W) >= 1<<31 {
 		b.fail(op, "too large for 32-bit indexing: %s", shapeStr(y, x, w))
 		return g, false
@@ -48,16 +58,16 @@ func (g *convGeom) colLayout() (img, ld int) {
 // cols returns the im2col columns of x in the cols scratch buffer (per
 // image (N, C·R·S, P·Q), or (C·R·S, N·P·Q) when batched), or x itself for
 // a direct (1x1) per-image convolution.
-func (b *Backend) cols(op string, x *engine.Tensor, g *convGeom) (uint64, bool) {
+func (b *Backend) cols(op string, x *engine.Tensor, g *convGeom) (devptr, bool) {
 	if g.Direct && !g.batched {
-		return ptr(x), true
+		return addr(x), true
 	}
 	col, ok := b.scratchBuf(op, scratchCols, g.N*g.CRS*g.PQ)
 	if !ok {
 		return 0, false
 	}
 	img, ld := g.colLayout()
-	args := []uint64{col, ptr(x), i32(g.N), i32(g.C), i32(g.H), i32(g.W), i32(g.R), i32(g.S), i32(g.P), i32(g.Q),
+	args := []arg{dp(col), ptr(x), i32(g.N), i32(g.C), i32(g.H), i32(g.W), i32(g.R), i32(g.S), i32(g.P), i32(g.Q),
 		i32(g.Params.StrideH), i32(g.Params.StrideW), i32(g.Params.PadH), i32(g.Params.PadW), i32(img), i32(ld)}
 	if g.PQ >= planePixels {
 		b.launch(op, "conv_im2col_plane", dim3{g.C, g.N, 1}, d1(min(256, (g.PQ+31)/32*32)), 0, args...)
@@ -73,9 +83,9 @@ func (b *Backend) cols(op string, x *engine.Tensor, g *convGeom) (uint64, bool) 
 const planePixels = 64
 
 // col2im launches the gather of dcol (in g's column layout) into dx.
-func (b *Backend) col2im(op string, dx *engine.Tensor, dcol uint64, g *convGeom) {
+func (b *Backend) col2im(op string, dx *engine.Tensor, dcol devptr, g *convGeom) {
 	img, ld := g.colLayout()
-	args := []uint64{ptr(dx), dcol, i32(g.N), i32(g.C), i32(g.H), i32(g.W), i32(g.R), i32(g.S), i32(g.P), i32(g.Q),
+	args := []arg{ptr(dx), dp(dcol), i32(g.N), i32(g.C), i32(g.H), i32(g.W), i32(g.R), i32(g.S), i32(g.P), i32(g.Q),
 		i32(g.Params.StrideH), i32(g.Params.StrideW), i32(g.Params.PadH), i32(g.Params.PadW), i32(img), i32(ld)}
 	if hw := g.H * g.W; hw >= planePixels {
 		th, gx := rowLaunch(hw)
@@ -93,8 +103,8 @@ func rowLaunch(n int) (threads, gx int) {
 }
 
 // swap01 writes dst (B, A, L) = src (A, B, L) (+ bias[a]).
-func (b *Backend) swap01(op string, dst, src uint64, a, bb, l int, bias uint64) {
-	b.launch(op, "conv_swap01", b.ewGrid(a*bb*l), d1(256), 0, dst, src, i32(a), i32(bb), i32(l), bias)
+func (b *Backend) swap01(op string, dst, src devptr, a, bb, l int, bias devptr) {
+	b.launch(op, "conv_swap01", b.ewGrid(a*bb*l), d1(256), 0, dp(dst), dp(src), i32(a), i32(bb), i32(l), dp(bias))
 }
 
 // Conv2d is im2col and one GEMM per image: y_n (K, P·Q) = w (K, C·R·S) ·
@@ -119,15 +129,15 @@ func (b *Backend) Conv2d(y, x, w, bias *engine.Tensor, p engine.Conv2dParams) {
 			return
 		}
 		np := g.N * g.PQ
-		b.gemm(op, gemmCall{m: g.K, n: np, k: g.CRS, a: ptr(w), lda: g.CRS, b: col, ldb: np, c: out, ldc: np,
+		b.gemm(op, gemmCall{m: g.K, n: np, k: g.CRS, a: addr(w), lda: g.CRS, b: col, ldb: np, c: out, ldc: np,
 			batch: 1, alpha: 1})
-		b.swap01(op, ptr(y), out, g.K, g.N, g.PQ, ptr(bias))
+		b.swap01(op, addr(y), out, g.K, g.N, g.PQ, addr(bias))
 		return
 	}
-	call := gemmCall{m: g.K, n: g.PQ, k: g.CRS, a: ptr(w), lda: g.CRS, b: col, ldb: g.PQ, sB: g.CRS * g.PQ,
-		c: ptr(y), ldc: g.PQ, sC: g.K * g.PQ, batch: g.N, alpha: 1}
+	call := gemmCall{m: g.K, n: g.PQ, k: g.CRS, a: addr(w), lda: g.CRS, b: col, ldb: g.PQ, sB: g.CRS * g.PQ,
+		c: addr(y), ldc: g.PQ, sC: g.K * g.PQ, batch: g.N, alpha: 1}
 	if bias != nil {
-		call.bias, call.biasMode = ptr(bias), 1
+		call.bias, call.biasMode = addr(bias), 1
 	}
 	b.gemm(op, call)
 }
@@ -160,15 +170,15 @@ func (b *Backend) Conv2dBackward(dx, dw, db, dy, x, w *engine.Tensor, p engine.C
 		if !ok {
 			return
 		}
-		b.gemm(op, gemmCall{transB: true, m: g.K, n: g.CRS, k: g.PQ, a: ptr(dy), lda: g.PQ, sA: g.K * g.PQ,
-			b: col, ldb: g.PQ, sB: g.CRS * g.PQ, c: ptr(dw), ldc: g.CRS, batch: g.N, reduce: true, alpha: 1})
+		b.gemm(op, gemmCall{transB: true, m: g.K, n: g.CRS, k: g.PQ, a: addr(dy), lda: g.PQ, sA: g.K * g.PQ,
+			b: col, ldb: g.PQ, sB: g.CRS * g.PQ, c: addr(dw), ldc: g.CRS, batch: g.N, reduce: true, alpha: 1})
 	}
 	if dx == nil {
 		return
 	}
 	if g.Direct {
-		b.gemm(op, gemmCall{transA: true, m: g.CRS, n: g.PQ, k: g.K, a: ptr(w), lda: g.CRS, b: ptr(dy), ldb: g.PQ,
-			sB: g.K * g.PQ, c: ptr(dx), ldc: g.PQ, sC: g.CRS * g.PQ, batch: g.N, alpha: 1})
+		b.gemm(op, gemmCall{transA: true, m: g.CRS, n: g.PQ, k: g.K, a: addr(w), lda: g.CRS, b: addr(dy), ldb: g.PQ,
+			sB: g.K * g.PQ, c: addr(dx), ldc: g.PQ, sC: g.CRS * g.PQ, batch: g.N, alpha: 1})
 		return
 	}
 	// The columns buffer is free again: the dw GEMM queued before reads it
@@ -177,7 +187,7 @@ func (b *Backend) Conv2dBackward(dx, dw, db, dy, x, w *engine.Tensor, p engine.C
 	if !ok {
 		return
 	}
-	b.gemm(op, gemmCall{transA: true, m: g.CRS, n: g.PQ, k: g.K, a: ptr(w), lda: g.CRS, b: ptr(dy), ldb: g.PQ,
+	b.gemm(op, gemmCall{transA: true, m: g.CRS, n: g.PQ, k: g.K, a: addr(w), lda: g.CRS, b: addr(dy), ldb: g.PQ,
 		sB: g.K * g.PQ, c: dcol, ldc: g.PQ, sC: g.CRS * g.PQ, batch: g.N, alpha: 1})
 	b.col2im(op, dx, dcol, &g)
 }
@@ -192,7 +202,7 @@ func (b *Backend) conv2dBackwardBatched(op string, dx, dw, dy, x, w *engine.Tens
 	if !ok {
 		return
 	}
-	b.swap01(op, dyT, ptr(dy), g.N, g.K, g.PQ, 0)
+	b.swap01(op, dyT, addr(dy), g.N, g.K, g.PQ, 0)
 	if dw != nil {
 		col, ok := b.cols(op, x, g)
 		if !ok {
@@ -201,7 +211,7 @@ func (b *Backend) conv2dBackwardBatched(op string, dx, dw, dy, x, w *engine.Tens
 		ch := rowChunk(np)
 		nb := blocks(np, ch)
 		b.gemm(op, gemmCall{transB: true, m: g.K, n: g.CRS, k: ch, a: dyT, lda: np, sA: ch,
-			b: col, ldb: np, sB: ch, c: ptr(dw), ldc: g.CRS, batch: nb, kLast: np - (nb-1)*ch, reduce: true, alpha: 1})
+			b: col, ldb: np, sB: ch, c: addr(dw), ldc: g.CRS, batch: nb, kLast: np - (nb-1)*ch, reduce: true, alpha: 1})
 	}
 	if dx == nil {
 		return
@@ -210,7 +220,7 @@ func (b *Backend) conv2dBackwardBatched(op string, dx, dw, dy, x, w *engine.Tens
 	if !ok {
 		return
 	}
-	b.gemm(op, gemmCall{transA: true, m: g.CRS, n: np, k: g.K, a: ptr(w), lda: g.CRS, b: dyT, ldb: np,
+	b.gemm(op, gemmCall{transA: true, m: g.CRS, n: np, k: g.K, a: addr(w), lda: g.CRS, b: dyT, ldb: np,
 		c: dcol, ldc: np, batch: 1, alpha: 1})
 	b.col2im(op, dx, dcol, g)
 }

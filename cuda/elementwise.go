@@ -1,4 +1,4 @@
-//go:build cuda
+//go:build cuda || cgo
 
 package cuda
 
@@ -6,7 +6,6 @@ import (
 	"unsafe"
 
 	"github.com/gotrain/gotrain/engine"
-	"gorgonia.org/cu"
 )
 
 // ewThreads is the block size of the element-wise kernels.
@@ -23,7 +22,7 @@ func (b *Backend) ewGrid(n int) dim3 {
 }
 
 // ew launches a grid-stride kernel over n elements.
-func (b *Backend) ew(op, kernel string, n int, args ...uint64) {
+func (b *Backend) ew(op, kernel string, n int, args ...arg) {
 	if n == 0 {
 		return
 	}
@@ -55,7 +54,7 @@ func (b *Backend) upload(dt engine.DType, dst *engine.Tensor, src unsafe.Pointer
 	if n == 0 {
 		return
 	}
-	if err := cu.MemcpyHtoDAsync(cu.DevicePtr(ptr(dst)), src, int64(n)*4, cu.Stream{}); err != nil {
+	if err := b.drv.copyIn(addr(dst), src, int64(n)*4); err != nil {
 		b.fail("upload", "%s: %v", dst, err)
 	}
 }
@@ -82,7 +81,7 @@ func (b *Backend) download(dt engine.DType, dst unsafe.Pointer, n int, src *engi
 	if n == 0 {
 		return
 	}
-	if err := cu.MemcpyDtoH(dst, cu.DevicePtr(ptr(src)), int64(n)*4); err != nil {
+	if err := b.drv.copyOut(dst, addr(src), int64(n)*4); err != nil {
 		b.fail("download", "%s: %v", src, err)
 	}
 }
@@ -104,10 +103,10 @@ func (b *Backend) Copy(dst, src *engine.Tensor) {
 	if !b.okAs("copy", dst.DType(), dst, src) || !b.sameLen("copy", dst, src) {
 		return
 	}
-	if dst.Len() == 0 || ptr(dst) == ptr(src) {
+	if dst.Len() == 0 || addr(dst) == addr(src) {
 		return
 	}
-	if err := cu.MemcpyDtoDAsync(cu.DevicePtr(ptr(dst)), cu.DevicePtr(ptr(src)), int64(dst.Len())*4, cu.Stream{}); err != nil {
+	if err := b.drv.copyDD(addr(dst), addr(src), int64(dst.Len())*4); err != nil {
 		b.fail("copy", "%s: %v", dst, err)
 	}
 }
@@ -191,7 +190,7 @@ func (b *Backend) dropout(op string, dst, src *engine.Tensor, p float32, key eng
 	n := dst.Len()
 	b.launch(op, "ew_dropout", b.ewGrid((n+3)/4), d1(ewThreads), 0,
 		ptr(dst), ptr(src), f32(p), f32(1/(1-p)), i32(n),
-		uint64(uint32(key.Seed)), uint64(uint32(key.Seed>>32)), uint64(key.Layer), uint64(key.Step))
+		u32(uint32(key.Seed)), u32(uint32(key.Seed>>32)), u32(uint32(key.Layer)), u32(uint32(key.Step)))
 }
 
 // Dropout zeroes each element with probability p (the CPU engine's masks)

@@ -1,4 +1,4 @@
-//go:build cuda
+//go:build cuda || cgo
 
 package cuda
 
@@ -12,17 +12,17 @@ import (
 type gemmCall struct {
 	transA, transB bool
 	m, n, k        int
-	a              uint64
+	a              devptr
 	lda, sA        int
-	b              uint64
+	b              devptr
 	ldb, sB        int
-	c              uint64
+	c              devptr
 	ldc, sC        int
 	batch          int
 	kLast          int  // 0: k
 	reduce         bool // sum all products into one C (else C_b = product b at c + b·sC)
 	alpha, beta    float32
-	bias           uint64
+	bias           devptr
 	biasMode       int // 0 none, 1 per row, 2 per column
 }
 
@@ -101,12 +101,12 @@ func (b *Backend) gemm(op string, g gemmCall) {
 		return
 	}
 	b.launch(op, kernel, dim3{blocks(g.n, tile), blocks(g.m, tile), z}, d1(256), 0,
-		g.a, i32(g.lda), i32(g.sA), g.b, i32(g.ldb), i32(g.sB), c, i32(ldc), i32(sC),
+		dp(g.a), i32(g.lda), i32(g.sA), dp(g.b), i32(g.ldb), i32(g.sB), dp(c), i32(ldc), i32(sC),
 		i32(g.m), i32(g.n), i32(g.k), i32(g.kLast), i32(g.batch), i32(bpz),
-		f32(g.alpha), f32(g.beta), g.bias, i32(g.biasMode))
+		f32(g.alpha), f32(g.beta), dp(g.bias), i32(g.biasMode))
 	if g.reduce && z > 1 {
 		b.launch(op, "gemm_sum_splits", b.ewGrid(g.m*g.n), d1(256), 0,
-			g.c, i32(g.ldc), c, i32(g.m), i32(g.n), i32(z))
+			dp(g.c), i32(g.ldc), dp(c), i32(g.m), i32(g.n), i32(z))
 	}
 }
 
@@ -132,10 +132,10 @@ func (b *Backend) Linear(y, x, w, bias *engine.Tensor) {
 		b.fail(op, "shapes do not fit: %s", shapeStr(y, x, w, bias))
 		return
 	}
-	g := gemmCall{transB: true, m: r, n: out, k: in, a: ptr(x), lda: in, b: ptr(w), ldb: in, c: ptr(y), ldc: out,
+	g := gemmCall{transB: true, m: r, n: out, k: in, a: addr(x), lda: in, b: addr(w), ldb: in, c: addr(y), ldc: out,
 		batch: 1, alpha: 1}
 	if bias != nil {
-		g.bias, g.biasMode = ptr(bias), 2
+		g.bias, g.biasMode = addr(bias), 2
 	}
 	b.gemm(op, g)
 }
@@ -154,7 +154,7 @@ func (b *Backend) LinearBackward(dx, dw, db, dy, x, w *engine.Tensor) {
 		return
 	}
 	if dx != nil {
-		b.gemm(op, gemmCall{m: r, n: in, k: out, a: ptr(dy), lda: out, b: ptr(w), ldb: in, c: ptr(dx), ldc: in,
+		b.gemm(op, gemmCall{m: r, n: in, k: out, a: addr(dy), lda: out, b: addr(w), ldb: in, c: addr(dx), ldc: in,
 			batch: 1, alpha: 1})
 	}
 	if dw != nil {
@@ -164,8 +164,8 @@ func (b *Backend) LinearBackward(dx, dw, db, dy, x, w *engine.Tensor) {
 		if r == 0 {
 			b.Fill(dw, 0)
 		} else {
-			b.gemm(op, gemmCall{transA: true, m: out, n: in, k: ch, a: ptr(dy), lda: out, sA: ch * out,
-				b: ptr(x), ldb: in, sB: ch * in, c: ptr(dw), ldc: in, batch: nb, kLast: r - (nb-1)*ch,
+			b.gemm(op, gemmCall{transA: true, m: out, n: in, k: ch, a: addr(dy), lda: out, sA: ch * out,
+				b: addr(x), ldb: in, sB: ch * in, c: addr(dw), ldc: in, batch: nb, kLast: r - (nb-1)*ch,
 				reduce: true, alpha: 1})
 		}
 	}
@@ -204,6 +204,6 @@ func (b *Backend) MatMul(c, x, y *engine.Tensor, transA, transB bool) {
 		return
 	}
 	b.gemm(op, gemmCall{transA: transA, transB: transB, m: m, n: n, k: k,
-		a: ptr(x), lda: xs[ra-1], sA: m * k, b: ptr(y), ldb: ys[ra-1], sB: k * n,
-		c: ptr(c), ldc: n, sC: m * n, batch: batch, alpha: 1})
+		a: addr(x), lda: xs[ra-1], sA: m * k, b: addr(y), ldb: ys[ra-1], sB: k * n,
+		c: addr(c), ldc: n, sC: m * n, batch: batch, alpha: 1})
 }

@@ -1,4 +1,4 @@
-//go:build cuda
+//go:build cuda || cgo
 
 package cuda
 
@@ -96,7 +96,7 @@ func normVec4(s int, ts ...*engine.Tensor) bool {
 		return false
 	}
 	for _, t := range ts {
-		if t != nil && ptr(t)%16 != 0 {
+		if t != nil && addr(t)%16 != 0 {
 			return false
 		}
 	}
@@ -105,15 +105,15 @@ func normVec4(s int, ts ...*engine.Tensor) bool {
 
 // normBNApply queues y = x·a[k] + off[k] with coef the float2 (a, off) per
 // channel on the device.
-func (b *Backend) normBNApply(op string, y, x *engine.Tensor, coef uint64, ch, s int) {
+func (b *Backend) normBNApply(op string, y, x *engine.Tensor, coef devptr, ch, s int) {
 	total := x.Len()
 	if normVec4(s, x, y) {
 		b.launch(op, "norm_bn_apply4", b.normGrid(total/4, 2), d1(normThreads), 0,
-			ptr(x), ptr(y), coef, i32(total), i32(ch), i32(s))
+			ptr(x), ptr(y), dp(coef), i32(total), i32(ch), i32(s))
 		return
 	}
 	b.launch(op, "norm_bn_apply", b.normGrid(total, 4), d1(normThreads), 0,
-		ptr(x), ptr(y), coef, i32(total), i32(ch), i32(s))
+		ptr(x), ptr(y), dp(coef), i32(total), i32(ch), i32(s))
 }
 
 // BatchNormTrain normalises x (N,C,...) per channel with the batch statistics
@@ -140,7 +140,7 @@ func (b *Backend) BatchNormTrain(y, saveMean, saveInvStd, runMean, runVar, x, ga
 		return
 	}
 	p := b.normBNSplit(ch, m)
-	var part uint64
+	var part devptr
 	partFloats := normAlign(4 * ch * p) // two doubles per (channel, block)
 	if p > 1 {
 		if part, ok = b.scratchBuf(op, scratchReduce, partFloats+2*ch); !ok {
@@ -148,14 +148,14 @@ func (b *Backend) BatchNormTrain(y, saveMean, saveInvStd, runMean, runVar, x, ga
 		}
 	}
 	b.launch(op, "norm_bn_stats", dim3{ch, p, 1}, d1(normThreads), 0,
-		ptr(x), ptr(y), ptr(saveMean), ptr(saveInvStd), ptr(runMean), ptr(runVar), ptr(gamma), ptr(beta), part,
+		ptr(x), ptr(y), ptr(saveMean), ptr(saveInvStd), ptr(runMean), ptr(runVar), ptr(gamma), ptr(beta), dp(part),
 		i32(n), i32(ch), i32(s), i32(p), f32(momentum), f32(eps))
 	if p == 1 {
 		return
 	}
-	coef := part + uint64(4*partFloats)
+	coef := part + devptr(4*partFloats)
 	b.launch(op, "norm_bn_stats_finalize", d1(blocks(ch, normThreads)), d1(normThreads), 0,
-		part, coef, ptr(saveMean), ptr(saveInvStd), ptr(runMean), ptr(runVar), ptr(gamma), ptr(beta), ptr(x),
+		dp(part), dp(coef), ptr(saveMean), ptr(saveInvStd), ptr(runMean), ptr(runVar), ptr(gamma), ptr(beta), ptr(x),
 		i32(n), i32(ch), i32(s), i32(p), f32(momentum), f32(eps))
 	b.normBNApply(op, y, x, coef, ch, s)
 }
@@ -176,7 +176,7 @@ func (b *Backend) BatchNormEval(y, x, gamma, beta, runMean, runVar *engine.Tenso
 		return
 	}
 	b.launch(op, "norm_bn_eval_coef", d1(blocks(ch, normThreads)), d1(normThreads), 0,
-		coef, ptr(gamma), ptr(beta), ptr(runMean), ptr(runVar), i32(ch), f32(eps))
+		dp(coef), ptr(gamma), ptr(beta), ptr(runMean), ptr(runVar), i32(ch), f32(eps))
 	b.normBNApply(op, y, x, coef, ch, s)
 }
 
@@ -222,7 +222,7 @@ func (b *Backend) normBNBackward(op string, dx, dgamma, dbeta, dy, x, gamma, mea
 	if eval {
 		evalMode = 1
 	}
-	var part uint64
+	var part devptr
 	partFloats := normAlign(4 * ch * p)
 	if p > 1 {
 		var ok bool
@@ -231,18 +231,18 @@ func (b *Backend) normBNBackward(op string, dx, dgamma, dbeta, dy, x, gamma, mea
 		}
 	}
 	b.launch(op, "norm_bn_bwd_reduce", dim3{ch, p, 1}, d1(normThreads), 0,
-		ptr(dy), ptr(x), ptr(dx), ptr(gamma), ptr(mean), ptr(stat), ptr(dgamma), ptr(dbeta), part,
+		ptr(dy), ptr(x), ptr(dx), ptr(gamma), ptr(mean), ptr(stat), ptr(dgamma), ptr(dbeta), dp(part),
 		i32(n), i32(ch), i32(s), i32(p), i32(evalMode), f32(eps))
 	if p == 1 {
 		return
 	}
-	var coef uint64
+	var coef devptr
 	if !eval && dx != nil {
-		coef = part + uint64(4*partFloats)
+		coef = part + devptr(4*partFloats)
 	}
 	if dgamma != nil || dbeta != nil || coef != 0 {
 		b.launch(op, "norm_bn_bwd_finalize", d1(blocks(ch, normThreads)), d1(normThreads), 0,
-			part, coef, ptr(gamma), ptr(mean), ptr(stat), ptr(dgamma), ptr(dbeta),
+			dp(part), dp(coef), ptr(gamma), ptr(mean), ptr(stat), ptr(dgamma), ptr(dbeta),
 			i32(n), i32(ch), i32(s), i32(p), i32(evalMode), f32(eps))
 	}
 	if coef == 0 {
@@ -251,11 +251,11 @@ func (b *Backend) normBNBackward(op string, dx, dgamma, dbeta, dy, x, gamma, mea
 	total := x.Len()
 	if normVec4(s, dx, dy, x) {
 		b.launch(op, "norm_bn_bwd_dx4", b.normGrid(total/4, 2), d1(normThreads), 0,
-			ptr(dx), ptr(dy), ptr(x), coef, i32(total), i32(ch), i32(s))
+			ptr(dx), ptr(dy), ptr(x), dp(coef), i32(total), i32(ch), i32(s))
 		return
 	}
 	b.launch(op, "norm_bn_bwd_dx", b.normGrid(total, 4), d1(normThreads), 0,
-		ptr(dx), ptr(dy), ptr(x), coef, i32(total), i32(ch), i32(s))
+		ptr(dx), ptr(dy), ptr(x), dp(coef), i32(total), i32(ch), i32(s))
 }
 
 // normRows views t as rows of its last dimension (engine.Rows).
@@ -338,18 +338,18 @@ func (b *Backend) LayerNormBackward(dx, dgamma, dbeta, dy, x, gamma, saveMean, s
 		if p = blocks(r, rowsPer); p < 1 { // no empty chunk
 			p = 1
 		}
-		var part uint64
+		var part devptr
 		if p > 1 {
 			if part, ok = b.scratchBuf(op, scratchReduce, 4*p*d); !ok {
 				return
 			}
 		}
 		b.launch(op, "norm_ln_bwd_cols", dim3{colBlocks, p, 1}, dim3{32, normThreads / 32, 1}, 0,
-			ptr(dy), ptr(x), ptr(saveMean), ptr(saveInvStd), ptr(dgamma), ptr(dbeta), part,
+			ptr(dy), ptr(x), ptr(saveMean), ptr(saveInvStd), ptr(dgamma), ptr(dbeta), dp(part),
 			i32(r), i32(d), i32(rowsPer), i32(p))
 		if p > 1 {
 			b.launch(op, "norm_ln_bwd_cols_finalize", d1(blocks(d, normThreads)), d1(normThreads), 0,
-				part, ptr(dgamma), ptr(dbeta), i32(d), i32(p))
+				dp(part), ptr(dgamma), ptr(dbeta), i32(d), i32(p))
 		}
 	}
 	if dx != nil && r > 0 {
@@ -413,7 +413,7 @@ func (b *Backend) CrossEntropy(loss, dlogits, logits, labels *engine.Tensor) {
 	}
 	if n > 0 {
 		kernel, grid := normRowKernel("norm_ce_rows", n, k)
-		b.launch(op, kernel, grid, d1(normThreads), 0, ptr(dlogits), ptr(logits), ptr(labels), rowLoss, i32(n), i32(k))
+		b.launch(op, kernel, grid, d1(normThreads), 0, ptr(dlogits), ptr(logits), ptr(labels), dp(rowLoss), i32(n), i32(k))
 	}
-	b.launch(op, "norm_ce_loss", d1(1), d1(normThreads), 0, rowLoss, ptr(loss), i32(n))
+	b.launch(op, "norm_ce_loss", d1(1), d1(normThreads), 0, dp(rowLoss), ptr(loss), i32(n))
 }

@@ -1,4 +1,4 @@
-//go:build cuda
+//go:build cuda || cgo
 
 package cuda
 
@@ -21,8 +21,8 @@ func (b *Backend) poolGeom(op string, y, x *engine.Tensor, p engine.Pool2dParams
 }
 
 // poolWindowArgs are the window arguments of the max and average kernels.
-func poolWindowArgs(p engine.Pool2dParams) []uint64 {
-	return []uint64{i32(p.KH), i32(p.KW), i32(p.StrideH), i32(p.StrideW), i32(p.PadH), i32(p.PadW)}
+func poolWindowArgs(p engine.Pool2dParams) []arg {
+	return []arg{i32(p.KH), i32(p.KW), i32(p.StrideH), i32(p.StrideW), i32(p.PadH), i32(p.PadW)}
 }
 
 // MaxPool2d takes the first maximum of each window (PyTorch's order) and
@@ -41,7 +41,7 @@ func (b *Backend) MaxPool2d(y, idx, x *engine.Tensor, p engine.Pool2dParams) {
 		return
 	}
 	n := planes * oh * ow
-	args := append([]uint64{ptr(y), ptr(idx), ptr(x), i32(n), i32(h), i32(w), i32(oh), i32(ow)}, poolWindowArgs(p)...)
+	args := append([]arg{ptr(y), ptr(idx), ptr(x), i32(n), i32(h), i32(w), i32(oh), i32(ow)}, poolWindowArgs(p)...)
 	b.launch(op, "pool_max_fwd", d1(blocks(n, poolThreads)), d1(poolThreads), 0, args...)
 }
 
@@ -83,7 +83,7 @@ func (b *Backend) MaxPool2dBackward(dx, dy, idx *engine.Tensor) {
 }
 
 // poolExcl is ExcludePad as a kernel argument.
-func poolExcl(p engine.Pool2dParams) uint64 {
+func poolExcl(p engine.Pool2dParams) arg {
 	if p.ExcludePad {
 		return i32(1)
 	}
@@ -101,7 +101,7 @@ func (b *Backend) AvgPool2d(y, x *engine.Tensor, p engine.Pool2dParams) {
 		return
 	}
 	n := planes * oh * ow
-	args := append([]uint64{ptr(y), ptr(x), i32(n), i32(h), i32(w), i32(oh), i32(ow)}, poolWindowArgs(p)...)
+	args := append([]arg{ptr(y), ptr(x), i32(n), i32(h), i32(w), i32(oh), i32(ow)}, poolWindowArgs(p)...)
 	b.launch(op, "pool_avg_fwd", d1(blocks(n, poolThreads)), d1(poolThreads), 0, append(args, poolExcl(p))...)
 }
 
@@ -117,7 +117,7 @@ func (b *Backend) AvgPool2dBackward(dx, dy *engine.Tensor, p engine.Pool2dParams
 		return
 	}
 	n := planes * h * w
-	args := append([]uint64{ptr(dx), ptr(dy), i32(n), i32(h), i32(w), i32(oh), i32(ow)}, poolWindowArgs(p)...)
+	args := append([]arg{ptr(dx), ptr(dy), i32(n), i32(h), i32(w), i32(oh), i32(ow)}, poolWindowArgs(p)...)
 	b.launch(op, "pool_avg_bwd", d1(blocks(n, poolThreads)), d1(poolThreads), 0, append(args, poolExcl(p))...)
 }
 
@@ -153,7 +153,7 @@ func (b *Backend) AdaptiveAvgPool2d(y, x *engine.Tensor) {
 	if n == 0 {
 		return
 	}
-	args := []uint64{ptr(y), ptr(x), i32(n), i32(h), i32(w), i32(oh), i32(ow)}
+	args := []arg{ptr(y), ptr(x), i32(n), i32(h), i32(w), i32(oh), i32(ow)}
 	// Windows of 32 elements or more (global pooling): one warp per output.
 	if poolAdaptiveMax(h, oh)*poolAdaptiveMax(w, ow) >= 32 && n < 1<<26 {
 		b.launch(op, "pool_adaptive_fwd_warp", d1(blocks(n*32, poolThreads)), d1(poolThreads), 0, args...)

@@ -1,12 +1,10 @@
-//go:build cuda
+//go:build cuda || cgo
 
 package cuda
 
 import (
 	"fmt"
 	"sort"
-
-	"gorgonia.org/cu"
 )
 
 // A profile times every kernel launch between StartProfile and
@@ -14,7 +12,7 @@ import (
 // kernel. The events cost host time per launch: profile to see where the
 // device's time goes, not to measure throughput.
 type profile struct {
-	events []cu.Event // start and end of launch i at 2i and 2i+1
+	events []event // start and end of launch i at 2i and 2i+1
 	keys   []string
 	n      int
 }
@@ -35,10 +33,10 @@ func (b *Backend) StartProfile() {
 	b.prof.keys = b.prof.keys[:0]
 }
 
-func (p *profile) before(op, kernel string) error {
+func (p *profile) before(d driver, op, kernel string) error {
 	if 2*p.n+1 >= len(p.events) {
 		for i := 0; i < 256; i++ {
-			e, err := cu.MakeEvent(cu.DefaultEvent)
+			e, err := d.newEvent()
 			if err != nil {
 				return fmt.Errorf("profile: make event: %w", err)
 			}
@@ -46,11 +44,11 @@ func (p *profile) before(op, kernel string) error {
 		}
 	}
 	p.keys = append(p.keys, op+"\x00"+kernel)
-	return p.events[2*p.n].Record(cu.Stream{})
+	return d.record(p.events[2*p.n])
 }
 
-func (p *profile) after() error {
-	err := p.events[2*p.n+1].Record(cu.Stream{})
+func (p *profile) after(d driver) error {
+	err := d.record(p.events[2*p.n+1])
 	p.n++
 	return err
 }
@@ -68,7 +66,7 @@ func (b *Backend) StopProfile() ([]ProfileEntry, error) {
 	}
 	sum := map[string]*ProfileEntry{}
 	for i := 0; i < p.n; i++ {
-		ms, err := p.events[2*i].Elapsed(p.events[2*i+1])
+		ms, err := b.drv.elapsed(p.events[2*i], p.events[2*i+1])
 		if err != nil {
 			return nil, fmt.Errorf("profile: elapsed: %w", err)
 		}
@@ -86,8 +84,8 @@ func (b *Backend) StopProfile() ([]ProfileEntry, error) {
 		e.Launches++
 		e.Millis += ms
 	}
-	for i := range p.events {
-		cu.DestroyEvent(&p.events[i])
+	for _, e := range p.events {
+		b.drv.destroyEvent(e)
 	}
 	out := make([]ProfileEntry, 0, len(sum))
 	for _, e := range sum {

@@ -1,4 +1,4 @@
-//go:build cuda
+//go:build cuda || cgo
 
 package cuda
 
@@ -19,16 +19,16 @@ const shapeThreads = 256
 // shapeMagic is the magic number of shape_fdiv (kernels/shape.cu) for the
 // divisor d (1 <= d < 2^31): m = ceil(2^s/d) with s = 31 + ceil(log2 d),
 // which makes (n·m) >> s equal n/d for every n < 2^31.
-func shapeMagic(d int) uint64 {
+func shapeMagic(d int) arg {
 	if d < 1 {
 		d = 1 // never divided by: the size is 0 only when nothing is launched
 	}
 	s := 31 + bits.Len32(uint32(d-1))
-	return (uint64(1)<<s + uint64(d) - 1) / uint64(d)
+	return u32(uint32((uint64(1)<<s + uint64(d) - 1) / uint64(d)))
 }
 
 // shapeU is an unsigned 32-bit kernel argument.
-func shapeU(v int) uint64 { return uint64(uint32(v)) }
+func shapeU(v int) arg { return u32(uint32(v)) }
 
 // shapeNeed fails op when a required operand is nil (the CPU engine would
 // panic).
@@ -58,7 +58,7 @@ func (b *Backend) shapeFits(op string, ts ...*engine.Tensor) bool {
 // (float4 access).
 func shapeAligned(ts ...*engine.Tensor) bool {
 	for _, t := range ts {
-		if ptr(t)%16 != 0 {
+		if addr(t)%16 != 0 {
 			return false
 		}
 	}
@@ -143,7 +143,7 @@ func (b *Backend) Add(y, a, c *engine.Tensor) {
 		p[i] = shapeBDim{1, 0, 0}
 	}
 	copy(p[engine.MaxRank-len(dims):], dims)
-	args := []uint64{ptr(y), ptr(a), ptr(c), i32(n)}
+	args := []arg{ptr(y), ptr(a), ptr(c), i32(n)}
 	for k := 1; k < engine.MaxRank; k++ {
 		args = append(args, i32(p[k].n))
 	}
@@ -242,7 +242,7 @@ func (b *Backend) shapeReduce(op string, y, x *engine.Tensor, dims []shapeRDim, 
 	}
 	copy(ks[4-len(kept):], kept)
 	copy(rs[4-len(red):], red)
-	var part uint64
+	var part devptr
 	if nchunks > 1 {
 		var okS bool
 		if part, okS = b.scratchBuf(op, scratchReduce, 2*nchunks*nout); !okS {
@@ -250,12 +250,12 @@ func (b *Backend) shapeReduce(op string, y, x *engine.Tensor, dims []shapeRDim, 
 		}
 	}
 	b.launch(op, "shape_reduce", d1(blocks(nout*nchunks, shapeThreads)), d1(shapeThreads), 0,
-		ptr(y), part, ptr(x), i32(nout), i32(nred), i32(chunk), i32(div),
+		ptr(y), dp(part), ptr(x), i32(nout), i32(nred), i32(chunk), i32(div),
 		i32(ks[1].n), i32(ks[2].n), i32(ks[3].n), i32(ks[0].st), i32(ks[1].st), i32(ks[2].st), i32(ks[3].st),
 		i32(rs[1].n), i32(rs[2].n), i32(rs[3].n), i32(rs[0].st), i32(rs[1].st), i32(rs[2].st), i32(rs[3].st))
 	if nchunks > 1 {
 		b.launch(op, "shape_reduce_partials", d1(blocks(nout, shapeThreads)), d1(shapeThreads), 0,
-			ptr(y), part, i32(nout), i32(nchunks), i32(div))
+			ptr(y), dp(part), i32(nout), i32(nchunks), i32(div))
 	}
 }
 
@@ -398,7 +398,7 @@ func (b *Backend) Permute(y, x *engine.Tensor, perm []int) {
 		p[i] = shapePDim{1, 0}
 	}
 	copy(p[engine.MaxRank-len(dims):], dims)
-	args := []uint64{ptr(y), ptr(x), i32(n)}
+	args := []arg{ptr(y), ptr(x), i32(n)}
 	for k := 1; k < engine.MaxRank; k++ {
 		args = append(args, shapeU(p[k].n))
 	}
@@ -438,7 +438,7 @@ func (b *Backend) shapePermuteTile(op string, y, x *engine.Tensor, dims []shapeP
 	copy(bd[6-len(rest):], rest)
 	u, v := dims[last].n, dims[k].n
 	tilesU, tilesV := blocks(u, 32), blocks(v, 32)
-	args := []uint64{ptr(y), ptr(x), i32(u), i32(v), i32(dims[last].sx), i32(ystride[k]), i32(tilesU), i32(tilesV)}
+	args := []arg{ptr(y), ptr(x), i32(u), i32(v), i32(dims[last].sx), i32(ystride[k]), i32(tilesU), i32(tilesV)}
 	for _, d := range bd {
 		args = append(args, i32(d.n))
 	}
@@ -502,9 +502,9 @@ func (b *Backend) shapeConcatRun(op, kernel string, y *engine.Tensor, parts []*e
 	for g := 0; g < len(parts); g += 8 {
 		group := parts[g:min(g+8, len(parts))]
 		c0 := col
-		var ps, es [8]uint64
+		var ps, es [8]arg
 		for k := range es {
-			es[k] = i32(math.MaxInt32)
+			ps[k], es[k] = dp(0), i32(math.MaxInt32)
 		}
 		for k, x := range group {
 			col += x.Dim(axis) * inner
@@ -515,7 +515,7 @@ func (b *Backend) shapeConcatRun(op, kernel string, y *engine.Tensor, parts []*e
 		if n == 0 {
 			continue
 		}
-		args := []uint64{ptr(y), i32(n), i32(rowLen), shapeU(w), shapeMagic(w), i32(c0)}
+		args := []arg{ptr(y), i32(n), i32(rowLen), shapeU(w), shapeMagic(w), i32(c0)}
 		args = append(args, ps[:]...)
 		args = append(args, es[:]...)
 		b.launch(op, kernel, d1(blocks(n, shapeThreads)), d1(shapeThreads), 0, args...)
@@ -565,7 +565,7 @@ func (b *Backend) ChannelScaleBackward(dx, ds, dy, x, s *engine.Tensor) {
 	if (dx == nil && ds == nil) || nc == 0 || !b.shapeFits(op, x) {
 		return
 	}
-	args := []uint64{ptr(dx), ptr(ds), ptr(dy), ptr(x), ptr(s), i32(nc), i32(sp)}
+	args := []arg{ptr(dx), ptr(ds), ptr(dy), ptr(x), ptr(s), i32(nc), i32(sp)}
 	if sp >= 32 {
 		b.launch(op, "shape_chscale_bwd_warp", d1(blocks(nc*32, shapeThreads)), d1(shapeThreads), 0, args...)
 		return

@@ -124,7 +124,7 @@ func TestTorchModels(t *testing.T) {
 			if tol.big && (testing.Short() || raceEnabled) {
 				t.Skip("big model: skipped in -short and -race runs")
 			}
-			torchModelStep(t, name, tol)
+			torchModelStep(t, name, tol, engine.NewCPU(0))
 		})
 	}
 }
@@ -182,7 +182,7 @@ func (r *torchModelCmp) check(name string, got []float32, grad bool) {
 	}
 }
 
-func torchModelStep(t *testing.T, name string, tol torchModelTol) {
+func torchModelStep(t *testing.T, name string, tol torchModelTol, be engine.Backend) {
 	f, err := fixture.Load(filepath.Join("testdata", "torch", name+".safetensors"))
 	if err != nil {
 		t.Fatalf("%v (run /usr/bin/python3 models/testdata/make_model_fixtures.py)", err)
@@ -205,7 +205,6 @@ func torchModelStep(t *testing.T, name string, tol torchModelTol) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	be := engine.NewCPU(0)
 	m := spec.Build(n)
 	if err := m.Allocate(be, 1); err != nil {
 		t.Fatal(err)
@@ -342,8 +341,8 @@ func torchModelStep(t *testing.T, name string, tol torchModelTol) {
 	if len(missed) > 0 {
 		t.Errorf("fixture outputs not checked: %v", missed)
 	}
-	t.Logf("%s (N=%d, torch %s, tol out %.0e grad %.0e): normwise rel err: %s; worst %.1f× torch's own f32 error (%s)",
-		name, n, meta.Torch, tol.out, tol.grad, strings.Join(r.lines, ", "), r.worstF32, r.worstAt)
+	t.Logf("%s on %s (N=%d, torch %s, tol out %.0e grad %.0e): normwise rel err: %s; worst %.1f× torch's own f32 error (%s)",
+		name, be.Name(), n, meta.Torch, tol.out, tol.grad, strings.Join(r.lines, ", "), r.worstF32, r.worstAt)
 }
 
 // rowsOf returns rows 0, step, 2·step, ... of v viewed as (shape[0], rest).

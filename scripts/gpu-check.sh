@@ -4,8 +4,9 @@
 #
 #   bin/gpu/gpu-check.sh [OUT]
 #
-# It runs every cuda-tagged test (each kernel against the CPU engine, one
-# training step of every model, 20 SE-ResNet steps), times batch-64 training
+# It runs every cuda-tagged test (each kernel against the CPU engine with a
+# verdict line per kernel, one training step of every model, 20 SE-ResNet
+# steps, every model's step against PyTorch's), times batch-64 training
 # steps of the SE-ResNet and the baseline beside PyTorch eager on the same
 # GPU, trains the SE-ResNet for one epoch, prints one line per check and a
 # verdict line, and writes logs under OUT (default: ./gpu-out).
@@ -23,26 +24,39 @@ secs() { echo $(($(date +%s) - $1)); }
 
 echo "gpu-check: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1)"
 
-# 1. Parity tests.
+# 1. Parity tests: the kernels and models against the CPU engine
+# (parity.test), the backend's own tests (cuda.test), every model against
+# PyTorch's fixtures (models.test, run from the kit, which holds testdata/).
 t0=$(date +%s)
-(cd "$kit" && timeout 200 ./cuda.test -test.v -test.count=1 -test.timeout 190s) >"$out/cuda-test.log" 2>&1
-rc=$?
-for t in $(grep -E '^(=== RUN|--- (PASS|FAIL|SKIP))' "$out/cuda-test.log" | grep -E '^--- ' | awk '{print $3}' | grep -v / | sort -u); do
-	st=$(grep -E "^--- [A-Z]+: $t " "$out/cuda-test.log" | head -1 | awk '{print $2}')
-	case "$st" in PASS:) s=ok ;; SKIP:) s=skip ;; *) s=FAIL ;; esac
-	n=$(grep -cE "^\s+\S+_test.go:[0-9]+: ok " <(sed -n "/^=== RUN   $t\$/,/^--- [A-Z]*: $t /p" "$out/cuda-test.log"))
-	check "test $t" "$s" "($n checks)"
+for bin in parity cuda models; do
+	args=(-test.v -test.count=1 -test.timeout 190s)
+	[ $bin = models ] && args+=(-test.run '^TestTorchModelsCUDA$')
+	log="$out/$bin-test.log"
+	(cd "$kit" && timeout 200 ./$bin.test "${args[@]}") >"$log" 2>&1
+	rc=$?
+	for t in $(grep -E '^--- ' "$log" | awk '{print $3}' | grep -v / | sort -u); do
+		st=$(grep -E "^--- [A-Z]+: $t " "$log" | head -1 | awk '{print $2}')
+		case "$st" in PASS:) s=ok ;; SKIP:) s=skip ;; *) s=FAIL ;; esac
+		n=$(grep -cE "^\s+\S+_test.go:[0-9]+: ok " <(sed -n "/^=== RUN   $t\$/,/^--- [A-Z]*: $t /p" "$log"))
+		check "test $t" "$s" "($n checks)"
+	done
+	for t in $(grep -E '^    --- (PASS|FAIL)' "$log" | awk '{print $3}'); do
+		st=$(grep -E "^    --- [A-Z]+: $t " "$log" | head -1 | awk '{print $2}')
+		line=$(grep -E "(ok $(basename "$t") batch|$(basename "$t") on cuda)" "$log" | head -1 | sed 's/^ *//; s/^[a-z_]*\.go:[0-9]*: //' | cut -c1-400)
+		[ "$st" = PASS: ] && check "  $t" ok "$line" || check "  $t" FAIL "$(grep -A3 -E "^    --- FAIL: $t " "$log" | tail -3 | tr -s ' ' | head -c 300)"
+	done
+	# parity.test's verdict per kernel: a count of those that passed.
+	if [ $bin = parity ]; then
+		k=$(grep -cE '^gpu [a-z0-9_]+: ok' "$log")
+		nk=$(grep -cE '^gpu [a-z0-9_]+: FAIL' "$log")
+		[ "$nk" = 0 ] && check "kernels checked" ok "$k kernels" || check "kernels checked" FAIL "$nk without a check: $(grep -E '^gpu [a-z0-9_]+: FAIL' "$log" | head -5 | tr '\n' ' ')"
+	fi
+	[ $rc = 0 ] || { check "$bin.test exit" FAIL "rc=$rc, see $bin-test.log"; grep -E '^\s+\S+_test.go:[0-9]+: ' "$log" | grep -v ': ok ' | head -20; }
 done
-for t in $(grep -E '^    --- (PASS|FAIL)' "$out/cuda-test.log" | awk '{print $3}'); do
-	st=$(grep -E "^    --- [A-Z]+: $t " "$out/cuda-test.log" | head -1 | awk '{print $2}')
-	line=$(grep -E "ok $(basename "$t") batch" "$out/cuda-test.log" | head -1 | sed 's/^ *//; s/^[a-z_]*\.go:[0-9]*: //')
-	[ "$st" = PASS: ] && check "  $t" ok "$line" || check "  $t" FAIL "$(grep -A3 -E "^    --- FAIL: $t " "$out/cuda-test.log" | tail -3 | tr -s ' ' | head -c 300)"
-done
-[ $rc = 0 ] || { check "cuda.test exit" FAIL "rc=$rc, see cuda-test.log"; grep -E '^\s+\S+_test.go:[0-9]+: ' "$out/cuda-test.log" | grep -v ': ok ' | head -20; }
 echo "  (tests took $(secs $t0) s)"
 
 # Where a batch-64 SE-ResNet step's device time goes (informational).
-(cd "$kit" && GOTRAIN_PROFILE=1 timeout 60 ./cuda.test -test.v -test.run '^TestProfileSEResNet$') >"$out/profile.log" 2>&1
+(cd "$kit" && GOTRAIN_PROFILE=1 timeout 60 ./parity.test -test.v -test.run '^TestProfileSEResNet$') >"$out/profile.log" 2>&1
 grep -E 'profile tf32' "$out/profile.log" | sed 's/^ *models_test.go:[0-9]*: /  /'
 
 # 2. Training-step throughput, gotrain beside PyTorch eager on this GPU.

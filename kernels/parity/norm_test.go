@@ -1,6 +1,6 @@
-//go:build cuda
+//go:build cuda || cgo
 
-package cuda
+package parity
 
 import (
 	"math"

@@ -1,8 +1,9 @@
-//go:build cuda
+//go:build cuda || cgo
 
-package cuda
+package parity
 
 import (
+	"flag"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -10,28 +11,102 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gotrain/gotrain/cuda"
 	"github.com/gotrain/gotrain/engine"
+	"github.com/gotrain/gotrain/kernels"
 )
 
 // The parity tests run every op on the GPU and on the CPU engine from the
 // same inputs, with the GPU's outputs poisoned (NaN) first so an element a
 // kernel forgets to write fails, and compare within tol + |ref|·eps.
+//
+// "The GPU" is the CUDA engine: on a GPU when built with the cuda tag, and
+// on the CPU emulator of package kernels/emu otherwise (make test). Every
+// check that passes counts for each kernel launched since the previous
+// check; TestMain prints a line per kernel of the embedded PTX with its
+// count and fails when a kernel was never checked.
+
+// emuBudget is the largest case, in multiply-adds, that a parity test runs
+// on the emulator; larger ones (the models' real sizes) run on a GPU only.
+// The emulator runs kernels about a thousand times slower than a GPU; the
+// small cases still take every code path (tile sizes, split reductions,
+// grid-stride loops, both convolution layouts).
+const emuBudget = 1e8
+
+var (
+	coverMu  sync.Mutex
+	coverage = map[string]int{}
+)
+
+// covered credits every kernel launched since the last call with one check
+// (ok) or forgets them (a failed check).
+func covered(b *cuda.Backend, ok bool) {
+	launched := b.TakeLaunched()
+	if !ok {
+		return
+	}
+	coverMu.Lock()
+	defer coverMu.Unlock()
+	for k := range launched {
+		coverage[k]++
+	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	// The per-kernel verdict needs the whole suite: not with -run or -short.
+	if f := flag.Lookup("test.run"); code == 0 && (f == nil || f.Value.String() == "") && !testing.Short() {
+		code = kernelVerdicts()
+	}
+	os.Exit(code)
+}
+
+// kernelVerdicts prints one line per kernel of the embedded PTX and
+// returns 1 when a kernel had no passing check.
+func kernelVerdicts() int {
+	where := "gpu"
+	if cuda.DriverName == "emulator" {
+		where = "emulated"
+	}
+	code := 0
+	for _, m := range kernels.Modules() {
+		for _, k := range kernels.Entries(m.PTX) {
+			if n := coverage[k]; n > 0 {
+				fmt.Printf("%s %s: ok (%d checks)\n", where, k, n)
+			} else {
+				fmt.Printf("%s %s: FAIL (no check ran it: add one to kernels/parity)\n", where, k)
+				code = 1
+			}
+		}
+	}
+	return code
+}
+
+// tooBig reports whether a case of macs multiply-adds is beyond the
+// emulator's budget, logging that it runs on a GPU only.
+func (e *env) tooBig(what string, macs float64) bool {
+	if cuda.DriverName != "emulator" || macs <= emuBudget {
+		return false
+	}
+	e.t.Logf("gpu only: %s (%.3g multiply-adds)", what, macs)
+	return true
+}
 
 var (
 	gpuOnce sync.Once
-	gpuB    *Backend
+	gpuB    *cuda.Backend
 	gpuErr  error
 )
 
 // gpu returns the shared GPU backend, bound to the calling test's thread.
-func gpu(t testing.TB) *Backend {
+func gpu(t testing.TB) *cuda.Backend {
 	t.Helper()
 	gpuOnce.Do(func() {
 		ord := 0
 		if s := os.Getenv("GOTRAIN_TEST_DEVICE"); s != "" {
 			fmt.Sscan(s, &ord)
 		}
-		gpuB, gpuErr = Open(ord)
+		gpuB, gpuErr = cuda.Open(ord)
 	})
 	if gpuErr != nil {
 		t.Fatalf("open GPU: %v", gpuErr)
@@ -47,7 +122,7 @@ func gpu(t testing.TB) *Backend {
 // env holds a GPU and a CPU backend and makes paired tensors on both.
 type env struct {
 	t   testing.TB
-	g   *Backend
+	g   *cuda.Backend
 	c   *engine.CPU
 	rng *rand.Rand
 }
@@ -190,6 +265,7 @@ func (e *env) check(what string, p pair, tol, eps float64) {
 	if len(g) == 0 {
 		return
 	}
+	covered(e.g, bad == 0)
 	if bad > 0 {
 		e.t.Errorf("%s %v: %d of %d elements out of tolerance; worst [%d] gpu %g cpu %g (tol %g eps %g)",
 			what, p.c.Shape(), bad, len(g), wi, g[wi], c[wi], tol, eps)
@@ -208,10 +284,12 @@ func (e *env) checkInt(what string, p pair) {
 	e.sync()
 	for i := range g {
 		if g[i] != c[i] {
+			covered(e.g, false)
 			e.t.Errorf("%s %v: element %d gpu %d cpu %d", what, p.c.Shape(), i, g[i], c[i])
 			return
 		}
 	}
+	covered(e.g, len(g) > 0)
 	e.t.Logf("ok %s %v: %d int32 elements equal", what, p.c.Shape(), len(g))
 }
 

@@ -1,6 +1,6 @@
-//go:build cuda
+//go:build cuda || cgo
 
-package cuda
+package parity
 
 import (
 	"testing"
@@ -58,6 +58,10 @@ func TestElementwiseParity(t *testing.T) {
 		e.g.Fill(f.g, 3.25)
 		e.c.Fill(f.c, 3.25)
 		e.check("fill", f, 0, 0)
+		fi := e.outInt("fill int32", n)
+		e.g.Fill(fi.g, -3)
+		e.c.Fill(fi.c, -3)
+		e.checkInt("fill int32", fi)
 		cp := e.out("copy", n)
 		e.g.Copy(cp.g, x.g)
 		e.c.Copy(cp.c, x.c)

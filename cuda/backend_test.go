@@ -1,0 +1,118 @@
+//go:build cuda || cgo
+
+package cuda
+
+import (
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gotrain/gotrain/engine"
+	"github.com/gotrain/gotrain/kernels"
+)
+
+var (
+	testOnce sync.Once
+	testB    *Backend
+	testErr  error
+)
+
+// dev is the backend the tests of this package share (the GPU with the
+// cuda tag, the emulator without).
+func dev(t *testing.T) *Backend {
+	t.Helper()
+	testOnce.Do(func() { testB, testErr = Open(0) })
+	if testErr != nil {
+		t.Fatalf("open: %v", testErr)
+	}
+	if err := testB.Bind(); err != nil {
+		t.Fatal(err)
+	}
+	testB.ClearErr()
+	return testB
+}
+
+// Every GEMM variant the dispatcher can pick is in the embedded PTX.
+func TestGemmKernelsExist(t *testing.T) {
+	b := dev(t)
+	n := 0
+	for _, a := range gemmKernels {
+		for _, c := range a {
+			for _, d := range c {
+				for _, k := range d {
+					if _, ok := b.fns[k]; !ok {
+						t.Errorf("kernel %s is not loaded", k)
+					}
+					n++
+				}
+			}
+		}
+	}
+	t.Logf("ok %d GEMM kernels loaded", n)
+}
+
+// Every kernel is loaded with the parameter kinds of its PTX .param list.
+func TestKernelSignatures(t *testing.T) {
+	b := dev(t)
+	n := 0
+	for _, m := range kernels.Modules() {
+		params := kernels.Params(m.PTX)
+		for _, e := range kernels.Entries(m.PTX) {
+			ki, ok := b.fns[e]
+			if !ok {
+				t.Errorf("%s is not loaded", e)
+				continue
+			}
+			sig := b.kernels[ki].sig
+			if len(sig) == 0 || strings.Contains(sig, "?") || sig != kernels.Sig(params[e]) {
+				t.Errorf("%s: signature %q from PTX params %v", e, sig, params[e])
+			}
+			n++
+		}
+	}
+	t.Logf("ok %d kernels with their PTX signatures", n)
+}
+
+// A launch whose arguments do not match the kernel's PTX parameters in
+// number or kind is refused with an error that names the kernel, before
+// anything runs.
+func TestLaunchArgumentsChecked(t *testing.T) {
+	b := dev(t)
+	st, err := b.Alloc(engine.Float32, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := engine.NewTensor("x", st, 0, 16)
+	cases := []struct {
+		name string
+		args []arg
+		want string
+	}{
+		// ew_fill(float* y, float v, int n)
+		{"swapped value and count", []arg{ptr(x), i32(16), f32(1)}, "argument 1 is a 32-bit integer, its parameter a float32"},
+		{"pointer as count", []arg{ptr(x), f32(1), ptr(x)}, "argument 2 is a pointer"},
+		{"one too few", []arg{ptr(x), f32(1)}, "takes 3 parameters (pfi), launched with 2"},
+		{"one too many", []arg{ptr(x), f32(1), i32(16), i32(0)}, "launched with 4"},
+	}
+	for _, c := range cases {
+		b.ClearErr()
+		b.launch("fill", "ew_fill", d1(1), d1(32), 0, c.args...)
+		if err := b.Err(); err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "ew_fill") {
+			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
+		} else {
+			t.Logf("ok %s: %v", c.name, err)
+		}
+	}
+	b.ClearErr()
+	b.launch("fill", "ew_fill", d1(1), d1(32), 0, ptr(x), f32(2), i32(16))
+	v := make([]float32, 16)
+	b.Download(v, x)
+	if err := b.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range v {
+		if v[i] != 2 {
+			t.Fatalf("a correct launch after refused ones: element %d is %g", i, v[i])
+		}
+	}
+}
