@@ -14,6 +14,8 @@ import (
 	"github.com/gotrain/gotrain/engine"
 	"github.com/gotrain/gotrain/layers"
 	"github.com/gotrain/gotrain/train/mnist"
+
+	"github.com/gotrain/gotrain/train/runfolder"
 )
 
 // synthetic makes n images whose class is written into the image as a
@@ -37,9 +39,22 @@ func synthetic(n int, salt uint32) *mnist.Set {
 	return s
 }
 
-func baselineConfig(out string) Config {
-	return Config{Model: "baseline", Epochs: 2, BatchSize: 32, TestBatchSize: 50, LR: 0.5, StepSize: 1, Gamma: 0.7,
-		Optimizer: OptimizerConfig{Name: "adadelta"}, Seed: 7, OutDir: out}
+// baselineConfig is a short baseline run writing to a new run folder in
+// out ("": none).
+func baselineConfig(t *testing.T, out string) Config {
+	cfg := Config{Config: runfolder.Config{Model: "baseline", Epochs: 2, BatchSize: 32, TestBatchSize: 50, LR: 0.5, StepSize: 1, Gamma: 0.7,
+		Optimizer: OptimizerConfig{Name: "adadelta"}, Seed: 7}}
+	if out != "" {
+		cfg.Folder = createFolder(t, out)
+	}
+	return cfg
+}
+
+func createFolder(t *testing.T, dir string) *runfolder.Folder {
+	f, err := runfolder.Create(dir, true)
+	require.NoError(t, err)
+	t.Cleanup(func() { f.Close() })
+	return f
 }
 
 func paramsOf(t *testing.T, tr *Trainer) []float32 {
@@ -52,7 +67,7 @@ func paramsOf(t *testing.T, tr *Trainer) []float32 {
 
 func TestRunLearnsAndWritesMetrics(t *testing.T) {
 	out := t.TempDir()
-	tr, err := NewTrainer(baselineConfig(out), engine.NewCPU(0), synthetic(600, 1), synthetic(200, 2))
+	tr, err := NewTrainer(baselineConfig(t, out), engine.NewCPU(0), synthetic(600, 1), synthetic(200, 2))
 	require.NoError(t, err)
 	res, err := tr.Run(context.Background())
 	require.NoError(t, err)
@@ -87,7 +102,7 @@ func TestRunBitReproducibleAcrossThreads(t *testing.T) {
 	var ref []float32
 	var refRes *Result
 	for _, threads := range []int{1, 2, 3} {
-		cfg := baselineConfig("")
+		cfg := baselineConfig(t, "")
 		cfg.Epochs = 1
 		tr, err := NewTrainer(cfg, engine.NewCPU(threads), synthetic(300, 1), synthetic(100, 2))
 		require.NoError(t, err)
@@ -109,7 +124,7 @@ func TestRunBitReproducibleAcrossThreads(t *testing.T) {
 }
 
 func TestShuffleIsSeededPerEpoch(t *testing.T) {
-	cfg := baselineConfig("")
+	cfg := baselineConfig(t, "")
 	tr, err := NewTrainer(cfg, engine.NewCPU(1), synthetic(100, 1), synthetic(10, 2))
 	require.NoError(t, err)
 	tr.shuffle(0)
@@ -154,7 +169,7 @@ func TestNewTrainerRejects(t *testing.T) {
 		{"nesterov without momentum", func(c *Config) { c.Optimizer = OptimizerConfig{Name: "sgd", Nesterov: true} }, "nesterov"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := baselineConfig("")
+			cfg := baselineConfig(t, "")
 			tc.mod(&cfg)
 			_, err := NewTrainer(cfg, engine.NewCPU(1), synthetic(10, 1), synthetic(10, 2))
 			require.ErrorContains(t, err, tc.msg)
@@ -189,8 +204,8 @@ func TestBaselineLearnsMNIST(t *testing.T) {
 	require.NoError(t, mnist.Ensure(context.Background(), dir, nil))
 	trainSet, testSet, err := mnist.Load(dir)
 	require.NoError(t, err)
-	cfg := Config{Model: "baseline", Epochs: 1, BatchSize: 64, TestBatchSize: 1000, LR: 0.1, StepSize: 1, Gamma: 0.7,
-		Optimizer: OptimizerConfig{Name: "adadelta"}, Seed: 1, LimitTrain: 6400, LimitTest: 2000}
+	cfg := Config{Config: runfolder.Config{Model: "baseline", Epochs: 1, BatchSize: 64, TestBatchSize: 1000, LR: 0.1, StepSize: 1, Gamma: 0.7,
+		Optimizer: OptimizerConfig{Name: "adadelta"}, Seed: 1, LimitTrain: 6400, LimitTest: 2000}}
 	tr, err := NewTrainer(cfg, engine.NewCPU(0), trainSet, testSet)
 	require.NoError(t, err)
 	res, err := tr.Run(context.Background())

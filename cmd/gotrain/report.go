@@ -14,6 +14,7 @@ import (
 
 	"github.com/gotrain/gotrain/models"
 	"github.com/gotrain/gotrain/train"
+	"github.com/gotrain/gotrain/train/runfolder"
 )
 
 // reportRun is one run folder as the report shows it.
@@ -37,12 +38,9 @@ func runReport(_ context.Context, args []string) error {
 	if fs.NArg() == 0 {
 		return usagef("no run folders given (usage: gotrain report [-out DIR] RUN...)")
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
 	var runs []reportRun
 	for _, dir := range fs.Args() {
-		path := filepath.Join(dir, train.SummaryFile)
+		path := filepath.Join(dir, runfolder.SummaryFile)
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return fmt.Errorf("report: %s: %w (a finished gotrain run folder has one)", dir, err)
@@ -60,7 +58,7 @@ func runReport(_ context.Context, args []string) error {
 			return filepath.ToSlash(abs)
 		}
 		r.Dir = rel(dir)
-		for _, f := range []string{train.LossAccPNG, train.ConfusionPNG, train.MisclassPNG, train.WellClassPNG} {
+		for _, f := range []string{runfolder.LossAccPNG, runfolder.ConfusionPNG, runfolder.MisclassPNG, runfolder.WellClassPNG} {
 			if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
 				r.Figures = append(r.Figures, rel(filepath.Join(dir, f)))
 			}
@@ -72,8 +70,11 @@ func runReport(_ context.Context, args []string) error {
 	if err := reportHTML.Execute(&html, runs); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
 	for name, data := range map[string][]byte{"report.md": []byte(md), "report.html": html.Bytes()} {
-		if err := os.WriteFile(filepath.Join(*out, name), data, 0o644); err != nil {
+		if err := runfolder.WriteFile(filepath.Join(*out, name), data); err != nil {
 			return fmt.Errorf("report: %w", err)
 		}
 	}
