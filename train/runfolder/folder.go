@@ -294,6 +294,9 @@ func (f *Folder) publish() error {
 
 // replaceWith atomically replaces dst by a hard link to src, or by a copy.
 func replaceWith(dst, src string) error {
+	if sameFile(dst, src) {
+		return nil // rename(2) of a link over itself would do nothing
+	}
 	dir, base := filepath.Split(dst)
 	tmp, err := linkTemp(dir, base, src)
 	if err == nil {
@@ -303,6 +306,12 @@ func replaceWith(dst, src string) error {
 		return err
 	}
 	return copyFile(dst, src)
+}
+
+func sameFile(a, b string) bool {
+	fa, err1 := os.Stat(a)
+	fb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
 }
 
 func linkTemp(dir, base, src string) (string, error) {
