@@ -17,7 +17,18 @@ import (
 	"github.com/gotrain/gotrain/train/runfolder"
 )
 
-func runTrain(ctx context.Context, args []string) error {
+// trainRequest is a train command line, parsed and validated.
+type trainRequest struct {
+	fs                        *pflag.FlagSet
+	spec                      *models.Spec
+	cfg                       train.Config
+	device, data, out, resume string
+	threads                   int
+}
+
+// parseTrain parses and validates a train command line, creating nothing;
+// with -resume it reads the run's config.json.
+func parseTrain(args []string) (*trainRequest, error) {
 	fs := pflag.NewFlagSet("train", pflag.ContinueOnError)
 	model := fs.String("model", "baseline", "model to train: "+strings.Join(models.Names(), ", "))
 	device := fs.String("device", "auto", "auto (the first GPU in a CUDA build, else the CPU), cpu, or cuda:N")
@@ -40,20 +51,20 @@ func runTrain(ctx context.Context, args []string) error {
 	sparsity := fs.Float64("sparsity", 0, "network-slimming L1 on the pruning-target BN gammas (seresnet; the report's value is 1e-4)")
 	resume := fs.String("resume", "", "continue the interrupted run in folder RUN (its flags apply; -epochs may extend it)")
 	if err := parse(fs, args); err != nil {
-		return err
+		return nil, err
 	}
 	if *resume != "" {
 		if fs.Changed("out") && filepath.Clean(*out) != filepath.Clean(*resume) {
-			return usagef("-resume %s -out %s: a resumed run writes to its own folder: drop -out", *resume, *out)
+			return nil, usagef("-resume %s -out %s: a resumed run writes to its own folder: drop -out", *resume, *out)
 		}
 		if err := applyRunFlags(fs, *resume); err != nil {
-			return err
+			return nil, err
 		}
 		*out = *resume
 	}
 	spec, err := models.Lookup(*model)
 	if err != nil {
-		return usagef("%v", err)
+		return nil, usagef("%v", err)
 	}
 	r := spec.Recipe
 	cfg := train.Config{Config: runfolder.Config{
@@ -82,10 +93,10 @@ func runTrain(ctx context.Context, args []string) error {
 	set("gamma", func() { cfg.Gamma = *gamma })
 	set("step-size", func() { cfg.StepSize = *stepSize })
 	if err := runfolder.Validate(runfolder.Request{Command: runfolder.Train, Config: cfg.Config, Threads: *threads}); err != nil {
-		return err
+		return nil, err
 	}
 	if _, _, err := parseDevice(*device); err != nil {
-		return err
+		return nil, err
 	}
 	dir := *out
 	if dir == "" {
@@ -93,16 +104,25 @@ func runTrain(ctx context.Context, args []string) error {
 	}
 	if *resume == "" {
 		if err := runfolder.CheckNew(dir, "-out", true); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	trainSet, testSet, err := loadMNIST(ctx, *data)
+	return &trainRequest{fs: fs, spec: spec, cfg: cfg, device: *device, data: *data, out: dir, resume: *resume, threads: *threads}, nil
+}
+
+func runTrain(ctx context.Context, args []string) error {
+	r, err := parseTrain(args)
+	if err != nil {
+		return err
+	}
+	fs, spec, cfg, dir := r.fs, r.spec, r.cfg, r.out
+	trainSet, testSet, err := loadMNIST(ctx, r.data)
 	if err != nil {
 		return err
 	}
 	var folder *runfolder.Folder
-	if *resume != "" {
-		if folder, err = runfolder.Open(*resume); err != nil {
+	if r.resume != "" {
+		if folder, err = runfolder.Open(r.resume); err != nil {
 			return err
 		}
 		defer folder.Close()
@@ -119,13 +139,13 @@ func runTrain(ctx context.Context, args []string) error {
 			return fmt.Errorf("resume: %s: %w", last, err)
 		}
 	}
-	if hostMemory(*device) {
+	if hostMemory(r.device) {
 		batch, flag := trainBatch(cfg, trainSet.N, testSet.N)
 		if err := fitsMemory(spec, cfg.Widths, batch, flag); err != nil {
 			return err
 		}
 	}
-	be, err := openDevice(*device, *threads)
+	be, err := openDevice(r.device, r.threads)
 	if err != nil {
 		return err
 	}
@@ -140,7 +160,7 @@ func runTrain(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *resume != "" {
+	if r.resume != "" {
 		if err := tr.Resume(folder); err != nil {
 			return err
 		}
@@ -148,7 +168,7 @@ func runTrain(ctx context.Context, args []string) error {
 		return err
 	}
 	verb := "training"
-	if *resume != "" {
+	if r.resume != "" {
 		verb = "resuming"
 	}
 	fmt.Printf("gotrain: %s %s on %s: %s, %d params -> %s\n",
