@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
