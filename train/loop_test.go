@@ -213,3 +213,37 @@ func TestBaselineLearnsMNIST(t *testing.T) {
 	t.Logf("baseline, 6400 MNIST images, 1 epoch: test acc %.4f, test loss %.4f", res.BestAcc, res.Last().TestLoss)
 	require.Greater(t, res.BestAcc, 0.75)
 }
+
+func TestDivergedErrorMessage(t *testing.T) {
+	e := &DivergedError{Epoch: 2, Step: 7, Loss: math.NaN(), Flag: "the learning rate (-lr)"}
+	require.Equal(t, "epoch 2, step 7: the loss diverged (NaN): lower the learning rate (-lr)", e.Error())
+	e = &DivergedError{Epoch: 3, Loss: math.Inf(1), Flag: "the learning rate (-lr)"}
+	require.Equal(t, "epoch 3, test: the loss diverged (+Inf): lower the learning rate (-lr)", e.Error())
+}
+
+// TestDivergenceStopsPromptly: weights turned NaN make every loss NaN; the
+// run stops within the first read-back window with a DivergedError naming
+// step 1, and writes no epoch.
+func TestDivergenceStopsPromptly(t *testing.T) {
+	dir := t.TempDir()
+	cfg := baselineConfig(t, dir)
+	cfg.BatchSize = 8
+	tr, err := NewTrainer(cfg, engine.NewCPU(0), synthetic(800, 1), synthetic(100, 2))
+	require.NoError(t, err)
+	w := tr.Model().Builder.Params.Flat()
+	host := make([]float32, w.Len())
+	tr.be.Download(host, w)
+	for i := range host {
+		host[i] = float32(math.NaN())
+	}
+	tr.be.Upload(w, host)
+	_, err = tr.Run(context.Background())
+	var de *DivergedError
+	require.ErrorAs(t, err, &de)
+	require.Equal(t, 1, de.Epoch)
+	require.Equal(t, 1, de.Step)
+	require.True(t, math.IsNaN(de.Loss))
+	require.Equal(t, lossWindow, int(tr.step), "100 steps an epoch: it stopped after the first window")
+	require.Nil(t, cfg.Folder.Committed())
+	require.NoFileExists(t, filepath.Join(dir, runfolder.MetricsJSONL))
+}
