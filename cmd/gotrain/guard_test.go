@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -155,4 +156,20 @@ func TestPruneRefusesNaNGammas(t *testing.T) {
 	require.Equal(t, 1, code, stderr)
 	require.Contains(t, stderr, `tensor "`+tensor+`" holds NaN`)
 	require.NoDirExists(t, out)
+}
+
+// smallModel is an allocated baseline on the CPU.
+func smallModel(t *testing.T) (engine.Backend, *models.Model) {
+	spec, err := models.Lookup("baseline")
+	require.NoError(t, err)
+	m := spec.Build(1)
+	be := engine.NewCPU(0)
+	require.NoError(t, m.Allocate(be, 1))
+	return be, m
+}
+
+func mustJSON(t *testing.T, v any) string {
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
 }

@@ -28,10 +28,13 @@ func modelBytes(spec *models.Spec, widths models.Widths, batch int) (int64, erro
 	return n + n/10, nil
 }
 
-// availableMemory is the host memory this process may still use: the
-// kernel's MemAvailable, less where a cgroup limits the process; ok is
-// false when it cannot be told.
-func availableMemory() (int64, bool) {
+// availableMemory is the host memory this process may still use (a
+// variable for tests).
+var availableMemory = hostAvailable
+
+// hostAvailable is the kernel's MemAvailable, less where a cgroup limits
+// the process; ok is false when it cannot be told.
+func hostAvailable() (int64, bool) {
 	avail, ok := memInfo("MemAvailable")
 	if max, err := readInt("/sys/fs/cgroup/memory.max"); err == nil {
 		if cur, err := readInt("/sys/fs/cgroup/memory.current"); err == nil && (!ok || max-cur < avail) {
