@@ -66,6 +66,9 @@ func runEval(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := fitsDevice(*device, spec, widths, b, "-batch-size"); err != nil {
+		return err
+	}
 	m, err := loadModel(*weights, spec, widths, be, b)
 	if err != nil {
 		return err

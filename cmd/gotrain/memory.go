@@ -76,13 +76,32 @@ func hostMemory(device string) bool {
 	return err == nil && (kind == "cpu" || (kind == "auto" && openCUDA == nil))
 }
 
+// deviceFree, set by the CUDA build, is the opened GPU's free memory.
+var deviceFree func() (int64, bool)
+
+// fitsDevice is fitsMemory for the device opened for -device (the GPU's
+// free memory); on the CPU fitsMemory has checked already.
+func fitsDevice(device string, spec *models.Spec, widths models.Widths, batch int, flag string) error {
+	if hostMemory(device) || deviceFree == nil {
+		return nil
+	}
+	return fits(deviceFree, "the GPU", spec, widths, batch, flag)
+}
+
 // fitsMemory fails, with one line naming the bytes wanted and available
 // and a batch size that fits, when spec at widths for batches of batch
 // cannot fit in the host's memory; flag names the batch-size flag.
 func fitsMemory(spec *models.Spec, widths models.Widths, batch int, flag string) error {
-	avail, ok := availableMemory()
+	return fits(availableMemory, "", spec, widths, batch, flag)
+}
+
+func fits(available func() (int64, bool), where string, spec *models.Spec, widths models.Widths, batch int, flag string) error {
+	avail, ok := available()
 	if !ok {
 		return nil
+	}
+	if where != "" {
+		where = " on " + where
 	}
 	want, err := modelBytes(spec, widths, batch)
 	if err != nil || want <= avail {
@@ -93,11 +112,11 @@ func fitsMemory(spec *models.Spec, widths models.Widths, batch int, flag string)
 		return err
 	}
 	if fixed > avail || batch <= 1 {
-		return fmt.Errorf("model %s needs %d bytes (%d MiB) even at batch 1, %d bytes (%d MiB) are available: free memory, or use a GPU",
-			spec.Name, fixed, fixed>>20, avail, avail>>20)
+		return fmt.Errorf("model %s needs %d bytes (%d MiB) even at batch 1, %d bytes (%d MiB) are available%s: free memory, or use a GPU",
+			spec.Name, fixed, fixed>>20, avail, avail>>20, where)
 	}
 	per := max((want-fixed)/int64(batch-1), 1)
 	fit := max(1+(avail-fixed)/per, 1)
-	return fmt.Errorf("model %s at batch %d needs %d bytes (%d MiB), %d bytes (%d MiB) are available: use %s %d or less",
-		spec.Name, batch, want, want>>20, avail, avail>>20, flag, fit)
+	return fmt.Errorf("model %s at batch %d needs %d bytes (%d MiB), %d bytes (%d MiB) are available%s: use %s %d or less",
+		spec.Name, batch, want, want>>20, avail, avail>>20, where, flag, fit)
 }

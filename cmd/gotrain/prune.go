@@ -98,14 +98,17 @@ func runPrune(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg := train.Config{Config: rcfg, Log: os.Stdout}
+	maxBatch, flag := trainBatch(cfg, trainSet.N, testSet.N)
 	if hostMemory(*device) {
-		batch, flag := trainBatch(cfg, trainSet.N, testSet.N)
-		if err := fitsMemory(spec, widths, batch, flag); err != nil {
+		if err := fitsMemory(spec, widths, maxBatch, flag); err != nil {
 			return err
 		}
 	}
 	be, err := openDevice(*device, *threads)
 	if err != nil {
+		return err
+	}
+	if err := fitsDevice(*device, spec, widths, maxBatch, flag); err != nil {
 		return err
 	}
 	nTest := testSet.N

@@ -32,6 +32,9 @@ func runReport(_ context.Context, args []string) error {
 	fs := pflag.NewFlagSet("report", pflag.ContinueOnError)
 	out := fs.String("out", ".", "folder to write report.md and report.html into")
 	fs.SetInterspersed(true)
+	if err := checkNames(fs, args); err != nil {
+		return err
+	}
 	if err := fs.Parse(longDash(fs, args)); err != nil {
 		return usagef("%v (usage: gotrain report [-out DIR] RUN...)", err)
 	}

@@ -139,14 +139,17 @@ func runTrain(ctx context.Context, args []string) error {
 			return fmt.Errorf("resume: %s: %w", last, err)
 		}
 	}
+	batch, flag := trainBatch(cfg, trainSet.N, testSet.N)
 	if hostMemory(r.device) {
-		batch, flag := trainBatch(cfg, trainSet.N, testSet.N)
 		if err := fitsMemory(spec, cfg.Widths, batch, flag); err != nil {
 			return err
 		}
 	}
 	be, err := openDevice(r.device, r.threads)
 	if err != nil {
+		return err
+	}
+	if err := fitsDevice(r.device, spec, cfg.Widths, batch, flag); err != nil {
 		return err
 	}
 	if folder == nil {
@@ -162,6 +165,9 @@ func runTrain(ctx context.Context, args []string) error {
 	}
 	if r.resume != "" {
 		if err := tr.Resume(folder); err != nil {
+			return err
+		}
+		if err := recordEpochs(folder, cfg.Epochs); err != nil {
 			return err
 		}
 	} else if err := writeRunConfig(folder, fs, cfg, spec, be); err != nil {
