@@ -97,7 +97,7 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 			}
 		}
 		if err := t.finish(folder, res, time.Since(start).Seconds()); err != nil {
-			return res, err
+			return res, fmt.Errorf("%w; every epoch is committed: -resume %s writes the figures and summary again", err, folder.Dir())
 		}
 	}
 	return res, nil

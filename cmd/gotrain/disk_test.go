@@ -64,3 +64,20 @@ func TestCommitWriteFails(t *testing.T) {
 	finish(t, dir)
 	sameAsReference(t, dir)
 }
+
+// TestSummaryWriteFails fails the last write of a run (summary.json): every
+// epoch is committed, and -resume writes the end of the run again.
+func TestSummaryWriteFails(t *testing.T) {
+	reference(t)
+	dir := filepath.Join(t.TempDir(), "run")
+	r := runGotrain(t, []string{"GOTRAIN_TEST_FAIL=/summary.json"}, tinyRun(dir)...)
+	require.Equal(t, 1, r.code, r.stderr)
+	oneLineErr(t, r, "train")
+	require.Contains(t, r.stderr, "summary.json: no space left on device")
+	require.Contains(t, r.stderr, "-resume "+dir+" writes the figures and summary again")
+	require.Equal(t, 3, committedEpoch(t, dir))
+	r = runGotrain(t, nil, resumeRun(dir)...)
+	require.Equal(t, 0, r.code, r.stderr)
+	require.FileExists(t, filepath.Join(dir, "summary.json"))
+	sameAsReference(t, dir)
+}

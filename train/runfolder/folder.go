@@ -50,7 +50,7 @@ func Holds(dir string) (string, error) {
 		return "", err
 	}
 	if !fi.IsDir() {
-		return "", fmt.Errorf("%s is a file, not a folder", dir)
+		return "", invalidf("%s is a file, not a folder", dir)
 	}
 	for _, name := range runFiles {
 		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
@@ -65,6 +65,10 @@ func Holds(dir string) (string, error) {
 // that chose dir, for the message.
 func CheckNew(dir, flag string, resumable bool) error {
 	held, err := Holds(dir)
+	var ie *InvalidError
+	if errors.As(err, &ie) {
+		return invalidf("%s %s: %s", flag, dir, ie.Msg)
+	}
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", flag, dir, err)
 	}

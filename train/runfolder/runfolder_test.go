@@ -88,7 +88,10 @@ func TestCheckNew(t *testing.T) {
 		require.NotContains(t, CheckNew(dir, "-out", false).Error(), "-resume")
 	}
 	file := filepath.Join(root, ConfigFile)
-	require.ErrorContains(t, CheckNew(file, "-out", true), "is a file")
+	err := CheckNew(file, "-out", true)
+	var ie *InvalidError
+	require.True(t, errors.As(err, &ie), "a file for a folder is a bad flag: %v", err)
+	require.Contains(t, err.Error(), "is a file")
 }
 
 func TestLockRefusesSecondWriter(t *testing.T) {
