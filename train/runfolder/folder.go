@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/gotrain/gotrain/train/atomicfile"
 )
 
 // A Folder is a run folder open for writing: locked (flock) until Close,
@@ -319,12 +321,7 @@ func sameFile(a, b string) bool {
 }
 
 func linkTemp(dir, base, src string) (string, error) {
-	f, tmp, err := createTemp(dir, base)
-	if err != nil {
-		return "", err
-	}
-	f.Close()
-	os.Remove(tmp)
+	tmp := filepath.Join(dir, atomicfile.TempName(base))
 	if err := os.Link(src, tmp); err != nil {
 		return "", err
 	}
