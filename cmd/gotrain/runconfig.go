@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -83,19 +82,4 @@ func applyRunFlags(fs *pflag.FlagSet, dir string) error {
 		f.Changed = slices.Contains(rc.FlagsSet, name)
 	}
 	return nil
-}
-
-// recordEpochs updates config.json when a resumed run was extended with
-// -epochs, so that it keeps describing the run.
-func recordEpochs(f *runfolder.Folder, epochs int) error {
-	rc, err := runfolder.ReadConfig(f.Dir())
-	if err != nil || rc.Effective.Epochs == epochs {
-		return err
-	}
-	rc.Effective.Epochs = epochs
-	rc.Flags["epochs"] = strconv.Itoa(epochs)
-	if !slices.Contains(rc.FlagsSet, "epochs") {
-		rc.FlagsSet = append(rc.FlagsSet, "epochs")
-	}
-	return f.WriteJSON(runfolder.ConfigFile, rc)
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/gotrain/gotrain/models"
 	"github.com/gotrain/gotrain/train"
-	"github.com/gotrain/gotrain/train/checkpoint"
 	"github.com/gotrain/gotrain/train/mnist"
 	"github.com/gotrain/gotrain/train/runfolder"
 )
@@ -127,16 +126,8 @@ func runTrain(ctx context.Context, args []string) error {
 		}
 		defer folder.Close()
 		// A run at other widths (a fine-tuned pruned model) resumes at them.
-		last := folder.CommittedPath(runfolder.LastWeights)
-		meta, err := checkpoint.ReadMeta(last)
-		if err != nil {
-			return fmt.Errorf("resume: %w", err)
-		}
-		if cfg.Widths, err = models.WidthsFromMeta(meta); err == nil {
-			err = runfolder.CheckWidths(spec, cfg.Widths)
-		}
-		if err != nil {
-			return fmt.Errorf("resume: %s: %w", last, err)
+		if cfg.Widths, err = folder.ResumeWidths(spec); err != nil {
+			return err
 		}
 	}
 	batch, flag := trainBatch(cfg, trainSet.N, testSet.N)
@@ -167,7 +158,7 @@ func runTrain(ctx context.Context, args []string) error {
 		if err := tr.Resume(folder); err != nil {
 			return err
 		}
-		if err := recordEpochs(folder, cfg.Epochs); err != nil {
+		if err := folder.RecordEpochs(cfg.Epochs); err != nil {
 			return err
 		}
 	} else if err := writeRunConfig(folder, fs, cfg, spec, be); err != nil {

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io/fs"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/gotrain/gotrain/models"
+	"github.com/gotrain/gotrain/train/checkpoint"
 )
 
 // RunConfig is config.json: everything needed to know, and redo, a run.
@@ -86,4 +88,40 @@ func orNone(s string, ok bool) string {
 		return "not set: the recipe's"
 	}
 	return s
+}
+
+// ResumeWidths are the widths the committed epoch's weights were saved at
+// (a fine-tuned pruned model resumes at them), checked against spec.
+func (f *Folder) ResumeWidths(spec *models.Spec) (models.Widths, error) {
+	last := f.CommittedPath(LastWeights)
+	if last == "" {
+		return nil, fmt.Errorf("resume %s: no committed epoch", f.dir)
+	}
+	meta, err := checkpoint.ReadMeta(last)
+	if err != nil {
+		return nil, fmt.Errorf("resume: %w", err)
+	}
+	w, err := models.WidthsFromMeta(meta)
+	if err == nil {
+		err = CheckWidths(spec, w)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("resume: %s: %w", last, err)
+	}
+	return w, nil
+}
+
+// RecordEpochs updates config.json when a resumed run was extended with
+// -epochs, so that it keeps describing the run.
+func (f *Folder) RecordEpochs(epochs int) error {
+	rc, err := ReadConfig(f.dir)
+	if err != nil || rc.Effective.Epochs == epochs {
+		return err
+	}
+	rc.Effective.Epochs = epochs
+	rc.Flags["epochs"] = strconv.Itoa(epochs)
+	if !contains(rc.FlagsSet, "epochs") {
+		rc.FlagsSet = append(rc.FlagsSet, "epochs")
+	}
+	return f.WriteJSON(ConfigFile, rc)
 }
