@@ -46,11 +46,11 @@ func runReport(_ context.Context, args []string) error {
 		path := filepath.Join(dir, runfolder.SummaryFile)
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return fmt.Errorf("report: %s: %w (a finished gotrain run folder has one)", dir, err)
+			return fmt.Errorf("%s: %w (a finished gotrain run folder has one)", dir, err)
 		}
 		var r reportRun
 		if err := json.Unmarshal(data, &r.Summary); err != nil {
-			return fmt.Errorf("report: %s: %v", path, err)
+			return fmt.Errorf("%s: %v", path, err)
 		}
 		rel := func(p string) string {
 			abs, _ := filepath.Abs(p)
@@ -71,14 +71,14 @@ func runReport(_ context.Context, args []string) error {
 	md := reportMarkdown(runs)
 	var html bytes.Buffer
 	if err := reportHTML.Execute(&html, runs); err != nil {
-		return fmt.Errorf("report: %w", err)
+		return fmt.Errorf("%s: %w", *out, err)
 	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
-		return fmt.Errorf("report: %w", err)
+		return fmt.Errorf("%s: %w", *out, err)
 	}
 	for name, data := range map[string][]byte{"report.md": []byte(md), "report.html": html.Bytes()} {
 		if err := runfolder.WriteFile(filepath.Join(*out, name), data); err != nil {
-			return fmt.Errorf("report: %w", err)
+			return err
 		}
 	}
 	fmt.Printf("report of %d runs: %s, %s\n", len(runs), filepath.Join(*out, "report.md"), filepath.Join(*out, "report.html"))

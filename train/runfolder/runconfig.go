@@ -60,7 +60,7 @@ func (rc *RunConfig) ResumeFlags(set map[string]string) (map[string]string, erro
 			continue
 		}
 		if old, ok := rc.Flags[name]; !ok || old != val {
-			changed = append(changed, fmt.Sprintf("-%s %s (was %s)", name, val, orNone(old, ok && contains(rc.FlagsSet, name))))
+			changed = append(changed, fmt.Sprintf("-%s %s (was %s)", name, val, was(old, ok, contains(rc.FlagsSet, name))))
 		}
 	}
 	sort.Strings(changed)
@@ -83,11 +83,15 @@ func (rc *RunConfig) ResumeFlags(set map[string]string) (map[string]string, erro
 	return apply, nil
 }
 
-func orNone(s string, ok bool) string {
-	if !ok {
-		return "not set: the recipe's"
+// was words a flag's recorded value: as set, or its default.
+func was(old string, recorded, set bool) string {
+	switch {
+	case !recorded:
+		return "not recorded"
+	case !set:
+		return "the default, " + old
 	}
-	return s
+	return old
 }
 
 // ResumeWidths are the widths the committed epoch's weights were saved at
