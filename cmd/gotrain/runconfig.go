@@ -42,7 +42,7 @@ var (
 // writeRunConfig writes the run folder's config.json: the flags and the
 // configuration in effect.
 func writeRunConfig(f *runfolder.Folder, fs *pflag.FlagSet, cfg train.Config, spec *models.Spec, be engine.Backend) error {
-	rc := runfolder.RunConfig{Flags: map[string]string{}, Model: spec.Name, Recipe: spec.Recipe, Effective: cfg.Config,
+	rc := runfolder.RunConfig{Command: fs.Name(), Flags: map[string]string{}, Model: spec.Name, Recipe: spec.Recipe, Effective: cfg.Config,
 		Device: be.Name(), Version: gotrainVersion(), GoVersion: runtime.Version(), CUDAVersion: cudaVersion(),
 		Seed: cfg.Seed, Started: time.Now().Format(time.RFC3339)}
 	if strings.HasPrefix(rc.Device, "cuda") {

@@ -14,6 +14,7 @@ import (
 
 // RunConfig is config.json: everything needed to know, and redo, a run.
 type RunConfig struct {
+	Command     string            `json:"command,omitempty"` // Train or Prune (older runs: empty, train)
 	Flags       map[string]string `json:"flags"`
 	FlagsSet    []string          `json:"flags_set"`
 	Model       string            `json:"model"`
@@ -41,6 +42,9 @@ func ReadConfig(dir string) (*RunConfig, error) {
 	}
 	if rc.Flags == nil {
 		return nil, fmt.Errorf("resume: %s: no flags recorded", path)
+	}
+	if rc.Command != "" && rc.Command != Train {
+		return nil, fmt.Errorf("resume: %s holds a %s run, which cannot be resumed: run gotrain %s again with another -out", dir, rc.Command, rc.Command)
 	}
 	return &rc, nil
 }
