@@ -80,7 +80,7 @@ func runEval(ctx context.Context, args []string) error {
 	start := time.Now()
 	loss, acc, preds, err := train.Evaluate(ctx, be, m, testSet, n, b)
 	if err != nil {
-		return err
+		return interrupted(ctx, err, nil)
 	}
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return fmt.Errorf("%s: the test loss is not finite (%g): the weights overflow", *weights, loss)

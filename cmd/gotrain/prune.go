@@ -122,7 +122,7 @@ func runPrune(ctx context.Context, args []string) error {
 	}
 	_, accBefore, _, err := train.Evaluate(ctx, be, src, testSet, *limitTest, evalBatch)
 	if err != nil {
-		return err
+		return interrupted(ctx, err, nil)
 	}
 	graph, err := prune.TraceModel(spec, src.Widths)
 	if err != nil {
@@ -142,7 +142,7 @@ func runPrune(ctx context.Context, args []string) error {
 	}
 	_, accPruned, _, err := train.Evaluate(ctx, be, pruned, testSet, *limitTest, evalBatch)
 	if err != nil {
-		return err
+		return interrupted(ctx, err, nil)
 	}
 	before, after := models.Summarize(src), models.Summarize(pruned)
 	fmt.Printf("prune %s: threshold |gamma| < %.4g (percent %g) removes %d channels: params %d -> %d (%.1f%% fewer), size %.2f -> %.2f MB; test acc %.2f%% -> %.2f%%\n",
