@@ -11,28 +11,15 @@ import (
 	"github.com/gotrain/gotrain/layers"
 	"github.com/gotrain/gotrain/models"
 	"github.com/gotrain/gotrain/train/mnist"
+	"github.com/gotrain/gotrain/train/runfolder"
 )
 
-// Config is everything a training run needs.
+// Config is everything a training run needs: the recipe (validated by
+// runfolder.Validate), the run folder and where to report.
 type Config struct {
-	Model         string
-	Epochs        int
-	BatchSize     int
-	TestBatchSize int
-	LR            float64
-	StepSize      int
-	Gamma         float64
-	Optimizer     OptimizerConfig
-	Seed          uint64
-	// Widths builds the model at other channel widths (a pruned model);
-	// nil: the model's own.
-	Widths models.Widths `json:",omitempty"`
-	// Sparsity adds Sparsity·sign(gamma) to the gradients of the model's
-	// pruning-target batch norms before each update (network slimming).
-	Sparsity   float64 `json:",omitempty"`
-	LimitTrain int     // use the first N training images (0: all)
-	LimitTest  int     // use the first N test images (0: all)
-	OutDir     string
+	runfolder.Config
+	// Folder, when set, receives the run's files (nil: none are written).
+	Folder *runfolder.Folder `json:"-"`
 	// Log receives a line per epoch (nil: silent).
 	Log io.Writer `json:"-"`
 	// Progress, when set, is told of each training step (a progress bar).
@@ -74,9 +61,12 @@ type Progress interface {
 	Done()
 }
 
-// progressEvery is how often (in steps) the loss is read back for Progress:
-// a host round trip, kept out of most steps.
-const progressEvery = 10
+// lossWindow is how often (in steps) the training loss is read back: each
+// step copies its loss into a window on the device, and every lossWindow
+// steps one download brings the window to the host, where it is summed in
+// float64, checked for NaN and infinities, and shown by Progress. A host
+// round trip per lossWindow steps, none in between.
+const lossWindow = 10
 
 // Trainer holds a built model, its optimizer and the data.
 type Trainer struct {
@@ -90,7 +80,9 @@ type Trainer struct {
 	testSet    *mnist.Set
 	nTrain     int
 	nTest      int
-	lossSum    *engine.Tensor
+	lossWin    *engine.Tensor
+	lossSlots  []*engine.Tensor
+	batch      int // the training batch, clamped to the data
 	hostX      []float32
 	hostY      []int32
 	hostLogits []float32
@@ -114,7 +106,8 @@ func NewTrainer(cfg Config, be engine.Backend, trainSet, testSet *mnist.Set) (*T
 	t := &Trainer{cfg: cfg, be: be, trainSet: trainSet, testSet: testSet,
 		sched: StepLR{Base: cfg.LR, Step: cfg.StepSize, Gamma: cfg.Gamma}}
 	t.nTrain, t.nTest = limit(trainSet.N, cfg.LimitTrain), limit(testSet.N, cfg.LimitTest)
-	maxBatch := max(min(cfg.BatchSize, t.nTrain), min(cfg.TestBatchSize, t.nTest), 1)
+	t.batch = max(min(cfg.BatchSize, t.nTrain), 1)
+	maxBatch := max(t.batch, min(cfg.TestBatchSize, t.nTest), 1)
 	t.model, err = spec.BuildWidths(maxBatch, cfg.Widths)
 	if err != nil {
 		return nil, err
@@ -137,12 +130,15 @@ func NewTrainer(cfg Config, be engine.Backend, trainSet, testSet *mnist.Set) (*T
 	if err != nil {
 		return nil, err
 	}
-	t.lossSum = t.optState.New("loss_sum", 1)
+	t.lossWin = t.optState.New("loss_window", lossWindow)
 	if err := t.model.Allocate(be, cfg.Seed); err != nil {
 		return nil, err
 	}
 	if err := t.optState.Allocate(be); err != nil {
 		return nil, fmt.Errorf("model %s: optimizer state: %w", cfg.Model, err)
+	}
+	for i := range lossWindow {
+		t.lossSlots = append(t.lossSlots, t.lossWin.Slice(i, i+1))
 	}
 	t.hostX = make([]float32, maxBatch*mnist.Pixels)
 	t.hostY = make([]int32, maxBatch)
@@ -161,9 +157,6 @@ func limit(n, lim int) int {
 
 // Model is the trainer's model.
 func (t *Trainer) Model() *models.Model { return t.model }
-
-// OptimizerName describes the optimizer in effect.
-func (t *Trainer) OptimizerName() string { return t.opt.Name() }
 
 func (t *Trainer) logf(format string, args ...any) {
 	if t.cfg.Log != nil {
@@ -195,19 +188,22 @@ func (t *Trainer) shuffle(epoch int) {
 }
 
 // TrainEpoch runs one epoch (0-based) and returns the mean training loss.
+// A loss that is not finite stops it within lossWindow steps with a
+// *DivergedError.
 func (t *Trainer) TrainEpoch(ctx context.Context, epoch int, lr float64) (float64, error) {
 	t.shuffle(epoch)
 	be, m := t.be, t.model
 	lctx := &layers.Ctx{B: be, Train: true, Seed: t.cfg.Seed}
-	be.Fill(t.lossSum, 0)
-	bs := t.cfg.BatchSize
+	bs := t.batch
 	steps := (t.nTrain + bs - 1) / bs
 	prog := t.cfg.Progress
 	if prog != nil {
 		prog.Start(epoch+1, t.cfg.Epochs, steps)
 		defer prog.Done()
 	}
-	var host [1]float32
+	var host [lossWindow]float32
+	var sum float64 // float64: a float32 sum of finite losses can overflow
+	pending := 0    // steps whose loss is in the window, not yet read
 	for s := 0; s < steps; s++ {
 		if err := ctx.Err(); err != nil {
 			return 0, err
@@ -222,25 +218,72 @@ func (t *Trainer) TrainEpoch(ctx context.Context, epoch int, lr float64) (float6
 			be.AddSign(e.Grad, e.Value, float32(t.cfg.Sparsity))
 		}
 		t.opt.Step(be, lr)
-		be.Axpy(t.lossSum, float32(len(idx)), m.Loss)
+		be.Copy(t.lossSlots[pending], m.Loss)
+		pending++
 		t.step++
-		if prog != nil && ((s+1)%progressEvery == 0 || s+1 == steps) {
-			be.Download(host[:], m.Loss)
-			if err := be.Sync(); err != nil {
-				return 0, fmt.Errorf("train step %d: %w", s, err)
-			}
-			prog.Update(s+1, min((s+1)*bs, t.nTrain), host[0])
+		if pending < lossWindow && s+1 < steps {
+			continue
 		}
+		be.Download(host[:pending], t.lossWin.Slice(0, pending))
+		if err := be.Sync(); err != nil {
+			return 0, fmt.Errorf("train epoch %d, step %d: %w", epoch+1, s+1, err)
+		}
+		for i, l := range host[:pending] {
+			step := s + 1 - pending + i // 0-based
+			if v := float64(l); math.IsNaN(v) || math.IsInf(v, 0) {
+				return v, &DivergedError{Epoch: epoch + 1, Step: step + 1, Loss: v, Flag: t.blame()}
+			}
+			sum += float64(l) * float64(min((step+1)*bs, t.nTrain)-step*bs)
+		}
+		if prog != nil {
+			prog.Update(s+1, min((s+1)*bs, t.nTrain), host[pending-1])
+		}
+		pending = 0
 	}
-	be.Download(host[:], t.lossSum)
-	if err := be.Sync(); err != nil {
-		return 0, fmt.Errorf("train epoch %d: %w", epoch+1, err)
+	return sum / float64(t.nTrain), nil
+}
+
+// DivergedError is a loss that is not finite: the run stops, keeping its
+// last committed epoch.
+type DivergedError struct {
+	Epoch int     // 1-based
+	Step  int     // 1-based, within the epoch; 0: the test loss
+	Loss  float64 // NaN or an infinity
+	Flag  string  // the flag to lower, as "the learning rate (-lr)"
+}
+
+func (e *DivergedError) Error() string {
+	where := fmt.Sprintf("step %d", e.Step)
+	if e.Step == 0 {
+		where = "test"
 	}
-	loss := float64(host[0]) / float64(t.nTrain)
-	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		return loss, fmt.Errorf("train epoch %d: the loss diverged (%g): lower the learning rate (-lr)", epoch+1, loss)
+	return fmt.Sprintf("epoch %d, %s: the loss diverged (%s): lower %s", e.Epoch, where, lossName(e.Loss), e.Flag)
+}
+
+func lossName(v float64) string {
+	switch {
+	case math.IsInf(v, 1):
+		return "+Inf"
+	case math.IsInf(v, -1):
+		return "-Inf"
 	}
-	return loss, nil
+	return "NaN"
+}
+
+// blame names the flag most likely at fault for a diverged loss.
+func (t *Trainer) blame() string {
+	o := t.cfg.Optimizer
+	switch {
+	case o.WeightDecay*t.cfg.LR >= 1:
+		return "the weight decay (-weight-decay)"
+	case t.cfg.Sparsity*t.cfg.LR >= 1:
+		return "the sparsity (-sparsity)"
+	case o.Momentum >= 1:
+		return "the momentum (-momentum)"
+	case t.cfg.Gamma > 1:
+		return "the StepLR factor (-gamma)"
+	}
+	return "the learning rate (-lr)"
 }
 
 // Evaluate runs the test images in eval mode and returns the mean loss and

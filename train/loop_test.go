@@ -14,6 +14,8 @@ import (
 	"github.com/gotrain/gotrain/engine"
 	"github.com/gotrain/gotrain/layers"
 	"github.com/gotrain/gotrain/train/mnist"
+
+	"github.com/gotrain/gotrain/train/runfolder"
 )
 
 // synthetic makes n images whose class is written into the image as a
@@ -37,9 +39,22 @@ func synthetic(n int, salt uint32) *mnist.Set {
 	return s
 }
 
-func baselineConfig(out string) Config {
-	return Config{Model: "baseline", Epochs: 2, BatchSize: 32, TestBatchSize: 50, LR: 0.5, StepSize: 1, Gamma: 0.7,
-		Optimizer: OptimizerConfig{Name: "adadelta"}, Seed: 7, OutDir: out}
+// baselineConfig is a short baseline run writing to a new run folder in
+// out ("": none).
+func baselineConfig(t *testing.T, out string) Config {
+	cfg := Config{Config: runfolder.Config{Model: "baseline", Epochs: 2, BatchSize: 32, TestBatchSize: 50, LR: 0.5, StepSize: 1, Gamma: 0.7,
+		Optimizer: OptimizerConfig{Name: "adadelta"}, Seed: 7}}
+	if out != "" {
+		cfg.Folder = createFolder(t, out)
+	}
+	return cfg
+}
+
+func createFolder(t *testing.T, dir string) *runfolder.Folder {
+	f, err := runfolder.Create(dir, true)
+	require.NoError(t, err)
+	t.Cleanup(func() { f.Close() })
+	return f
 }
 
 func paramsOf(t *testing.T, tr *Trainer) []float32 {
@@ -52,7 +67,7 @@ func paramsOf(t *testing.T, tr *Trainer) []float32 {
 
 func TestRunLearnsAndWritesMetrics(t *testing.T) {
 	out := t.TempDir()
-	tr, err := NewTrainer(baselineConfig(out), engine.NewCPU(0), synthetic(600, 1), synthetic(200, 2))
+	tr, err := NewTrainer(baselineConfig(t, out), engine.NewCPU(0), synthetic(600, 1), synthetic(200, 2))
 	require.NoError(t, err)
 	res, err := tr.Run(context.Background())
 	require.NoError(t, err)
@@ -87,7 +102,7 @@ func TestRunBitReproducibleAcrossThreads(t *testing.T) {
 	var ref []float32
 	var refRes *Result
 	for _, threads := range []int{1, 2, 3} {
-		cfg := baselineConfig("")
+		cfg := baselineConfig(t, "")
 		cfg.Epochs = 1
 		tr, err := NewTrainer(cfg, engine.NewCPU(threads), synthetic(300, 1), synthetic(100, 2))
 		require.NoError(t, err)
@@ -109,7 +124,7 @@ func TestRunBitReproducibleAcrossThreads(t *testing.T) {
 }
 
 func TestShuffleIsSeededPerEpoch(t *testing.T) {
-	cfg := baselineConfig("")
+	cfg := baselineConfig(t, "")
 	tr, err := NewTrainer(cfg, engine.NewCPU(1), synthetic(100, 1), synthetic(10, 2))
 	require.NoError(t, err)
 	tr.shuffle(0)
@@ -154,7 +169,7 @@ func TestNewTrainerRejects(t *testing.T) {
 		{"nesterov without momentum", func(c *Config) { c.Optimizer = OptimizerConfig{Name: "sgd", Nesterov: true} }, "nesterov"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := baselineConfig("")
+			cfg := baselineConfig(t, "")
 			tc.mod(&cfg)
 			_, err := NewTrainer(cfg, engine.NewCPU(1), synthetic(10, 1), synthetic(10, 2))
 			require.ErrorContains(t, err, tc.msg)
@@ -189,12 +204,46 @@ func TestBaselineLearnsMNIST(t *testing.T) {
 	require.NoError(t, mnist.Ensure(context.Background(), dir, nil))
 	trainSet, testSet, err := mnist.Load(dir)
 	require.NoError(t, err)
-	cfg := Config{Model: "baseline", Epochs: 1, BatchSize: 64, TestBatchSize: 1000, LR: 0.1, StepSize: 1, Gamma: 0.7,
-		Optimizer: OptimizerConfig{Name: "adadelta"}, Seed: 1, LimitTrain: 6400, LimitTest: 2000}
+	cfg := Config{Config: runfolder.Config{Model: "baseline", Epochs: 1, BatchSize: 64, TestBatchSize: 1000, LR: 0.1, StepSize: 1, Gamma: 0.7,
+		Optimizer: OptimizerConfig{Name: "adadelta"}, Seed: 1, LimitTrain: 6400, LimitTest: 2000}}
 	tr, err := NewTrainer(cfg, engine.NewCPU(0), trainSet, testSet)
 	require.NoError(t, err)
 	res, err := tr.Run(context.Background())
 	require.NoError(t, err)
 	t.Logf("baseline, 6400 MNIST images, 1 epoch: test acc %.4f, test loss %.4f", res.BestAcc, res.Last().TestLoss)
 	require.Greater(t, res.BestAcc, 0.75)
+}
+
+func TestDivergedErrorMessage(t *testing.T) {
+	e := &DivergedError{Epoch: 2, Step: 7, Loss: math.NaN(), Flag: "the learning rate (-lr)"}
+	require.Equal(t, "epoch 2, step 7: the loss diverged (NaN): lower the learning rate (-lr)", e.Error())
+	e = &DivergedError{Epoch: 3, Loss: math.Inf(1), Flag: "the learning rate (-lr)"}
+	require.Equal(t, "epoch 3, test: the loss diverged (+Inf): lower the learning rate (-lr)", e.Error())
+}
+
+// TestDivergenceStopsPromptly: weights turned NaN make every loss NaN; the
+// run stops within the first read-back window with a DivergedError naming
+// step 1, and writes no epoch.
+func TestDivergenceStopsPromptly(t *testing.T) {
+	dir := t.TempDir()
+	cfg := baselineConfig(t, dir)
+	cfg.BatchSize = 8
+	tr, err := NewTrainer(cfg, engine.NewCPU(0), synthetic(800, 1), synthetic(100, 2))
+	require.NoError(t, err)
+	w := tr.Model().Builder.Params.Flat()
+	host := make([]float32, w.Len())
+	tr.be.Download(host, w)
+	for i := range host {
+		host[i] = float32(math.NaN())
+	}
+	tr.be.Upload(w, host)
+	_, err = tr.Run(context.Background())
+	var de *DivergedError
+	require.ErrorAs(t, err, &de)
+	require.Equal(t, 1, de.Epoch)
+	require.Equal(t, 1, de.Step)
+	require.True(t, math.IsNaN(de.Loss))
+	require.Equal(t, lossWindow, int(tr.step), "100 steps an epoch: it stopped after the first window")
+	require.Nil(t, cfg.Folder.Committed())
+	require.NoFileExists(t, filepath.Join(dir, runfolder.MetricsJSONL))
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gotrain/gotrain/engine"
 	"github.com/gotrain/gotrain/layers"
+	"github.com/gotrain/gotrain/train/runfolder"
 )
 
 // Optimizer updates a model's parameters from their gradients, all in one
@@ -25,17 +26,10 @@ type Optimizer interface {
 }
 
 // OptimizerConfig selects and configures an optimizer.
-type OptimizerConfig struct {
-	Name        string // "sgd" or "adadelta"
-	Momentum    float64
-	Dampening   float64
-	WeightDecay float64
-	Nesterov    bool
-	Rho, Eps    float64 // Adadelta (0: PyTorch's defaults 0.9 and 1e-6)
-}
+type OptimizerConfig = runfolder.Optimizer
 
 // Optimizers lists the known optimizer names.
-var Optimizers = []string{"sgd", "adadelta"}
+var Optimizers = runfolder.Optimizers
 
 // NewOptimizer declares the optimizer's state in pool state for model b's
 // parameters; state must then be allocated on the model's backend.

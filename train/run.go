@@ -17,21 +17,7 @@ import (
 	"github.com/gotrain/gotrain/train/checkpoint"
 	"github.com/gotrain/gotrain/train/figures"
 	"github.com/gotrain/gotrain/train/mnist"
-)
-
-// Files of a run folder.
-const (
-	MetricsJSONL   = "metrics.jsonl"
-	MetricsCSV     = "metrics.csv"
-	BestWeights    = "best.safetensors"
-	LastWeights    = "last.safetensors"
-	StateFile      = "state.safetensors"
-	SummaryFile    = "summary.json"
-	LossAccPNG     = "loss_acc.png"
-	ConfusionPNG   = "confusion_matrix.png"
-	MisclassPNG    = "misclassified.png"
-	WellClassPNG   = "well_classified.png"
-	PredictionsCSV = "predictions.csv"
+	"github.com/gotrain/gotrain/train/runfolder"
 )
 
 // RunSummary is summary.json: what `gotrain report` tabulates.
@@ -51,11 +37,12 @@ type RunSummary struct {
 	Recipe           string      `json:"recipe"`
 }
 
-// Run trains for the configured epochs, evaluating after each. With an
-// output folder it appends each epoch to metrics.jsonl and metrics.csv,
-// saves last.safetensors, best.safetensors and state.safetensors (the
-// resume point, written last), and at the end draws the figures of the
-// final model and writes summary.json.
+// Run trains for the configured epochs, evaluating after each. With a run
+// folder it commits each epoch as a set (metrics.jsonl and metrics.csv up
+// to the epoch, last.safetensors, best.safetensors and state.safetensors,
+// the resume point) and at the end draws the figures of the final model
+// and writes summary.json. A loss that is not finite, in training or test,
+// stops the run with a *DivergedError; the folder keeps the last good epoch.
 func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 	res := &Result{Epochs: append([]EpochMetrics(nil), t.resumed...)}
 	for _, em := range res.Epochs {
@@ -63,14 +50,7 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 			res.BestAcc, res.BestEpoch = em.TestAcc, em.Epoch
 		}
 	}
-	if t.cfg.OutDir != "" {
-		if err := os.MkdirAll(t.cfg.OutDir, 0o755); err != nil {
-			return nil, fmt.Errorf("run folder: %w", err)
-		}
-		if err := t.rewriteMetrics(res.Epochs); err != nil {
-			return nil, err
-		}
-	}
+	folder := t.cfg.Folder
 	start := time.Now()
 	var evaluated bool
 	for e := t.startEpoch; e < t.cfg.Epochs; e++ {
@@ -84,6 +64,9 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 		testLoss, acc, err := t.Evaluate(ctx)
 		if err != nil {
 			return res, err
+		}
+		if math.IsNaN(testLoss) || math.IsInf(testLoss, 0) {
+			return res, &DivergedError{Epoch: e + 1, Loss: testLoss, Flag: t.blame()}
 		}
 		evaluated = true
 		em := EpochMetrics{Epoch: e + 1, LR: lr, TrainLoss: trainLoss, TestLoss: testLoss, TestAcc: acc,
@@ -101,20 +84,20 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 		}
 		t.logf("epoch %d/%d  lr %.4g  train loss %.4f  test loss %.4f  test acc %.2f%%  %.1fs  %.0f img/s%s\n",
 			e+1, t.cfg.Epochs, lr, trainLoss, testLoss, 100*acc, secs, em.ImagesPerSec, mem)
-		if t.cfg.OutDir != "" {
-			if err := t.saveEpoch(em, best, res); err != nil {
+		if folder != nil {
+			if err := t.saveEpoch(folder, best, res); err != nil {
 				return res, err
 			}
 		}
 	}
-	if t.cfg.OutDir != "" && len(res.Epochs) > 0 {
+	if folder != nil && len(res.Epochs) > 0 {
 		if !evaluated { // resumed a finished run: evaluate the loaded model
 			if _, _, err := t.Evaluate(ctx); err != nil {
 				return res, err
 			}
 		}
-		if err := t.finish(res, time.Since(start).Seconds()); err != nil {
-			return res, err
+		if err := t.finish(folder, res, time.Since(start).Seconds()); err != nil {
+			return res, fmt.Errorf("%w; every epoch is committed: -resume %s writes the figures and summary again", err, folder.Dir())
 		}
 	}
 	return res, nil
@@ -127,27 +110,41 @@ func (t *Trainer) weightsMeta(epoch int) map[string]string {
 	return meta
 }
 
-// saveEpoch appends the epoch's metrics and saves the checkpoints; the
-// resume state is written last, so a crash leaves the previous epoch's
-// state valid.
-func (t *Trainer) saveEpoch(em EpochMetrics, best bool, res *Result) error {
-	dir := t.cfg.OutDir
-	if err := t.appendMetrics(em); err != nil {
+// saveEpoch commits the epoch's files as a set: until the commit, the
+// folder's committed epoch stays the previous one.
+func (t *Trainer) saveEpoch(folder *runfolder.Folder, best bool, res *Result) error {
+	em := res.Last()
+	jsonl, csv, err := metricsFiles(res.Epochs)
+	if err != nil {
 		return err
-	}
-	entries := t.model.Builder.Entries()
-	meta := t.weightsMeta(em.Epoch)
-	if err := checkpoint.Save(filepath.Join(dir, LastWeights), t.be, entries, meta); err != nil {
-		return err
-	}
-	if best {
-		if err := checkpoint.Save(filepath.Join(dir, BestWeights), t.be, entries, meta); err != nil {
-			return err
-		}
 	}
 	cfg, err := json.Marshal(t.cfg)
 	if err != nil {
 		return fmt.Errorf("state: %w", err)
+	}
+	ep, err := folder.BeginEpoch(em.Epoch)
+	if err != nil {
+		return err
+	}
+	if err := ep.WriteFile(runfolder.MetricsJSONL, jsonl); err != nil {
+		return err
+	}
+	if err := ep.WriteFile(runfolder.MetricsCSV, csv); err != nil {
+		return err
+	}
+	entries := t.model.Builder.Entries()
+	meta := t.weightsMeta(em.Epoch)
+	save := func(path string) error { return checkpoint.Save(path, t.be, entries, meta) }
+	if err := ep.Save(runfolder.LastWeights, save); err != nil {
+		return err
+	}
+	if best {
+		err = ep.Save(runfolder.BestWeights, save)
+	} else {
+		err = ep.Keep(runfolder.BestWeights)
+	}
+	if err != nil {
+		return err
 	}
 	state := map[string]*engine.Tensor{}
 	for _, st := range t.opt.State() {
@@ -159,15 +156,24 @@ func (t *Trainer) saveEpoch(em EpochMetrics, best bool, res *Result) error {
 		"optimizer_steps": strconv.FormatInt(t.opt.Steps(), 10), "optimizer": t.opt.Name(),
 		"best_epoch": strconv.Itoa(res.BestEpoch), "config": string(cfg),
 	}
-	return checkpoint.SaveTensors(filepath.Join(dir, StateFile), t.be, state, smeta)
+	if err := ep.Save(runfolder.StateFile, func(path string) error { return checkpoint.SaveTensors(path, t.be, state, smeta) }); err != nil {
+		return err
+	}
+	return ep.Commit()
 }
 
-// Resume restores a run folder's state: the last weights, the optimizer
-// state, the step counter and the metrics of the epochs done. Run then
-// continues with the next epoch and draws what the uninterrupted run would
-// have: the shuffle is keyed by (seed, epoch) and dropout by (seed, step).
-func (t *Trainer) Resume(dir string) error {
-	statePath := filepath.Join(dir, StateFile)
+// Resume restores the committed epoch of an opened run folder: the last
+// weights, the optimizer state, the step counter and the metrics of the
+// epochs done. Run then continues with the next epoch and draws what the
+// uninterrupted run would have: the shuffle is keyed by (seed, epoch) and
+// dropout by (seed, step).
+func (t *Trainer) Resume(folder *runfolder.Folder) error {
+	dir := folder.Dir()
+	c := folder.Committed()
+	if c == nil {
+		return fmt.Errorf("resume %s: no committed epoch", dir)
+	}
+	statePath, lastPath := folder.CommittedPath(runfolder.StateFile), folder.CommittedPath(runfolder.LastWeights)
 	state := map[string]*engine.Tensor{}
 	for _, st := range t.opt.State() {
 		state[st.Name()] = st
@@ -182,24 +188,24 @@ func (t *Trainer) Resume(dir string) error {
 	epoch, err1 := strconv.Atoi(meta["epoch"])
 	step, err2 := strconv.ParseUint(meta["step"], 10, 32)
 	osteps, err3 := strconv.ParseInt(meta["optimizer_steps"], 10, 64)
-	if err1 != nil || err2 != nil || err3 != nil || epoch < 1 {
-		return fmt.Errorf("resume %s: %s: bad epoch/step metadata", dir, statePath)
+	if err1 != nil || err2 != nil || err3 != nil || epoch != c.Epoch {
+		return fmt.Errorf("resume %s: %s: bad epoch/step metadata (epoch %q, committed %d)", dir, statePath, meta["epoch"], c.Epoch)
 	}
-	wmeta, err := checkpoint.ReadMeta(filepath.Join(dir, LastWeights))
+	wmeta, err := checkpoint.ReadMeta(lastPath)
 	if err != nil {
 		return fmt.Errorf("resume %s: %w", dir, err)
 	}
 	if wmeta["epoch"] != meta["epoch"] {
-		return fmt.Errorf("resume %s: %s is from epoch %s but the state is from epoch %s", dir, LastWeights, wmeta["epoch"], meta["epoch"])
+		return fmt.Errorf("resume %s: %s is from epoch %s but the state is from epoch %s", dir, lastPath, wmeta["epoch"], meta["epoch"])
 	}
-	done, err := readMetrics(filepath.Join(dir, MetricsJSONL), epoch)
+	done, err := readMetrics(folder.CommittedPath(runfolder.MetricsJSONL), epoch)
 	if err != nil {
 		return fmt.Errorf("resume %s: %w", dir, err)
 	}
 	if _, err := checkpoint.LoadTensors(statePath, t.be, state); err != nil {
 		return fmt.Errorf("resume %s: %w", dir, err)
 	}
-	if _, err := checkpoint.Load(filepath.Join(dir, LastWeights), t.be, t.model.Builder.Entries()); err != nil {
+	if _, err := checkpoint.Load(lastPath, t.be, t.model.Builder.Entries()); err != nil {
 		return fmt.Errorf("resume %s: %w", dir, err)
 	}
 	t.startEpoch, t.step, t.resumed = epoch, uint32(step), done
@@ -215,7 +221,7 @@ func (t *Trainer) LoadWeights(path string) error {
 	return err
 }
 
-// readMetrics reads the first n epochs of metrics.jsonl.
+// readMetrics reads the n epochs of a committed metrics.jsonl.
 func readMetrics(path string, n int) ([]EpochMetrics, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -249,53 +255,30 @@ func csvLine(em EpochMetrics) string {
 	return fmt.Sprintf("%d,%g,%g,%g,%g,%g,%g\n", em.Epoch, em.LR, em.TrainLoss, em.TestLoss, em.TestAcc, em.Seconds, em.ImagesPerSec)
 }
 
-// rewriteMetrics writes metrics.jsonl and metrics.csv holding exactly ems
-// (a fresh run: nothing; a resumed one: the epochs its state covers).
-func (t *Trainer) rewriteMetrics(ems []EpochMetrics) error {
+// metricsFiles are metrics.jsonl and metrics.csv holding exactly ems. A
+// value JSON cannot hold (NaN) is an error, never a blank line.
+func metricsFiles(ems []EpochMetrics) (jsonl, csv []byte, err error) {
 	var j, c bytes.Buffer
 	c.WriteString(csvHeader)
 	for _, em := range ems {
-		line, _ := json.Marshal(em)
+		line, err := json.Marshal(em)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: epoch %d: %w", runfolder.MetricsJSONL, em.Epoch, err)
+		}
 		j.Write(append(line, '\n'))
 		c.WriteString(csvLine(em))
 	}
-	for name, data := range map[string][]byte{MetricsJSONL: j.Bytes(), MetricsCSV: c.Bytes()} {
-		if err := writeFileAtomic(filepath.Join(t.cfg.OutDir, name), data); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (t *Trainer) appendMetrics(em EpochMetrics) error {
-	line, _ := json.Marshal(em)
-	for name, data := range map[string][]byte{MetricsJSONL: append(line, '\n'), MetricsCSV: []byte(csvLine(em))} {
-		f, err := os.OpenFile(filepath.Join(t.cfg.OutDir, name), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-		if err != nil {
-			return fmt.Errorf("metrics: %w", err)
-		}
-		_, err = f.Write(data)
-		if err == nil {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("metrics: %s: %w", name, err)
-		}
-	}
-	return nil
+	return j.Bytes(), c.Bytes(), nil
 }
 
 // finish draws the final model's figures and writes summary.json.
-func (t *Trainer) finish(res *Result, secs float64) error {
-	dir, name := t.cfg.OutDir, t.model.Spec.Name
+func (t *Trainer) finish(folder *runfolder.Folder, res *Result, secs float64) error {
+	dir, name := folder.Dir(), t.model.Spec.Name
 	eps := make([]figures.Epoch, len(res.Epochs))
 	for i, em := range res.Epochs {
 		eps[i] = figures.Epoch{Epoch: em.Epoch, TrainLoss: em.TrainLoss, TestLoss: em.TestLoss, TestAcc: em.TestAcc}
 	}
-	if err := figures.LossAcc(filepath.Join(dir, LossAccPNG), name, eps); err != nil {
+	if err := figures.LossAcc(folder.Path(runfolder.LossAccPNG), name, eps); err != nil {
 		return err
 	}
 	if err := WriteEvalFigures(dir, name, t.preds, t.testSet); err != nil {
@@ -316,8 +299,7 @@ func (t *Trainer) finish(res *Result, secs float64) error {
 			rs.PerClassAccuracy[i] = -1
 		}
 	}
-	data, _ := json.MarshalIndent(rs, "", "  ")
-	return writeFileAtomic(filepath.Join(dir, SummaryFile), append(data, '\n'))
+	return folder.WriteJSON(runfolder.SummaryFile, rs)
 }
 
 // Recipe describes the training recipe in effect, in one line.
@@ -330,7 +312,7 @@ func (t *Trainer) Recipe() string {
 // WriteEvalFigures draws the confusion matrix and the misclassified and
 // well-classified example grids of preds into dir.
 func WriteEvalFigures(dir, model string, preds *Predictions, test *mnist.Set) error {
-	if err := figures.Confusion(filepath.Join(dir, ConfusionPNG), model, preds.Confusion()); err != nil {
+	if err := figures.Confusion(filepath.Join(dir, runfolder.ConfusionPNG), model, preds.Confusion()); err != nil {
 		return err
 	}
 	for _, g := range []struct {
@@ -339,8 +321,8 @@ func WriteEvalFigures(dir, model string, preds *Predictions, test *mnist.Set) er
 		title   string
 		none    string
 	}{
-		{false, MisclassPNG, "misclassified: " + model, "no misclassified image"},
-		{true, WellClassPNG, "well classified: " + model, "no correctly classified image"},
+		{false, runfolder.MisclassPNG, "misclassified: " + model, "no misclassified image"},
+		{true, runfolder.WellClassPNG, "well classified: " + model, "no correctly classified image"},
 	} {
 		var panels [10]figures.Panel
 		for c, i := range preds.FirstExamples(g.correct) {
@@ -353,31 +335,6 @@ func WriteEvalFigures(dir, model string, preds *Predictions, test *mnist.Set) er
 		if err := figures.Examples(filepath.Join(dir, g.file), g.title, panels); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// writeFileAtomic writes data to path through a temporary file in the same
-// folder, fsynced and renamed over path.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gotrain/gotrain/engine"
+
+	"github.com/gotrain/gotrain/train/runfolder"
 )
 
 // cancelAt cancels a context when epoch `at` starts: a run killed after
@@ -32,7 +34,7 @@ func (c *cancelAt) Update(step, images int, loss float32) {}
 func (c *cancelAt) Done()                                 {}
 
 func readMetricsLines(t *testing.T, dir string) []map[string]any {
-	data, err := os.ReadFile(filepath.Join(dir, MetricsJSONL))
+	data, err := os.ReadFile(filepath.Join(dir, runfolder.MetricsJSONL))
 	require.NoError(t, err)
 	var out []map[string]any
 	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
@@ -53,7 +55,7 @@ func TestResumeIsExact(t *testing.T) {
 	for _, opt := range []OptimizerConfig{{Name: "adadelta"}, {Name: "sgd", Momentum: 0.9, WeightDecay: 1e-4}} {
 		t.Run(opt.Name, func(t *testing.T) {
 			full, cut := t.TempDir(), t.TempDir()
-			cfg := baselineConfig(full)
+			cfg := baselineConfig(t, full)
 			cfg.Optimizer = opt
 			cfg.LR = 0.05
 			tr, err := NewTrainer(cfg, engine.NewCPU(0), trainSet, testSet)
@@ -62,7 +64,7 @@ func TestResumeIsExact(t *testing.T) {
 			require.NoError(t, err)
 
 			ctx, cancel := context.WithCancel(context.Background())
-			cfg.OutDir = cut
+			cfg.Folder = createFolder(t, cut)
 			cfg.Progress = &cancelAt{at: 2, cancel: cancel}
 			tr, err = NewTrainer(cfg, engine.NewCPU(0), trainSet, testSet)
 			require.NoError(t, err)
@@ -71,14 +73,18 @@ func TestResumeIsExact(t *testing.T) {
 			require.Len(t, readMetricsLines(t, cut), 1)
 
 			cfg.Progress = nil
+			require.NoError(t, cfg.Folder.Close())
+			cfg.Folder, err = runfolder.Open(cut)
+			require.NoError(t, err)
+			defer cfg.Folder.Close()
 			tr, err = NewTrainer(cfg, engine.NewCPU(1), trainSet, testSet)
 			require.NoError(t, err)
-			require.NoError(t, tr.Resume(cut))
+			require.NoError(t, tr.Resume(cfg.Folder))
 			res, err := tr.Run(context.Background())
 			require.NoError(t, err)
 			require.Len(t, res.Epochs, 2)
 
-			for _, f := range []string{LastWeights, BestWeights} {
+			for _, f := range []string{runfolder.LastWeights, runfolder.BestWeights} {
 				a, err := os.ReadFile(filepath.Join(full, f))
 				require.NoError(t, err)
 				b, err := os.ReadFile(filepath.Join(cut, f))
@@ -94,21 +100,21 @@ func TestResumeIsExact(t *testing.T) {
 // checkpoints, state, summary and four decodable, non-blank figures.
 func TestRunFolder(t *testing.T) {
 	dir := t.TempDir()
-	tr, err := NewTrainer(baselineConfig(dir), engine.NewCPU(0), synthetic(200, 1), synthetic(100, 2))
+	tr, err := NewTrainer(baselineConfig(t, dir), engine.NewCPU(0), synthetic(200, 1), synthetic(100, 2))
 	require.NoError(t, err)
 	_, err = tr.Run(context.Background())
 	require.NoError(t, err)
-	csv, err := os.ReadFile(filepath.Join(dir, MetricsCSV))
+	csv, err := os.ReadFile(filepath.Join(dir, runfolder.MetricsCSV))
 	require.NoError(t, err)
 	lines := strings.Split(strings.TrimSpace(string(csv)), "\n")
 	require.Len(t, lines, 3)
 	require.Equal(t, strings.TrimSpace(csvHeader), lines[0])
-	for _, f := range []string{LastWeights, BestWeights, StateFile, SummaryFile} {
+	for _, f := range []string{runfolder.LastWeights, runfolder.BestWeights, runfolder.StateFile, runfolder.SummaryFile} {
 		st, err := os.Stat(filepath.Join(dir, f))
 		require.NoError(t, err, f)
 		require.Greater(t, st.Size(), int64(100), f)
 	}
-	for _, f := range []string{LossAccPNG, ConfusionPNG, MisclassPNG, WellClassPNG} {
+	for _, f := range []string{runfolder.LossAccPNG, runfolder.ConfusionPNG, runfolder.MisclassPNG, runfolder.WellClassPNG} {
 		fh, err := os.Open(filepath.Join(dir, f))
 		require.NoError(t, err)
 		img, err := png.Decode(fh)
@@ -127,7 +133,7 @@ func TestRunFolder(t *testing.T) {
 		require.Greater(t, len(colours), 3, "%s looks blank", f)
 	}
 	var sum RunSummary
-	data, err := os.ReadFile(filepath.Join(dir, SummaryFile))
+	data, err := os.ReadFile(filepath.Join(dir, runfolder.SummaryFile))
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(data, &sum))
 	require.Equal(t, 149418, sum.SummaryParams)

@@ -37,6 +37,13 @@ func init() {
 		}
 		return fmt.Sprintf("gpu mem %d MiB (gotrain %d MiB, %d MiB free)", (total-free)>>20, held>>20, free>>20)
 	}
+	deviceFree = func() (int64, bool) {
+		if cudaBackend == nil {
+			return 0, false
+		}
+		free, _, _, err := cudaBackend.MemInfo()
+		return free, err == nil
+	}
 	runtime.LockOSThread() // main runs on the thread the context is made current on
 }
 

@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
+	"math"
 	"path/filepath"
 	"strings"
 	"time"
@@ -13,6 +13,7 @@ import (
 	"github.com/gotrain/gotrain/models"
 	"github.com/gotrain/gotrain/train"
 	"github.com/gotrain/gotrain/train/mnist"
+	"github.com/gotrain/gotrain/train/runfolder"
 )
 
 // runEval evaluates saved weights (gotrain's, or a PyTorch state_dict of the
@@ -33,11 +34,9 @@ func runEval(ctx context.Context, args []string) error {
 	if *weights == "" {
 		return usagef("-weights FILE.safetensors is required")
 	}
-	if *limitTest < 0 {
-		return usagef("-limit-test %d: must be 0 or more", *limitTest)
-	}
-	if *batch < 1 {
-		return usagef("-batch-size %d: must be at least 1", *batch)
+	req := runfolder.Request{Command: runfolder.Eval, Config: runfolder.Config{TestBatchSize: *batch, LimitTest: *limitTest}, Threads: *threads}
+	if err := runfolder.Validate(req); err != nil {
+		return err
 	}
 	if _, _, err := parseDevice(*device); err != nil {
 		return err
@@ -46,11 +45,31 @@ func runEval(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	dir := *out
+	if dir == "" {
+		dir = filepath.Join("runs", fmt.Sprintf("eval-%s-%s", spec.Name, time.Now().Format("20060102-150405")))
+	}
+	if err := runfolder.CheckNew(dir, "-out", false); err != nil {
+		return err
+	}
+	n := mnist.TestCount
+	if *limitTest > 0 && *limitTest < n {
+		n = *limitTest
+	}
+	b := min(*batch, n) // a batch larger than the images is clamped
+	if hostMemory(*device) {
+		if err := fitsMemory(spec, widths, b, "-batch-size"); err != nil {
+			return err
+		}
+	}
 	be, err := openDevice(*device, *threads)
 	if err != nil {
 		return err
 	}
-	m, err := loadModel(*weights, spec, widths, be, *batch)
+	if err := fitsDevice(*device, spec, widths, b, "-batch-size"); err != nil {
+		return err
+	}
+	m, err := loadModel(*weights, spec, widths, be, b)
 	if err != nil {
 		return err
 	}
@@ -59,27 +78,20 @@ func runEval(ctx context.Context, args []string) error {
 		return err
 	}
 	start := time.Now()
-	loss, acc, preds, err := train.Evaluate(ctx, be, m, testSet, *limitTest, *batch)
+	loss, acc, preds, err := train.Evaluate(ctx, be, m, testSet, n, b)
+	if err != nil {
+		return interrupted(ctx, err, nil)
+	}
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return fmt.Errorf("%s: the test loss is not finite (%g): the weights overflow", *weights, loss)
+	}
+	folder, err := runfolder.Create(dir, false)
 	if err != nil {
 		return err
 	}
-	dir := *out
-	if dir == "" {
-		dir = filepath.Join("runs", fmt.Sprintf("eval-%s-%s", spec.Name, time.Now().Format("20060102-150405")))
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("eval: %w", err)
-	}
-	f, err := os.Create(filepath.Join(dir, train.PredictionsCSV))
-	if err != nil {
-		return fmt.Errorf("eval: %w", err)
-	}
-	if err := preds.WriteCSV(f); err != nil {
-		f.Close()
+	defer folder.Close()
+	if err := folder.Write(runfolder.PredictionsCSV, preds.WriteCSV); err != nil {
 		return err
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("eval: %w", err)
 	}
 	if err := train.WriteEvalFigures(dir, spec.Name, preds, testSet); err != nil {
 		return err

@@ -33,9 +33,47 @@ func longDash(fs *pflag.FlagSet, args []string) []string {
 	return out
 }
 
+// checkNames finds the first flag in args that fs does not know and names
+// it as typed, with the nearest known flag: pflag would call -epoch a
+// cluster of unknown shorthands. Values of flags that take one are skipped.
+func checkNames(fs *pflag.FlagSet, args []string) error {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return nil
+		}
+		if len(a) < 2 || a[0] != '-' {
+			continue
+		}
+		name, hasValue := strings.TrimLeft(a, "-"), false
+		if k := strings.IndexByte(name, '='); k >= 0 {
+			name, hasValue = name[:k], true
+		}
+		f := fs.Lookup(name)
+		if f == nil && len(name) == 1 && a[1] != '-' {
+			f = fs.ShorthandLookup(name)
+		}
+		if f == nil {
+			if name == "help" || name == "h" {
+				continue
+			}
+			var known []string
+			fs.VisitAll(func(f *pflag.Flag) { known = append(known, f.Name) })
+			return usagef("unknown flag %s%s (see -help)", strings.SplitN(a, "=", 2)[0], didYouMean(name, known, "-%s"))
+		}
+		if !hasValue && f.NoOptDefVal == "" {
+			i++ // its value
+		}
+	}
+	return nil
+}
+
 // parse parses args into fs, mapping pflag's errors to usage errors.
 func parse(fs *pflag.FlagSet, args []string) error {
 	fs.SetOutput(nil)
+	if err := checkNames(fs, args); err != nil {
+		return err
+	}
 	err := fs.Parse(longDash(fs, args))
 	if errors.Is(err, pflag.ErrHelp) {
 		return errHelp
@@ -47,4 +85,12 @@ func parse(fs *pflag.FlagSet, args []string) error {
 		return usagef("unexpected argument %q (see -help)", fs.Arg(0))
 	}
 	return nil
+}
+
+// changedFlags maps each flag set on the command line to its value as the
+// flag prints it.
+func changedFlags(fs *pflag.FlagSet) map[string]string {
+	set := map[string]string{}
+	fs.Visit(func(f *pflag.Flag) { set[f.Name] = f.Value.String() })
+	return set
 }

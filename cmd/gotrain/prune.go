@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"github.com/gotrain/gotrain/train"
 	"github.com/gotrain/gotrain/train/checkpoint"
 	"github.com/gotrain/gotrain/train/mnist"
+	"github.com/gotrain/gotrain/train/runfolder"
 )
 
 // pruneReport is prune.json: the pruning run's numbers.
@@ -64,26 +64,20 @@ func runPrune(ctx context.Context, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	switch {
-	case *weights == "":
+	if *weights == "" {
 		return usagef("-weights FILE.safetensors is required (a trained %s, e.g. RUN/best.safetensors)", *model)
-	case *percent < 0 || *percent >= 1:
-		return usagef("-percent %g: must be in [0, 1)", *percent)
-	case *epochs < 0:
-		return usagef("-finetune-epochs %d: must be 0 or more", *epochs)
-	case *lr <= 0 || *gamma <= 0 || *stepSize < 1 || *batch < 1 || *testBatch < 1:
-		return usagef("-lr and -gamma must be positive, -step-size, -batch-size and -test-batch-size at least 1")
-	case *optimizer != "sgd" && *optimizer != "adadelta":
-		return usagef("unknown optimizer %q (allowed: sgd, adadelta)", *optimizer)
-	case *limitTrain < 0 || *limitTest < 0:
-		return usagef("-limit-train and -limit-test must be 0 or more")
+	}
+	rcfg := runfolder.Config{Model: *model, Epochs: *epochs, BatchSize: *batch, TestBatchSize: *testBatch,
+		LR: *lr, StepSize: *stepSize, Gamma: *gamma, Seed: *seed,
+		Optimizer:  train.OptimizerConfig{Name: *optimizer, Momentum: *momentum, WeightDecay: *wd},
+		LimitTrain: *limitTrain, LimitTest: *limitTest}
+	req := runfolder.Request{Command: runfolder.Prune, Config: rcfg, Threads: *threads, Percent: *percent}
+	if err := runfolder.Validate(req); err != nil {
+		return err
 	}
 	spec, err := models.Lookup(*model)
 	if err != nil {
 		return usagef("%v", err)
-	}
-	if spec.PruneTarget == nil {
-		return usagef("model %s has no pruning-target batch norms (prunable: seresnet)", spec.Name)
 	}
 	if _, _, err := parseDevice(*device); err != nil {
 		return err
@@ -92,21 +86,43 @@ func runPrune(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	be, err := openDevice(*device, *threads)
-	if err != nil {
+	dir := *out
+	if dir == "" {
+		dir = filepath.Join("runs", fmt.Sprintf("prune-%s-%s", spec.Name, time.Now().Format("20060102-150405")))
+	}
+	if err := runfolder.CheckNew(dir, "-out", false); err != nil {
 		return err
 	}
 	trainSet, testSet, err := loadMNIST(ctx, *data)
 	if err != nil {
 		return err
 	}
-	src, err := loadModel(*weights, spec, widths, be, *testBatch)
+	cfg := train.Config{Config: rcfg, Log: os.Stdout}
+	maxBatch, flag := trainBatch(cfg, trainSet.N, testSet.N)
+	if hostMemory(*device) {
+		if err := fitsMemory(spec, widths, maxBatch, flag); err != nil {
+			return err
+		}
+	}
+	be, err := openDevice(*device, *threads)
 	if err != nil {
 		return err
 	}
-	_, accBefore, _, err := train.Evaluate(ctx, be, src, testSet, *limitTest, *testBatch)
+	if err := fitsDevice(*device, spec, widths, maxBatch, flag); err != nil {
+		return err
+	}
+	nTest := testSet.N
+	if *limitTest > 0 && *limitTest < nTest {
+		nTest = *limitTest
+	}
+	evalBatch := min(*testBatch, nTest)
+	src, err := loadModel(*weights, spec, widths, be, evalBatch)
 	if err != nil {
 		return err
+	}
+	_, accBefore, _, err := train.Evaluate(ctx, be, src, testSet, *limitTest, evalBatch)
+	if err != nil {
+		return interrupted(ctx, err, nil)
 	}
 	graph, err := prune.TraceModel(spec, src.Widths)
 	if err != nil {
@@ -120,34 +136,29 @@ func runPrune(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	pruned, err := prune.Apply(be, src, plan, *testBatch)
+	pruned, err := prune.Apply(be, src, plan, evalBatch)
 	if err != nil {
 		return err
 	}
-	_, accPruned, _, err := train.Evaluate(ctx, be, pruned, testSet, *limitTest, *testBatch)
+	_, accPruned, _, err := train.Evaluate(ctx, be, pruned, testSet, *limitTest, evalBatch)
 	if err != nil {
-		return err
+		return interrupted(ctx, err, nil)
 	}
 	before, after := models.Summarize(src), models.Summarize(pruned)
 	fmt.Printf("prune %s: threshold |gamma| < %.4g (percent %g) removes %d channels: params %d -> %d (%.1f%% fewer), size %.2f -> %.2f MB; test acc %.2f%% -> %.2f%%\n",
 		spec.Name, plan.Threshold, *percent, plan.Removed(), before.TotalParams, after.TotalParams,
 		100*(1-float64(after.TotalParams)/float64(before.TotalParams)), before.TotalMB, after.TotalMB, 100*accBefore, 100*accPruned)
 
-	dir := *out
-	if dir == "" {
-		dir = filepath.Join("runs", fmt.Sprintf("prune-%s-%s", spec.Name, time.Now().Format("20060102-150405")))
+	folder, err := runfolder.Create(dir, false)
+	if err != nil {
+		return err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("prune: %w", err)
-	}
-	prunedPath := filepath.Join(dir, "pruned.safetensors")
+	defer folder.Close()
+	prunedPath := folder.Path(runfolder.PrunedWeights)
 	if err := checkpoint.Save(prunedPath, be, pruned.Builder.Entries(), pruned.Meta()); err != nil {
 		return err
 	}
-	cfg := train.Config{Model: spec.Name, Widths: pruned.Widths, Epochs: *epochs, BatchSize: *batch, TestBatchSize: *testBatch,
-		LR: *lr, StepSize: *stepSize, Gamma: *gamma, Seed: *seed,
-		Optimizer:  train.OptimizerConfig{Name: *optimizer, Momentum: *momentum, WeightDecay: *wd},
-		LimitTrain: *limitTrain, LimitTest: *limitTest, OutDir: dir, Log: os.Stdout}
+	cfg.Widths, cfg.Folder = pruned.Widths, folder
 	cfg.Memory = deviceMemory // nil on the CPU: the epoch line says nothing
 	if isTerminal(os.Stdout) && isTerminal(os.Stderr) {
 		cfg.Progress = &barProgress{memory: deviceMemory}
@@ -164,14 +175,14 @@ func runPrune(ctx context.Context, args []string) error {
 		if err := tr.LoadWeights(prunedPath); err != nil {
 			return err
 		}
-		if err := writeRunConfig(fs, cfg, spec, be); err != nil {
+		if err := writeRunConfig(folder, fs, cfg, spec, be); err != nil {
 			return err
 		}
 		rep.Finetune = tr.Recipe()
 		fmt.Printf("fine-tuning all parameters of the pruned model: %s -> %s\n", tr.Recipe(), dir)
 		res, err := tr.Run(ctx)
 		if err != nil {
-			return err
+			return interrupted(ctx, err, nil)
 		}
 		rep.FinetuneEpochs = res.Epochs
 		for _, em := range res.Epochs {
@@ -179,14 +190,13 @@ func runPrune(ctx context.Context, args []string) error {
 		}
 		rep.BestAcc, rep.BestEpoch = res.BestAcc, res.BestEpoch
 	}
-	data2, _ := json.MarshalIndent(rep, "", "  ")
-	if err := os.WriteFile(filepath.Join(dir, "prune.json"), append(data2, '\n'), 0o644); err != nil {
-		return fmt.Errorf("prune: %w", err)
+	if err := folder.WriteJSON(runfolder.PruneJSON, rep); err != nil {
+		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "prune.md"), []byte(pruneMarkdown(rep)), 0o644); err != nil {
-		return fmt.Errorf("prune: %w", err)
+	if err := folder.WriteFile(runfolder.PruneMD, []byte(pruneMarkdown(rep))); err != nil {
+		return err
 	}
-	fmt.Printf("done: %s (%s, prune.md)\n", dir, prunedPath)
+	fmt.Printf("done: %s (%s, %s)\n", dir, prunedPath, runfolder.PruneMD)
 	return nil
 }
 

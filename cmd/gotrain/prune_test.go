@@ -67,6 +67,11 @@ func TestPruneEndToEnd(t *testing.T) {
 	require.Equal(t, 0, code)
 	code = run(context.Background(), []string{"summary", "-weights", filepath.Join(out, "pruned.safetensors")})
 	require.Equal(t, 0, code)
+	stderr := captureStderr(t, func() {
+		code = run(context.Background(), []string{"train", "-resume", out, "-device", "cpu", "-data", data})
+	})
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "holds a prune run, which cannot be resumed")
 }
 
 func TestPruneBadInput(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gotrain/gotrain/models"
 	"github.com/gotrain/gotrain/train"
+	"github.com/gotrain/gotrain/train/runfolder"
 )
 
 // reportRun is one run folder as the report shows it.
@@ -31,25 +32,25 @@ func runReport(_ context.Context, args []string) error {
 	fs := pflag.NewFlagSet("report", pflag.ContinueOnError)
 	out := fs.String("out", ".", "folder to write report.md and report.html into")
 	fs.SetInterspersed(true)
+	if err := checkNames(fs, args); err != nil {
+		return err
+	}
 	if err := fs.Parse(longDash(fs, args)); err != nil {
 		return usagef("%v (usage: gotrain report [-out DIR] RUN...)", err)
 	}
 	if fs.NArg() == 0 {
 		return usagef("no run folders given (usage: gotrain report [-out DIR] RUN...)")
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
 	var runs []reportRun
 	for _, dir := range fs.Args() {
-		path := filepath.Join(dir, train.SummaryFile)
+		path := filepath.Join(dir, runfolder.SummaryFile)
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return fmt.Errorf("report: %s: %w (a finished gotrain run folder has one)", dir, err)
+			return fmt.Errorf("%s: %w (a finished gotrain run folder has one)", dir, err)
 		}
 		var r reportRun
 		if err := json.Unmarshal(data, &r.Summary); err != nil {
-			return fmt.Errorf("report: %s: %v", path, err)
+			return fmt.Errorf("%s: %v", path, err)
 		}
 		rel := func(p string) string {
 			abs, _ := filepath.Abs(p)
@@ -60,7 +61,7 @@ func runReport(_ context.Context, args []string) error {
 			return filepath.ToSlash(abs)
 		}
 		r.Dir = rel(dir)
-		for _, f := range []string{train.LossAccPNG, train.ConfusionPNG, train.MisclassPNG, train.WellClassPNG} {
+		for _, f := range []string{runfolder.LossAccPNG, runfolder.ConfusionPNG, runfolder.MisclassPNG, runfolder.WellClassPNG} {
 			if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
 				r.Figures = append(r.Figures, rel(filepath.Join(dir, f)))
 			}
@@ -70,11 +71,14 @@ func runReport(_ context.Context, args []string) error {
 	md := reportMarkdown(runs)
 	var html bytes.Buffer
 	if err := reportHTML.Execute(&html, runs); err != nil {
-		return fmt.Errorf("report: %w", err)
+		return fmt.Errorf("%s: %w", *out, err)
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return fmt.Errorf("%s: %w", *out, err)
 	}
 	for name, data := range map[string][]byte{"report.md": []byte(md), "report.html": html.Bytes()} {
-		if err := os.WriteFile(filepath.Join(*out, name), data, 0o644); err != nil {
-			return fmt.Errorf("report: %w", err)
+		if err := runfolder.WriteFile(filepath.Join(*out, name), data); err != nil {
+			return err
 		}
 	}
 	fmt.Printf("report of %d runs: %s, %s\n", len(runs), filepath.Join(*out, "report.md"), filepath.Join(*out, "report.html"))

@@ -1,12 +1,11 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/gotrain/gotrain/engine"
 	"github.com/gotrain/gotrain/models"
 	"github.com/gotrain/gotrain/train"
+	"github.com/gotrain/gotrain/train/runfolder"
 )
 
 // version is gotrain's version, set at build time with
@@ -39,24 +39,10 @@ var (
 	deviceMemory func() string
 )
 
-// runConfig is config.json: everything needed to know, and redo, a run.
-type runConfig struct {
-	Flags       map[string]string `json:"flags"`
-	FlagsSet    []string          `json:"flags_set"`
-	Model       string            `json:"model"`
-	Recipe      models.Recipe     `json:"recipe"`
-	Effective   train.Config      `json:"effective"`
-	Device      string            `json:"device"`
-	Version     string            `json:"gotrain_version"`
-	GoVersion   string            `json:"go_version"`
-	CUDAVersion string            `json:"cuda_version,omitempty"`
-	GPUDriver   string            `json:"gpu_driver,omitempty"`
-	Seed        uint64            `json:"seed"`
-	Started     string            `json:"started"`
-}
-
-func writeRunConfig(fs *pflag.FlagSet, cfg train.Config, spec *models.Spec, be engine.Backend) error {
-	rc := runConfig{Flags: map[string]string{}, Model: spec.Name, Recipe: spec.Recipe, Effective: cfg,
+// writeRunConfig writes the run folder's config.json: the flags and the
+// configuration in effect.
+func writeRunConfig(f *runfolder.Folder, fs *pflag.FlagSet, cfg train.Config, spec *models.Spec, be engine.Backend) error {
+	rc := runfolder.RunConfig{Command: fs.Name(), Flags: map[string]string{}, Model: spec.Name, Recipe: spec.Recipe, Effective: cfg.Config,
 		Device: be.Name(), Version: gotrainVersion(), GoVersion: runtime.Version(), CUDAVersion: cudaVersion(),
 		Seed: cfg.Seed, Started: time.Now().Format(time.RFC3339)}
 	if strings.HasPrefix(rc.Device, "cuda") {
@@ -68,48 +54,32 @@ func writeRunConfig(fs *pflag.FlagSet, cfg train.Config, spec *models.Spec, be e
 			rc.FlagsSet = append(rc.FlagsSet, f.Name)
 		}
 	})
-	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
-		return fmt.Errorf("run folder: %w", err)
-	}
-	data, _ := json.MarshalIndent(rc, "", "  ")
-	path := filepath.Join(cfg.OutDir, "config.json")
-	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
-		return fmt.Errorf("run folder: %w", err)
-	}
-	return nil
+	return f.WriteJSON(runfolder.ConfigFile, rc)
 }
 
-// applyRunFlags sets, from RUN/config.json, every training flag the user
-// did not set on this command line, so that -resume RUN continues the run
-// as it was started (-epochs may be raised to extend it).
+// applyRunFlags reads RUN/config.json and sets every training flag the user
+// did not set on this command line as the run was started, so that -resume
+// RUN continues the run as it was; a recipe flag set to another value is an
+// error naming it (-epochs may be raised; -data, -device, -threads may
+// differ).
 func applyRunFlags(fs *pflag.FlagSet, dir string) error {
-	path := filepath.Join(dir, "config.json")
-	data, err := os.ReadFile(path)
+	rc, err := runfolder.ReadConfig(dir)
 	if err != nil {
-		return fmt.Errorf("resume: %w (is %s a gotrain run folder?)", err, dir)
+		return err
 	}
-	var rc runConfig
-	if err := json.Unmarshal(data, &rc); err != nil {
-		return fmt.Errorf("resume: %s: %v", path, err)
+	apply, err := rc.ResumeFlags(changedFlags(fs))
+	if err != nil {
+		return err
 	}
-	for name, val := range rc.Flags {
+	for name, val := range apply {
 		f := fs.Lookup(name)
-		if f == nil || f.Changed || name == "resume" || name == "out" || name == "device" || name == "threads" || name == "data" {
-			continue
+		if f == nil {
+			continue // a flag of another gotrain version
 		}
 		if err := fs.Set(name, val); err != nil {
-			return fmt.Errorf("resume: %s: flag -%s=%q: %v", path, name, val, err)
+			return fmt.Errorf("resume: %s: flag -%s=%q: %v", filepath.Join(dir, runfolder.ConfigFile), name, val, err)
 		}
-		f.Changed = contains(rc.FlagsSet, name)
+		f.Changed = slices.Contains(rc.FlagsSet, name)
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

@@ -12,11 +12,22 @@ import (
 
 	"github.com/gotrain/gotrain/models"
 	"github.com/gotrain/gotrain/train"
-	"github.com/gotrain/gotrain/train/checkpoint"
 	"github.com/gotrain/gotrain/train/mnist"
+	"github.com/gotrain/gotrain/train/runfolder"
 )
 
-func runTrain(ctx context.Context, args []string) error {
+// trainRequest is a train command line, parsed and validated.
+type trainRequest struct {
+	fs                        *pflag.FlagSet
+	spec                      *models.Spec
+	cfg                       train.Config
+	device, data, out, resume string
+	threads                   int
+}
+
+// parseTrain parses and validates a train command line, creating nothing;
+// with -resume it reads the run's config.json.
+func parseTrain(args []string) (*trainRequest, error) {
 	fs := pflag.NewFlagSet("train", pflag.ContinueOnError)
 	model := fs.String("model", "baseline", "model to train: "+strings.Join(models.Names(), ", "))
 	device := fs.String("device", "auto", "auto (the first GPU in a CUDA build, else the CPU), cpu, or cuda:N")
@@ -39,25 +50,28 @@ func runTrain(ctx context.Context, args []string) error {
 	sparsity := fs.Float64("sparsity", 0, "network-slimming L1 on the pruning-target BN gammas (seresnet; the report's value is 1e-4)")
 	resume := fs.String("resume", "", "continue the interrupted run in folder RUN (its flags apply; -epochs may extend it)")
 	if err := parse(fs, args); err != nil {
-		return err
+		return nil, err
 	}
 	if *resume != "" {
+		if fs.Changed("out") && filepath.Clean(*out) != filepath.Clean(*resume) {
+			return nil, usagef("-resume %s -out %s: a resumed run writes to its own folder: drop -out", *resume, *out)
+		}
 		if err := applyRunFlags(fs, *resume); err != nil {
-			return err
+			return nil, err
 		}
 		*out = *resume
 	}
 	spec, err := models.Lookup(*model)
 	if err != nil {
-		return usagef("%v", err)
+		return nil, usagef("%v", err)
 	}
 	r := spec.Recipe
-	cfg := train.Config{
+	cfg := train.Config{Config: runfolder.Config{
 		Model: spec.Name, Epochs: r.Epochs, BatchSize: r.BatchSize, TestBatchSize: r.TestBatchSize,
 		LR: r.LR, StepSize: r.StepSize, Gamma: r.Gamma, Seed: *seed,
 		Optimizer:  train.OptimizerConfig{Name: r.Optimizer, Momentum: r.Momentum, WeightDecay: r.WeightDecay, Nesterov: r.Nesterov},
-		LimitTrain: *limitTrain, LimitTest: *limitTest, Log: os.Stdout, Sparsity: *sparsity,
-	}
+		LimitTrain: *limitTrain, LimitTest: *limitTest, Sparsity: *sparsity,
+	}, Log: os.Stdout}
 	cfg.Memory = deviceMemory // nil on the CPU: the epoch line says nothing
 	if isTerminal(os.Stdout) && isTerminal(os.Stderr) {
 		cfg.Progress = &barProgress{memory: deviceMemory}
@@ -77,84 +91,109 @@ func runTrain(ctx context.Context, args []string) error {
 	set("nesterov", func() { cfg.Optimizer.Nesterov = *nesterov })
 	set("gamma", func() { cfg.Gamma = *gamma })
 	set("step-size", func() { cfg.StepSize = *stepSize })
-	switch {
-	case cfg.Epochs < 0:
-		return usagef("-epochs %d: must be 0 or more", cfg.Epochs)
-	case cfg.BatchSize < 1:
-		return usagef("-batch-size %d: must be at least 1", cfg.BatchSize)
-	case cfg.TestBatchSize < 1:
-		return usagef("-test-batch-size %d: must be at least 1", cfg.TestBatchSize)
-	case cfg.LR <= 0:
-		return usagef("-lr %g: must be positive", cfg.LR)
-	case cfg.Optimizer.Name != "sgd" && cfg.Optimizer.Name != "adadelta":
-		return usagef("unknown optimizer %q (allowed: sgd, adadelta)", cfg.Optimizer.Name)
-	case cfg.Optimizer.Momentum < 0 || cfg.Optimizer.WeightDecay < 0:
-		return usagef("-momentum and -weight-decay must be 0 or more")
-	case cfg.Optimizer.Nesterov && (cfg.Optimizer.Name != "sgd" || cfg.Optimizer.Momentum <= 0):
-		return usagef("-nesterov needs -optimizer sgd and a positive -momentum")
-	case cfg.Gamma <= 0:
-		return usagef("-gamma %g: must be positive", cfg.Gamma)
-	case cfg.StepSize < 1:
-		return usagef("-step-size %d: must be at least 1", cfg.StepSize)
-	case *limitTrain < 0 || *limitTest < 0:
-		return usagef("-limit-train and -limit-test must be 0 or more")
-	case *sparsity < 0:
-		return usagef("-sparsity %g: must be 0 or more", *sparsity)
-	case *sparsity > 0 && spec.PruneTarget == nil:
-		return usagef("-sparsity: model %s has no pruning-target batch norms (seresnet has)", spec.Name)
-	case *threads < 0:
-		return usagef("-threads %d: must be 0 or more", *threads)
+	if err := runfolder.Validate(runfolder.Request{Command: runfolder.Train, Config: cfg.Config, Threads: *threads}); err != nil {
+		return nil, err
 	}
 	if _, _, err := parseDevice(*device); err != nil {
-		return err
+		return nil, err
 	}
-	be, err := openDevice(*device, *threads)
+	dir := *out
+	if dir == "" {
+		dir = filepath.Join("runs", fmt.Sprintf("%s-%s", spec.Name, time.Now().Format("20060102-150405")))
+	}
+	if *resume == "" {
+		if err := runfolder.CheckNew(dir, "-out", true); err != nil {
+			return nil, err
+		}
+	}
+	return &trainRequest{fs: fs, spec: spec, cfg: cfg, device: *device, data: *data, out: dir, resume: *resume, threads: *threads}, nil
+}
+
+func runTrain(ctx context.Context, args []string) error {
+	r, err := parseTrain(args)
 	if err != nil {
 		return err
 	}
-	trainSet, testSet, err := loadMNIST(ctx, *data)
+	fs, spec, cfg, dir := r.fs, r.spec, r.cfg, r.out
+	trainSet, testSet, err := loadMNIST(ctx, r.data)
 	if err != nil {
 		return err
 	}
-	if *resume != "" {
+	var folder *runfolder.Folder
+	if r.resume != "" {
+		if folder, err = runfolder.Open(r.resume); err != nil {
+			return err
+		}
+		defer folder.Close()
 		// A run at other widths (a fine-tuned pruned model) resumes at them.
-		meta, err := checkpoint.ReadMeta(filepath.Join(*resume, train.LastWeights))
-		if err != nil {
-			return fmt.Errorf("resume: %w", err)
-		}
-		if cfg.Widths, err = models.WidthsFromMeta(meta); err != nil {
-			return fmt.Errorf("resume: %w", err)
+		if cfg.Widths, err = folder.ResumeWidths(spec); err != nil {
+			return err
 		}
 	}
-	cfg.OutDir = *out
-	if cfg.OutDir == "" {
-		cfg.OutDir = filepath.Join("runs", fmt.Sprintf("%s-%s", spec.Name, time.Now().Format("20060102-150405")))
+	batch, flag := trainBatch(cfg, trainSet.N, testSet.N)
+	if hostMemory(r.device) {
+		if err := fitsMemory(spec, cfg.Widths, batch, flag); err != nil {
+			return err
+		}
 	}
+	be, err := openDevice(r.device, r.threads)
+	if err != nil {
+		return err
+	}
+	if err := fitsDevice(r.device, spec, cfg.Widths, batch, flag); err != nil {
+		return err
+	}
+	if folder == nil {
+		if folder, err = runfolder.Create(dir, true); err != nil {
+			return err
+		}
+		defer folder.Close()
+	}
+	cfg.Folder = folder
 	tr, err := train.NewTrainer(cfg, be, trainSet, testSet)
 	if err != nil {
 		return err
 	}
-	if *resume != "" {
-		if err := tr.Resume(*resume); err != nil {
+	if r.resume != "" {
+		if err := tr.Resume(folder); err != nil {
 			return err
 		}
-	} else if err := writeRunConfig(fs, cfg, spec, be); err != nil {
+		if err := folder.RecordEpochs(cfg.Epochs); err != nil {
+			return err
+		}
+	} else if err := writeRunConfig(folder, fs, cfg, spec, be); err != nil {
 		return err
 	}
 	verb := "training"
-	if *resume != "" {
+	if r.resume != "" {
 		verb = "resuming"
 	}
 	fmt.Printf("gotrain: %s %s on %s: %s, %d params -> %s\n",
-		verb, spec.Name, be.Name(), tr.Recipe(), tr.Model().NumParams(), cfg.OutDir)
+		verb, spec.Name, be.Name(), tr.Recipe(), tr.Model().NumParams(), dir)
 	res, err := tr.Run(ctx)
 	if err != nil {
-		return err
+		return interrupted(ctx, err, folder)
 	}
 	if len(res.Epochs) > 0 {
 		last := res.Last()
 		fmt.Printf("done: best test acc %.2f%% (epoch %d), last %.2f%% (epoch %d); metrics in %s\n",
-			100*res.BestAcc, res.BestEpoch, 100*last.TestAcc, last.Epoch, filepath.Join(cfg.OutDir, "metrics.jsonl"))
+			100*res.BestAcc, res.BestEpoch, 100*last.TestAcc, last.Epoch, folder.Path(runfolder.MetricsJSONL))
 	}
 	return nil
+}
+
+// trainBatch is the largest batch a run's model is built for, its batch
+// sizes clamped to the data, and the flag that sets it.
+func trainBatch(cfg train.Config, nTrain, nTest int) (int, string) {
+	lim := func(n, l int) int {
+		if l > 0 && l < n {
+			return l
+		}
+		return n
+	}
+	tb, vb := min(cfg.BatchSize, lim(nTrain, cfg.LimitTrain)), min(cfg.TestBatchSize, lim(nTest, cfg.LimitTest))
+	if vb > tb {
+		return max(vb, 1), "-test-batch-size"
+	}
+	return max(tb, 1), "-batch-size"
 }

@@ -62,7 +62,7 @@ func requireNoTemp(t *testing.T, dir string) {
 	ents, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	for _, e := range ents {
-		require.False(t, strings.HasSuffix(e.Name(), ".tmp"), "left over %s", e.Name())
+		require.False(t, strings.Contains(e.Name(), ".tmp"), "left over %s", e.Name())
 	}
 }
 
