@@ -198,3 +198,12 @@ func shapeStr(ts ...*Tensor) string {
 	}
 	return b.String()
 }
+
+// Root is the tensor t is a view of, through any chain of views (t itself
+// when it is not a view): the tensor a pool declared.
+func (t *Tensor) Root() *Tensor {
+	for t.base != nil {
+		t = t.base
+	}
+	return t
+}

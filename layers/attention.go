@@ -212,6 +212,9 @@ func (l *PatchEmbedding) Forward(ctx *Ctx, x *engine.Tensor) *engine.Tensor {
 	be := ctx.B
 	l.conv.Forward(ctx, x)
 	be.Permute(l.tokens, l.convView, []int{0, 2, 1})
+	// zero broadcasts the class token over the batch. Activations share
+	// memory by lifetime (models.Plan): it is written here, every pass.
+	be.Fill(l.zero, 0)
 	be.Add(l.clsExp, l.Cls, l.zero)
 	be.Concat(l.y, l.parts, 1)
 	be.Add(l.y, l.y, l.Pos)

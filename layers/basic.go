@@ -168,6 +168,9 @@ func (l *MaxPool2d) Backward(ctx *Ctx, dy *engine.Tensor) *engine.Tensor {
 // Dropout is nn.Dropout with gotrain's counter-based masks: the mask of
 // element i at training step s is a pure function of (seed, s, layer, i).
 type Dropout struct {
+	// Prob is the drop probability. Set it before the model is allocated:
+	// p = 0 runs no op (the identity), and the memory plan (models.Plan)
+	// follows the ops a step runs.
 	Prob     float32
 	identity bool
 	layer    uint32

@@ -155,13 +155,42 @@ func (s *Spec) BuildWidths(maxBatch int, w Widths) (*Model, error) {
 	return m, nil
 }
 
-// Allocate backs the model with memory on be and initialises the
-// parameters from seed.
+// Allocate backs the model with memory on be for training (and the
+// evaluation passes between epochs) and initialises the parameters from
+// seed. Activations and their gradients share memory where their lifetimes
+// in a training step or an evaluation pass do not overlap (Plan).
 func (m *Model) Allocate(be engine.Backend, seed uint64) error {
-	if err := m.Builder.Allocate(be); err != nil {
+	return m.allocate(be, seed, true)
+}
+
+// AllocateEval backs the model for evaluation only: no gradients, and the
+// activations of the forward pass only, sharing memory by their lifetimes.
+// Backward must not run on such a model.
+func (m *Model) AllocateEval(be engine.Backend, seed uint64) error {
+	return m.allocate(be, seed, false)
+}
+
+func (m *Model) allocate(be engine.Backend, seed uint64, train bool) error {
+	plan, err := m.Plan(train)
+	if err != nil {
 		return fmt.Errorf("model %s: %w", m.Spec.Name, err)
 	}
-	if err := m.Builder.Init(be, seed); err != nil {
+	b := m.Builder
+	for _, p := range b.Pools() {
+		var err error
+		switch {
+		case p == b.Acts:
+			err = p.AllocatePlanned(be, plan)
+		case p == b.Grads && !train:
+			continue
+		default:
+			err = p.Allocate(be)
+		}
+		if err != nil {
+			return fmt.Errorf("model %s: allocate (batch %d): %w", m.Spec.Name, b.MaxBatch, err)
+		}
+	}
+	if err := b.Init(be, seed); err != nil {
 		return fmt.Errorf("model %s: %w", m.Spec.Name, err)
 	}
 	return nil

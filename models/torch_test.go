@@ -206,6 +206,21 @@ func torchModelStep(t *testing.T, name string, tol torchModelTol, be engine.Back
 		t.Fatal(err)
 	}
 	m := spec.Build(n)
+	// Dropout off, as on the PyTorch side, before Allocate: the memory
+	// plan follows the ops a step runs, and p = 0 runs none. Every layer records a summary
+	// row whose Owner is the layer; Dropout rows are never marked
+	// Functional, so this reaches the nested ones (the ViT's) too.
+	drops := 0
+	for _, row := range m.Builder.Rows() {
+		if d, ok := row.Owner.(*layers.Dropout); ok {
+			d.Prob = 0
+			drops++
+		}
+	}
+	if want := map[string]int{"baseline": 2, "googlenet": 1, "vit": 48}[name]; drops != want {
+		t.Fatalf("found %d Dropout layers, want %d", drops, want)
+	}
+
 	if err := m.Allocate(be, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -240,20 +255,6 @@ func torchModelStep(t *testing.T, name string, tol torchModelTol, be engine.Back
 			t.Fatalf("%s: no entry %q of shape %v in the Go model", s, key, st.Shape)
 		}
 		r.compared[s] = true
-	}
-
-	// Dropout off, as on the PyTorch side. Every layer records a summary
-	// row whose Owner is the layer; Dropout rows are never marked
-	// Functional, so this reaches the nested ones (the ViT's) too.
-	drops := 0
-	for _, row := range m.Builder.Rows() {
-		if d, ok := row.Owner.(*layers.Dropout); ok {
-			d.Prob = 0
-			drops++
-		}
-	}
-	if want := map[string]int{"baseline": 2, "googlenet": 1, "vit": 48}[name]; drops != want {
-		t.Fatalf("found %d Dropout layers, want %d", drops, want)
 	}
 
 	// Input and labels.

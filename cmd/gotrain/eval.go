@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -57,19 +58,21 @@ func runEval(ctx context.Context, args []string) error {
 		n = *limitTest
 	}
 	b := min(*batch, n) // a batch larger than the images is clamped
-	if hostMemory(*device) {
-		if err := fitsMemory(spec, widths, b, "-batch-size"); err != nil {
-			return err
-		}
-	}
 	be, err := openDevice(*device, *threads)
 	if err != nil {
 		return err
 	}
-	if err := fitsDevice(*device, spec, widths, b, "-batch-size"); err != nil {
+	// Evaluation allocates no training state (models.AllocateEval), and a
+	// batch that does not fit is lowered: results do not depend on it.
+	fit, err := fitEvalBatch(*device, spec, widths, b)
+	if err != nil {
 		return err
 	}
-	m, err := loadModel(*weights, spec, widths, be, b)
+	if fit < b {
+		fmt.Fprintf(os.Stderr, "gotrain eval: batch %d does not fit in the memory available: evaluating at batch %d (the results are the same)\n", b, fit)
+		b = fit
+	}
+	m, err := loadModel(*weights, spec, widths, be, b, false)
 	if err != nil {
 		return err
 	}

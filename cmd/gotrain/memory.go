@@ -10,21 +10,23 @@ import (
 	"github.com/gotrain/gotrain/models"
 )
 
-// modelBytes is what spec at widths needs for batches of batch: every pool
-// of the model (parameters, gradients, buffers, activations) and room for
-// two optimizer states per parameter (Adadelta's), with a tenth more for
-// the engine's scratch. Building declares tensors only: nothing is
-// allocated.
-func modelBytes(spec *models.Spec, widths models.Widths, batch int) (int64, error) {
+// modelBytes is what spec at widths needs for batches of batch: what the
+// model allocates (models.MemoryBytes: its pools, the activations planned)
+// and, for training, room for two optimizer states per parameter
+// (Adadelta's), with a tenth more for the engine's scratch. Building and
+// planning declare tensors only: nothing is allocated.
+func modelBytes(spec *models.Spec, widths models.Widths, batch int, train bool) (int64, error) {
 	m, err := spec.BuildWidths(batch, widths)
 	if err != nil {
 		return 0, err
 	}
-	var n int64
-	for _, p := range m.Builder.Pools() {
-		n += p.Bytes()
+	n, err := m.MemoryBytes(train)
+	if err != nil {
+		return 0, err
 	}
-	n += 2 * m.Builder.Params.Bytes()
+	if train {
+		n += 2 * m.Builder.Params.Bytes()
+	}
 	return n + n/10, nil
 }
 
@@ -85,17 +87,17 @@ func fitsDevice(device string, spec *models.Spec, widths models.Widths, batch in
 	if hostMemory(device) || deviceFree == nil {
 		return nil
 	}
-	return fits(deviceFree, "the GPU", spec, widths, batch, flag)
+	return fits(deviceFree, "the GPU", spec, widths, batch, flag, true)
 }
 
 // fitsMemory fails, with one line naming the bytes wanted and available
 // and a batch size that fits, when spec at widths for batches of batch
 // cannot fit in the host's memory; flag names the batch-size flag.
 func fitsMemory(spec *models.Spec, widths models.Widths, batch int, flag string) error {
-	return fits(availableMemory, "", spec, widths, batch, flag)
+	return fits(availableMemory, "", spec, widths, batch, flag, true)
 }
 
-func fits(available func() (int64, bool), where string, spec *models.Spec, widths models.Widths, batch int, flag string) error {
+func fits(available func() (int64, bool), where string, spec *models.Spec, widths models.Widths, batch int, flag string, train bool) error {
 	avail, ok := available()
 	if !ok {
 		return nil
@@ -103,11 +105,11 @@ func fits(available func() (int64, bool), where string, spec *models.Spec, width
 	if where != "" {
 		where = " on " + where
 	}
-	want, err := modelBytes(spec, widths, batch)
+	want, err := modelBytes(spec, widths, batch, train)
 	if err != nil || want <= avail {
 		return err
 	}
-	fixed, err := modelBytes(spec, widths, 1)
+	fixed, err := modelBytes(spec, widths, 1, train)
 	if err != nil {
 		return err
 	}
@@ -119,4 +121,44 @@ func fits(available func() (int64, bool), where string, spec *models.Spec, width
 	fit := max(1+(avail-fixed)/per, 1)
 	return fmt.Errorf("model %s at batch %d needs %d bytes (%d MiB), %d bytes (%d MiB) are available%s: use %s %d or less",
 		spec.Name, batch, want, want>>20, avail, avail>>20, where, flag, fit)
+}
+
+// fitEvalBatch is the largest batch up to batch at which spec at widths can be
+// evaluated in the memory available (the host's for the CPU, the GPU's
+// otherwise); results do not depend on the evaluation batch. It fails with
+// one line when not even batch 1 fits.
+func fitEvalBatch(device string, spec *models.Spec, widths models.Widths, batch int) (int, error) {
+	available, where := availableMemory, ""
+	if !hostMemory(device) {
+		if deviceFree == nil {
+			return batch, nil
+		}
+		available, where = deviceFree, " on the GPU"
+	}
+	avail, ok := available()
+	if !ok {
+		return batch, nil
+	}
+	want, err := modelBytes(spec, widths, batch, false)
+	if err != nil || want <= avail {
+		return batch, err
+	}
+	fixed, err := modelBytes(spec, widths, 1, false)
+	if err != nil {
+		return 0, err
+	}
+	if fixed > avail {
+		return 0, fmt.Errorf("model %s needs %d bytes (%d MiB) to evaluate even at batch 1, %d bytes (%d MiB) are available%s: free memory",
+			spec.Name, fixed, fixed>>20, avail, avail>>20, where)
+	}
+	per := max((want-fixed)/int64(max(batch-1, 1)), 1)
+	fit := int(min(int64(batch), max(1+(avail-fixed)/per, 1)))
+	// The estimate is linear in the batch; confirm it, stepping down.
+	for fit > 1 {
+		if w, err := modelBytes(spec, widths, fit, false); err == nil && w <= avail {
+			break
+		}
+		fit = fit * 9 / 10
+	}
+	return fit, nil
 }

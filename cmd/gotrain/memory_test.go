@@ -29,13 +29,52 @@ func TestMemoryThatCannotFit(t *testing.T) {
 	require.NotNil(t, m, err.Error())
 	fit, _ := strconv.Atoi(m[2])
 	require.Positive(t, fit)
-	need, err := modelBytes(spec, nil, fit)
+	need, err := modelBytes(spec, nil, fit, true)
 	require.NoError(t, err)
 	require.LessOrEqual(t, need, int64(4<<30), "the suggested batch fits")
 	require.NoError(t, fitsMemory(spec, nil, fit, "-batch-size"))
 
 	availableMemory = func() (int64, bool) { return 1 << 20, true }
 	require.ErrorContains(t, fitsMemory(spec, nil, 64, "-batch-size"), "even at batch 1")
+}
+
+// TestEvalBatchLowered: evaluation lowers a batch that does not fit to one
+// that does (it holds no training state, so it needs far less than
+// training at the same batch), and fails with one line when not even
+// batch 1 fits.
+func TestEvalBatchLowered(t *testing.T) {
+	old := availableMemory
+	defer func() { availableMemory = old }()
+	spec, err := models.Lookup("vit")
+	require.NoError(t, err)
+	train, err := modelBytes(spec, nil, 250, true)
+	require.NoError(t, err)
+	eval, err := modelBytes(spec, nil, 250, false)
+	require.NoError(t, err)
+	require.Less(t, 4*eval, train, "evaluation needs a fraction of training's memory")
+	t.Logf("vit at batch 250: training %d MiB, evaluation %d MiB", train>>20, eval>>20)
+
+	availableMemory = func() (int64, bool) { return eval, true }
+	b, err := fitEvalBatch("cpu", spec, nil, 250)
+	require.NoError(t, err)
+	require.Equal(t, 250, b, "a batch that fits is kept")
+
+	one, err := modelBytes(spec, nil, 1, false)
+	require.NoError(t, err)
+	avail := (one + eval) / 2
+	availableMemory = func() (int64, bool) { return avail, true }
+	b, err = fitEvalBatch("cpu", spec, nil, 250)
+	require.NoError(t, err)
+	require.Less(t, b, 250)
+	require.Greater(t, b, 1)
+	need, err := modelBytes(spec, nil, b, false)
+	require.NoError(t, err)
+	require.LessOrEqual(t, need, avail, "the lowered batch fits")
+	t.Logf("with %d MiB available: batch %d (%d MiB)", avail>>20, b, need>>20)
+
+	availableMemory = func() (int64, bool) { return 1 << 20, true }
+	_, err = fitEvalBatch("cpu", spec, nil, 250)
+	require.ErrorContains(t, err, "even at batch 1")
 }
 
 // TestAbsurdWidths: a checkpoint whose metadata claims widths beyond the

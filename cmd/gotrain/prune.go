@@ -116,7 +116,7 @@ func runPrune(ctx context.Context, args []string) error {
 		nTest = *limitTest
 	}
 	evalBatch := min(*testBatch, nTest)
-	src, err := loadModel(*weights, spec, widths, be, evalBatch)
+	src, err := loadModel(*weights, spec, widths, be, evalBatch, true)
 	if err != nil {
 		return err
 	}

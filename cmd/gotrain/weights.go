@@ -61,13 +61,18 @@ func loadMNIST(ctx context.Context, dir string) (trainSet, testSet *mnist.Set, e
 }
 
 // loadModel builds spec at widths for batches of at most maxBatch on be and
-// loads the checkpoint's weights into it.
-func loadModel(path string, spec *models.Spec, widths models.Widths, be engine.Backend, maxBatch int) (*models.Model, error) {
+// loads the checkpoint's weights into it: for training, or (train false)
+// for evaluation only, with no gradients and the forward pass's activations.
+func loadModel(path string, spec *models.Spec, widths models.Widths, be engine.Backend, maxBatch int, train bool) (*models.Model, error) {
 	m, err := spec.BuildWidths(maxBatch, widths)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
 	}
-	if err := m.Allocate(be, 1); err != nil {
+	allocate := m.AllocateEval
+	if train {
+		allocate = m.Allocate
+	}
+	if err := allocate(be, 1); err != nil {
 		return nil, err
 	}
 	if _, err := checkpoint.Load(path, be, m.Builder.Entries()); err != nil {

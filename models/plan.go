@@ -1,0 +1,77 @@
+package models
+
+import (
+	"fmt"
+
+	"github.com/gotrain/gotrain/engine"
+	"github.com/gotrain/gotrain/layers"
+)
+
+// Plan places the model's activations (and their gradients) in memory by
+// lifetime: it runs the model on an engine.Recorder at its largest batch,
+// a training step (forward, loss, backward) when train and then an
+// evaluation pass (forward and loss), and plans the activations' pool from
+// the order of the ops. The input, the logits and the loss stay live
+// throughout, since the host writes or reads them between steps; every
+// other activation lives from its first op to its last within a step or a
+// pass, and two that never live at the same time share memory. An
+// activation that neither runs uses (the gradients, in evaluation) gets
+// none. The model must not be allocated yet.
+func (m *Model) Plan(train bool) (*engine.Plan, error) {
+	b := m.Builder
+	n := b.Acts.MaxBatch()
+	if n <= 0 {
+		n = b.MaxBatch
+	}
+	b.SetBatch(n)
+	counters := map[*int64]int64{}
+	for _, e := range b.Entries() {
+		if e.Kind == layers.Counter {
+			counters[e.Count] = *e.Count
+		}
+	}
+	rec := engine.NewRecorder()
+	ctx := &layers.Ctx{B: rec, Train: true, Seed: 1}
+	if train {
+		rec.Touch(m.Input, m.Labels)
+		m.Forward(ctx)
+		m.ComputeLoss(ctx, true)
+		m.Backward(ctx)
+		rec.Touch(m.Logits, m.Loss)
+		rec.Mark()
+	}
+	ctx.Train = false
+	rec.Touch(m.Input, m.Labels)
+	m.Forward(ctx)
+	m.ComputeLoss(ctx, false)
+	rec.Touch(m.Logits, m.Loss)
+	rec.Mark()
+	// Tracing ran the layers' host-side bookkeeping (BN's batch counters).
+	for c, v := range counters {
+		*c = v
+	}
+	plan, err := engine.PlanPool(b.Acts, rec, m.Input, m.Logits, m.Loss)
+	if err != nil {
+		return nil, fmt.Errorf("plan activations: %w", err)
+	}
+	return plan, nil
+}
+
+// MemoryBytes is what Allocate (train) or AllocateEval allocates for the
+// model: its pools, the activations as planned, no gradients for
+// evaluation. Nothing is allocated to tell.
+func (m *Model) MemoryBytes(train bool) (int64, error) {
+	plan, err := m.Plan(train)
+	if err != nil {
+		return 0, err
+	}
+	b := m.Builder
+	n := plan.Bytes()
+	for _, p := range b.Pools() {
+		if p == b.Acts || (p == b.Grads && !train) {
+			continue
+		}
+		n += p.Bytes()
+	}
+	return n, nil
+}
