@@ -35,12 +35,13 @@ func (e *usageError) Error() string { return e.msg }
 func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
 
 var commands = map[string]func(ctx context.Context, args []string) error{
-	"train":   runTrain,
-	"summary": runSummary,
-	"eval":    runEval,
-	"report":  runReport,
-	"prune":   runPrune,
-	"devices": runDevices,
+	"train":     runTrain,
+	"summary":   runSummary,
+	"eval":      runEval,
+	"report":    runReport,
+	"prune":     runPrune,
+	"reproduce": runReproduce,
+	"devices":   runDevices,
 }
 
 // signalCause is the cause of the context's cancellation by a signal.

@@ -40,6 +40,9 @@ func TestMain(m *testing.M) {
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
+	if synthDir != "" {
+		os.RemoveAll(synthDir)
+	}
 	os.Exit(code)
 }
 

@@ -23,6 +23,9 @@ type trainRequest struct {
 	cfg                       train.Config
 	device, data, out, resume string
 	threads                   int
+	// trainSet and testSet, when set, are the loaded MNIST (reproduce
+	// loads it once for every row); nil: run loads -data.
+	trainSet, testSet *mnist.Set
 }
 
 // parseTrain parses and validates a train command line, creating nothing;
@@ -114,55 +117,64 @@ func runTrain(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	_, err = r.run(ctx)
+	return err
+}
+
+// run trains (or resumes) the run r describes: the pipeline of the train
+// command, which reproduce runs for each of its training rows.
+func (r *trainRequest) run(ctx context.Context) (*train.Result, error) {
 	fs, spec, cfg, dir := r.fs, r.spec, r.cfg, r.out
-	trainSet, testSet, err := loadMNIST(ctx, r.data)
-	if err != nil {
-		return err
+	trainSet, testSet, err := r.trainSet, r.testSet, error(nil)
+	if trainSet == nil || testSet == nil {
+		if trainSet, testSet, err = loadMNIST(ctx, r.data); err != nil {
+			return nil, err
+		}
 	}
 	var folder *runfolder.Folder
 	if r.resume != "" {
 		if folder, err = runfolder.Open(r.resume); err != nil {
-			return err
+			return nil, err
 		}
 		defer folder.Close()
 		// A run at other widths (a fine-tuned pruned model) resumes at them.
 		if cfg.Widths, err = folder.ResumeWidths(spec); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	batch, flag := trainBatch(cfg, trainSet.N, testSet.N)
 	if hostMemory(r.device) {
 		if err := fitsMemory(spec, cfg.Widths, batch, flag); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	be, err := openDevice(r.device, r.threads)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := fitsDevice(r.device, spec, cfg.Widths, batch, flag); err != nil {
-		return err
+		return nil, err
 	}
 	if folder == nil {
 		if folder, err = runfolder.Create(dir, true); err != nil {
-			return err
+			return nil, err
 		}
 		defer folder.Close()
 	}
 	cfg.Folder = folder
 	tr, err := train.NewTrainer(cfg, be, trainSet, testSet)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if r.resume != "" {
 		if err := tr.Resume(folder); err != nil {
-			return err
+			return nil, err
 		}
 		if err := folder.RecordEpochs(cfg.Epochs); err != nil {
-			return err
+			return nil, err
 		}
 	} else if err := writeRunConfig(folder, fs, cfg, spec, be); err != nil {
-		return err
+		return nil, err
 	}
 	verb := "training"
 	if r.resume != "" {
@@ -172,14 +184,14 @@ func runTrain(ctx context.Context, args []string) error {
 		verb, spec.Name, be.Name(), tr.Recipe(), tr.Model().NumParams(), dir)
 	res, err := tr.Run(ctx)
 	if err != nil {
-		return interrupted(ctx, err, folder)
+		return res, interrupted(ctx, err, folder)
 	}
 	if len(res.Epochs) > 0 {
 		last := res.Last()
 		fmt.Printf("done: best test acc %.2f%% (epoch %d), last %.2f%% (epoch %d); metrics in %s\n",
 			100*res.BestAcc, res.BestEpoch, 100*last.TestAcc, last.Epoch, folder.Path(runfolder.MetricsJSONL))
 	}
-	return nil
+	return res, nil
 }
 
 // trainBatch is the largest batch a run's model is built for, its batch

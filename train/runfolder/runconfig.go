@@ -29,8 +29,21 @@ type RunConfig struct {
 	Started     string            `json:"started"`
 }
 
-// ReadConfig reads dir's config.json.
+// ReadConfig reads the config.json of dir, a run that -resume continues:
+// a train run.
 func ReadConfig(dir string) (*RunConfig, error) {
+	rc, err := ReadRunConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	if rc.Command != "" && rc.Command != Train {
+		return nil, fmt.Errorf("resume: %s holds a %s run, which cannot be resumed: run gotrain %s again with another -out", dir, rc.Command, rc.Command)
+	}
+	return rc, nil
+}
+
+// ReadRunConfig reads dir's config.json, whatever command wrote it.
+func ReadRunConfig(dir string) (*RunConfig, error) {
 	var rc RunConfig
 	path := dir + "/" + ConfigFile
 	err := readJSON(path, &rc)
@@ -42,9 +55,6 @@ func ReadConfig(dir string) (*RunConfig, error) {
 	}
 	if rc.Flags == nil {
 		return nil, fmt.Errorf("resume: %s: no flags recorded", path)
-	}
-	if rc.Command != "" && rc.Command != Train {
-		return nil, fmt.Errorf("resume: %s holds a %s run, which cannot be resumed: run gotrain %s again with another -out", dir, rc.Command, rc.Command)
 	}
 	return &rc, nil
 }
