@@ -60,6 +60,9 @@ var (
 
 func load() {
 	initOnce.Do(func() {
+		if raceEnabled {
+			C.emu_set_inline(1)
+		}
 		C.emu_register_all()
 		n := int(C.emu_kernel_count())
 		byName = make(map[string]Kernel, n)

@@ -15,6 +15,10 @@ void emu_register_dynamic_shared(void* (*addr)(void), size_t bytes);
 int emu_kernel_count(void);
 const char* emu_kernel_name(int i);
 const char* emu_kernel_sig(int i);
+// emu_set_inline runs every launch on the calling thread instead of the
+// worker threads (the race detector's runtime hangs at exit on threads
+// that C++ started and never joined).
+void emu_set_inline(int on);
 int emu_launch(int kernel, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned shmem,
                const uint64_t* args, int nargs, uint64_t seed, char* err, int errlen);
 #ifdef __cplusplus

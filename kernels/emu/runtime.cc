@@ -476,6 +476,7 @@ struct Pool {
 
 Pool pool;
 std::mutex launch_mu;  // one launch at a time (a stream)
+bool inline_mode;      // run launches on the calling thread (emu_set_inline)
 
 bool grow_fibers(Worker* w, int n, std::string& err) {
     while ((int)w->fibers.size() < n) {
@@ -751,8 +752,13 @@ extern "C" int emu_launch(int kernel, unsigned gx, unsigned gy, unsigned gz, uns
     for (size_t i = 0; i < total; i++) j.order[i] = (uint32_t)i;
     uint64_t s = seed;
     emu::shuffle(j.order, total, s);
-    int nw = emu::workers();
-    if ((unsigned long long)nw > total) nw = (int)total;
+    if (emu::inline_mode) {
+        // Fibers are per OS thread: the calling thread keeps its own.
+        static thread_local emu::Worker* w = new emu::Worker();
+        emu::run_job(w, &j);
+        if (j.failed.load()) return fail(j.err);
+        return 0;
+    }
     {
         std::unique_lock<std::mutex> lock(emu::pool.mu);
         while ((int)emu::pool.threads.size() < emu::workers()) {
@@ -767,7 +773,6 @@ extern "C" int emu_launch(int kernel, unsigned gx, unsigned gy, unsigned gz, uns
         emu::pool.done_cv.wait(lock, [] { return emu::pool.busy == 0; });
         emu::pool.job = nullptr;
     }
-    (void)nw;
     if (j.failed.load()) return fail(j.err);
     return 0;
 }
@@ -819,3 +824,8 @@ extern "C" void emu_repair_redzone(uint64_t p, size_t bytes) {
 }
 
 extern "C" uint32_t emu_tf32(float x) { return emu_cvt_rna_tf32(x); }
+
+extern "C" void emu_set_inline(int on) {
+    std::lock_guard<std::mutex> launch(emu::launch_mu);
+    emu::inline_mode = on != 0;
+}
