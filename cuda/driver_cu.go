@@ -22,6 +22,7 @@ type cuDriver struct {
 	mods   []cu.Module
 	fns    []cu.Function
 	events []cu.Event
+	dead   []bool // events destroyed (their slots are not reused)
 
 	argv [maxArgs]uint64
 	argp [maxArgs]unsafe.Pointer
@@ -48,7 +49,7 @@ func (d *cuDriver) open(ordinal int) (deviceInfo, error) {
 		d.argp[i] = unsafe.Pointer(&d.argv[i])
 	}
 	if err := d.bind(); err != nil {
-		return deviceInfo{}, err
+		return deviceInfo{}, fmt.Errorf("cuda: device %d: make its context current: %w", ordinal, err)
 	}
 	var info deviceInfo
 	info.name, _ = dev.Name()
@@ -69,7 +70,7 @@ func (d *cuDriver) close() error {
 	}
 	err := cu.Synchronize()
 	for i := range d.events {
-		cu.DestroyEvent(&d.events[i])
+		d.destroyEvent(event(i))
 	}
 	for _, m := range d.mods {
 		m.Unload()
@@ -78,7 +79,7 @@ func (d *cuDriver) close() error {
 		err = e
 	}
 	d.ctx = cu.CUContext{}
-	d.mods, d.fns, d.events = nil, nil, nil
+	d.mods, d.fns, d.events, d.dead = nil, nil, nil, nil
 	return err
 }
 
@@ -138,6 +139,7 @@ func (d *cuDriver) newEvent() (event, error) {
 		return 0, err
 	}
 	d.events = append(d.events, e)
+	d.dead = append(d.dead, false)
 	return event(len(d.events) - 1), nil
 }
 
@@ -147,4 +149,9 @@ func (d *cuDriver) elapsed(start, end event) (float64, error) {
 	return d.events[start].Elapsed(d.events[end])
 }
 
-func (d *cuDriver) destroyEvent(e event) {} // all are destroyed at close
+func (d *cuDriver) destroyEvent(e event) {
+	if !d.dead[e] {
+		cu.DestroyEvent(&d.events[e])
+		d.dead[e] = true
+	}
+}
