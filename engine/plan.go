@@ -14,6 +14,7 @@ import (
 // fails as a tensor of an unallocated pool does.
 type Plan struct {
 	pool    *Pool
+	fixed   *Pool           // a pool sharing the allocation at its own offsets (PlanArena)
 	offsets map[*Tensor]int // element offsets of the placed tensors
 	size    int             // elements the pool allocates
 	peak    int             // elements live at the busiest op
@@ -37,8 +38,23 @@ func overlaps(a, b []span) bool {
 // PlanPool plans pool p from the trace in r. pinned tensors (of p; views
 // allowed) are live at every op.
 func PlanPool(p *Pool, r *Recorder, pinned ...*Tensor) (*Plan, error) {
+	return PlanArena(p, nil, r, pinned...)
+}
+
+// PlanArena plans pool p as PlanPool does, in one allocation shared with
+// pool fixed (may be nil), whose tensors keep their own offsets at the
+// start of it, so that the fixed pool stays one contiguous range (the
+// gradients, which the optimizer updates in one pass). A fixed tensor is
+// live from the first op of a phase that touches it to the end of that
+// phase (the optimizer reads the gradients after the step), and at every
+// op when no op touches it (nothing writes it, so its memory must keep its
+// value); p's tensors use the fixed range where it is free.
+func PlanArena(p, fixed *Pool, r *Recorder, pinned ...*Tensor) (*Plan, error) {
 	if p.st != nil {
 		return nil, fmt.Errorf("plan pool %s: already allocated", p.name)
+	}
+	if fixed != nil && fixed.st != nil {
+		return nil, fmt.Errorf("plan pool %s: pool %s is already allocated", p.name, fixed.name)
 	}
 	mine := make(map[*Tensor]bool, len(p.tensors))
 	for _, t := range p.tensors {
@@ -49,7 +65,31 @@ func PlanPool(p *Pool, r *Recorder, pinned ...*Tensor) (*Plan, error) {
 	if bounds[len(bounds)-1] != len(r.ops) {
 		bounds = append(bounds, len(r.ops))
 	}
-	pl := &Plan{pool: p, offsets: map[*Tensor]int{}, spans: map[*Tensor][]span{}}
+	pl := &Plan{pool: p, fixed: fixed, offsets: map[*Tensor]int{}, spans: map[*Tensor][]span{}}
+	if fixed != nil {
+		fx := make(map[*Tensor]bool, len(fixed.tensors))
+		for _, t := range fixed.tensors {
+			fx[t] = true
+		}
+		for ph := 0; ph+1 < len(bounds); ph++ {
+			seen := map[*Tensor]bool{}
+			for i := bounds[ph]; i < bounds[ph+1]; i++ {
+				for _, t := range r.ops[i] {
+					if fx[t] && !seen[t] {
+						seen[t] = true
+						pl.spans[t] = append(pl.spans[t], span{i, bounds[ph+1]})
+					}
+				}
+			}
+		}
+		for _, t := range fixed.tensors {
+			if pl.spans[t] == nil {
+				pl.spans[t] = []span{{0, len(r.ops)}}
+			}
+			pl.offsets[t] = t.off
+		}
+		pl.size = fixed.size
+	}
 	for ph := 0; ph+1 < len(bounds); ph++ {
 		open := map[*Tensor]int{} // index in spans[t] of t's span in this phase
 		for i := bounds[ph]; i < bounds[ph+1]; i++ {
@@ -85,10 +125,13 @@ func PlanPool(p *Pool, r *Recorder, pinned ...*Tensor) (*Plan, error) {
 			order = append(order, t)
 		}
 	}
-	size := func(t *Tensor) int { return (Numel(t.shape) + align - 1) / align * align }
+	size := func(t *Tensor) int { return (declared(t) + align - 1) / align * align }
 	sort.SliceStable(order, func(i, j int) bool { return size(order[i]) > size(order[j]) })
 	type placed struct{ off, end int }
 	var done []*Tensor
+	if fixed != nil {
+		done = append(done, fixed.tensors...)
+	}
 	for _, t := range order {
 		var busy []placed
 		for _, u := range done {
@@ -116,6 +159,9 @@ func PlanPool(p *Pool, r *Recorder, pinned ...*Tensor) (*Plan, error) {
 	for _, t := range p.tensors {
 		pl.naive += size(t)
 	}
+	if fixed != nil {
+		pl.naive += fixed.size
+	}
 	// The busiest op: the most elements live at once.
 	for i := 0; i <= len(r.ops); i++ {
 		live := 0
@@ -134,7 +180,10 @@ func PlanPool(p *Pool, r *Recorder, pinned ...*Tensor) (*Plan, error) {
 	return pl, nil
 }
 
-// Bytes is the memory the planned pool allocates.
+// Fixed is the pool sharing the plan's allocation (PlanArena), or nil.
+func (pl *Plan) Fixed() *Pool { return pl.fixed }
+
+// Bytes is the memory the planned pool allocates (with the fixed pool's).
 func (pl *Plan) Bytes() int64 { return int64(pl.size) * int64(pl.pool.dtype.Size()) }
 
 // PeakBytes is the memory live at the busiest op: no placement does better.
@@ -158,12 +207,12 @@ func (pl *Plan) Check() error {
 	}
 	sort.Slice(ts, func(i, j int) bool { return pl.offsets[ts[i]] < pl.offsets[ts[j]] })
 	for i, t := range ts {
-		a0, a1 := pl.offsets[t], pl.offsets[t]+Numel(t.shape)
+		a0, a1 := pl.offsets[t], pl.offsets[t]+declared(t)
 		if a0 < 0 || a1 > pl.size {
 			return fmt.Errorf("plan %s: %s at [%d,%d) outside the pool's %d elements", pl.pool.name, t, a0, a1, pl.size)
 		}
 		for _, u := range ts[i+1:] {
-			b0, b1 := pl.offsets[u], pl.offsets[u]+Numel(u.shape)
+			b0, b1 := pl.offsets[u], pl.offsets[u]+declared(u)
 			if b0 >= a1 {
 				break
 			}
@@ -177,13 +226,17 @@ func (pl *Plan) Check() error {
 
 // AllocatePlanned makes the pool's single allocation of the plan's size on
 // b and binds each placed tensor at its planned offset; tensors the plan
-// did not place stay unbound (an op using one fails).
+// did not place stay unbound (an op using one fails). A plan from
+// PlanArena binds its fixed pool to the same allocation, at the start.
 func (p *Pool) AllocatePlanned(b Backend, pl *Plan) error {
 	if pl.pool != p {
 		return fmt.Errorf("pool %s: the plan is for pool %s", p.name, pl.pool.name)
 	}
 	if p.st != nil {
 		return fmt.Errorf("pool %s: already allocated", p.name)
+	}
+	if pl.fixed != nil && (pl.fixed.st != nil || pl.fixed.dtype != p.dtype) {
+		return fmt.Errorf("pool %s: pool %s is allocated already or of another type", p.name, pl.fixed.name)
 	}
 	st, err := b.Alloc(p.dtype, pl.size)
 	if err != nil {
@@ -196,5 +249,20 @@ func (p *Pool) AllocatePlanned(b Backend, pl *Plan) error {
 			t.st, t.off = st, off
 		}
 	}
+	if f := pl.fixed; f != nil {
+		f.st = st
+		for _, t := range f.tensors {
+			t.st = st
+		}
+	}
 	return nil
+}
+
+// declared is the number of elements t was declared with: a batched
+// tensor's at its largest batch, whatever batch it is set to now.
+func declared(t *Tensor) int {
+	if t.rowsPerSample > 0 && len(t.shape) > 0 {
+		return t.maxRows * Numel(t.shape[1:])
+	}
+	return Numel(t.shape)
 }

@@ -97,8 +97,10 @@ func (p *Pool) Allocate(b Backend) error {
 func (p *Pool) Allocated() bool { return p.st != nil }
 
 // Flat is a 1-D view of the whole allocation, padding included: optimizer
-// updates run over all parameters in one launch. Padding is zero in every
-// pool and stays zero under the element-wise updates.
+// updates run over all parameters in one launch. The updates are
+// element-wise, so padding never reaches a tensor's elements: padding
+// starts zero, but a pool planned with others (PlanArena: the gradients
+// with the activations) may hold stale values there.
 func (p *Pool) Flat() *Tensor {
 	if p.st == nil {
 		panic("engine: Flat of unallocated pool " + p.name)

@@ -181,8 +181,8 @@ func (m *Model) allocate(be engine.Backend, seed uint64, train bool) error {
 		switch {
 		case p == b.Acts:
 			err = p.AllocatePlanned(be, plan)
-		case p == b.Grads && !train:
-			continue
+		case p == b.Grads && (!train || plan.Fixed() == p):
+			continue // none for evaluation, or in the activations' allocation
 		default:
 			err = p.Allocate(be)
 		}

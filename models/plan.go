@@ -8,7 +8,7 @@ import (
 )
 
 // Plan places the model's activations (and their gradients) in memory by
-// lifetime: it runs the model on an engine.Recorder at its largest batch,
+// lifetime. It runs the model on an engine.Recorder at its largest batch,
 // a training step (forward, loss, backward) when train and then an
 // evaluation pass (forward and loss), and plans the activations' pool from
 // the order of the ops. The input, the logits and the loss stay live
@@ -16,7 +16,11 @@ import (
 // other activation lives from its first op to its last within a step or a
 // pass, and two that never live at the same time share memory. An
 // activation that neither runs uses (the gradients, in evaluation) gets
-// none. The model must not be allocated yet.
+// none. For training the parameters' gradients share the allocation
+// (engine.PlanArena) when that takes less memory: a gradient is live from
+// the backward op that writes it to the optimizer's step, so the forward
+// pass's activations use the gradients' memory while it is free. The model
+// must not be allocated yet.
 func (m *Model) Plan(train bool) (*engine.Plan, error) {
 	b := m.Builder
 	n := b.Acts.MaxBatch()
@@ -50,9 +54,22 @@ func (m *Model) Plan(train bool) (*engine.Plan, error) {
 	for c, v := range counters {
 		*c = v
 	}
-	plan, err := engine.PlanPool(b.Acts, rec, m.Input, m.Logits, m.Loss)
+	pins := []*engine.Tensor{m.Input, m.Logits, m.Loss}
+	plan, err := engine.PlanPool(b.Acts, rec, pins...)
 	if err != nil {
 		return nil, fmt.Errorf("plan activations: %w", err)
+	}
+	if train {
+		// With the gradients when that takes less memory than apart (it
+		// does for the models whose activations dwarf their gradients least:
+		// the ViT).
+		arena, err := engine.PlanArena(b.Acts, b.Grads, rec, pins...)
+		if err != nil {
+			return nil, fmt.Errorf("plan activations and gradients: %w", err)
+		}
+		if arena.Bytes() < plan.Bytes()+b.Grads.Bytes() {
+			plan = arena
+		}
 	}
 	return plan, nil
 }
@@ -68,7 +85,7 @@ func (m *Model) MemoryBytes(train bool) (int64, error) {
 	b := m.Builder
 	n := plan.Bytes()
 	for _, p := range b.Pools() {
-		if p == b.Acts || (p == b.Grads && !train) {
+		if p == b.Acts || p == plan.Fixed() || (p == b.Grads && !train) {
 			continue
 		}
 		n += p.Bytes()
