@@ -92,3 +92,55 @@ func TestRecorderNeedsNoMemory(t *testing.T) {
 		t.Errorf("a recorder allocated memory")
 	}
 }
+
+// PlanArena: the fixed pool keeps its offsets at the start of the shared
+// allocation; a fixed tensor is live from its first op to the end of the
+// phase, an untouched one always; activations use fixed memory only while
+// it is not live.
+func TestPlanArena(t *testing.T) {
+	acts, grads := NewPool("acts", Float32), NewPool("grads", Float32)
+	g1, g2, gNever := grads.New("g1", 64), grads.New("g2", 64), grads.New("never", 16)
+	early, late := acts.New("early", 64), acts.New("late", 64)
+	r := NewRecorder()
+	r.Touch(early) // 0: only early is live: it may use g1's and g2's memory
+	r.Touch(g1)    // 1: g1 live from here to the end
+	r.Touch(late)  // 2: late must avoid g1 (and gNever), may use g2's
+	r.Touch(g2)    // 3
+	r.Mark()
+	pl, err := PlanArena(acts, grads, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pl.Check(); err != nil {
+		t.Fatal(err)
+	}
+	if pl.Fixed() != grads {
+		t.Fatalf("fixed pool %v", pl.Fixed())
+	}
+	be := NewCPU(1)
+	if err := acts.AllocatePlanned(be, pl); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := g1.Storage()
+	for _, x := range []*Tensor{g1, g2, gNever, early, late} {
+		if s, _ := x.Storage(); s != st {
+			t.Fatalf("%s is not in the shared allocation", x)
+		}
+	}
+	off := func(x *Tensor) int { _, o := x.Storage(); return o }
+	if off(g1) != 0 || off(g2) != 64 || off(gNever) != 128 {
+		t.Errorf("gradient offsets %d %d %d, want their own 0 64 128", off(g1), off(g2), off(gNever))
+	}
+	if off(early) != 0 {
+		t.Errorf("early at %d: it should reuse the gradients' memory before they are written", off(early))
+	}
+	if o := off(late); o != 64 {
+		t.Errorf("late at %d: want 64 (g2's memory, free until op 3)", o)
+	}
+	if pl.Bytes() != 4*144 {
+		t.Errorf("arena %d bytes, want the gradients' %d alone", pl.Bytes(), 4*144)
+	}
+	if f := grads.Flat(); f.Len() != 144 {
+		t.Errorf("the gradients' flat view has %d elements", f.Len())
+	}
+}
