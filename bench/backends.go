@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"runtime"
 	"sync"
 
@@ -32,43 +33,48 @@ type PeakMemory interface {
 	PeakMemoryBytes() int64
 }
 
-// CPU is the pure-Go engine with all cores.
-var CPU = Backend{
-	Name:        "cpu",
-	TorchDevice: "cpu",
-	Open:        func() (engine.Backend, error) { return engine.NewCPU(0), nil },
-	Memcpy:      parallelCopy,
-}
-
-var (
-	extraMu sync.Mutex
-	extra   []Backend
-)
-
-// RegisterBackend adds an engine to Backends. It is the hook for the CUDA
-// engine: a file of this package built with -tags cuda registers it from
-// init, e.g.
-//
-//	//go:build cuda
-//
-//	func init() {
-//		RegisterBackend(Backend{Name: "cuda", TorchDevice: "cuda",
-//			Open: func() (engine.Backend, error) { return cuda.Open(0) }})
-//	}
-//
-// and then every benchmark of this package and `make bench` cover it.
-func RegisterBackend(b Backend) {
-	extraMu.Lock()
-	defer extraMu.Unlock()
-	extra = append(extra, b)
-}
-
-// Backends lists the engines to benchmark: the CPU first, then every
-// registered one.
+// Backends lists the engines to benchmark, from engine's registry: the CPU
+// engine with all cores first, then each registered GPU engine. A GPU
+// engine that can switch its GEMMs to TF32 (the CUDA engine) appears twice:
+// "cuda" with every GEMM in float32, "cuda-tf32" with them on TF32 tensor
+// cores (gotrain's default); its reference peak is a device-to-device Copy.
 func Backends() []Backend {
-	extraMu.Lock()
-	defer extraMu.Unlock()
-	return append([]Backend{CPU}, extra...)
+	var out []Backend
+	for _, name := range engine.Names() {
+		if name == "cpu" {
+			out = append(out, Backend{Name: "cpu", TorchDevice: "cpu", Memcpy: parallelCopy,
+				Open: func() (engine.Backend, error) { return engine.Open("cpu", engine.Options{}) }})
+			continue
+		}
+		out = append(out, Backend{Name: name, TorchDevice: name, Open: openTF32(name, false)},
+			Backend{Name: name + "-tf32", TorchDevice: name, Open: openTF32(name, true)})
+	}
+	return out
+}
+
+// tf32Switch is implemented by engines whose GEMMs can run on TF32 tensor
+// cores (cuda.Backend).
+type tf32Switch interface {
+	SetTF32(on bool) bool
+}
+
+// openTF32 opens the registered engine name on device 0 with its GEMMs on
+// TF32 tensor cores or in float32.
+func openTF32(name string, on bool) func() (engine.Backend, error) {
+	return func() (engine.Backend, error) {
+		be, err := engine.Open(name, engine.Options{})
+		if err != nil {
+			return nil, err
+		}
+		sw, ok := be.(tf32Switch)
+		if ok && sw.SetTF32(on) == on {
+			return be, nil
+		}
+		if !on {
+			return be, nil // no TF32 at all: float32 GEMMs
+		}
+		return nil, fmt.Errorf("%s has no TF32 tensor cores", be.Name())
+	}
 }
 
 // parallelCopy copies src to dst (float32 tensors in CPU memory) with one

@@ -11,8 +11,8 @@
 //     GFLOP/s or GB/s; BenchmarkPeak/<engine>/{gemm512,memcpy}: the peaks
 //     they are compared with, measured in the same run.
 //
-// Engines come from Backends: the CPU engine, plus whatever a file built
-// with a tag registers with RegisterBackend (the CUDA engine's hook).
+// Engines come from Backends, which reads engine's registry: the CPU
+// engine, and in a build with -tags cuda the CUDA engine (cuda, cuda-tf32).
 //
 // pytorch/ holds the same models in PyTorch (seed_models.py, checked
 // against gotrain's by models/torch_test.go) and step.py, which times them

@@ -3,18 +3,17 @@ package main
 import (
 	"fmt"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 
 	"github.com/gotrain/gotrain/engine"
 )
 
-// openCUDA opens GPU index as a backend. A file built with -tags cuda sets
-// it; in a CPU-only build it stays nil.
-var openCUDA func(index int) (engine.Backend, error)
-
 const cudaBuildHint = "rebuild with CUDA: go build -tags cuda -o gotrain ./cmd/gotrain (needs the NVIDIA driver and CUDA 11.8 or 12.x headers; see README)"
+
+// cudaBuilt reports whether this gotrain has the CUDA engine (a build with
+// -tags cuda registers it as "cuda").
+func cudaBuilt() bool { return engine.Registered("cuda") }
 
 // nvidiaPresent reports whether an NVIDIA driver and GPU seem present.
 func nvidiaPresent() bool {
@@ -38,8 +37,9 @@ func parseDevice(s string) (kind string, index int, err error) {
 	return "", 0, usagef("unknown device %q (allowed: auto, cpu, cuda:N)", s)
 }
 
-// openDevice returns the backend for a -device value; threads sets the CPU
-// engine's goroutines (0: all cores).
+// openDevice returns the backend for a -device value, opened by name from
+// engine's registry; threads sets the CPU engine's goroutines (0: all
+// cores). The GPU backend it opens is the one deviceMemory reports on.
 func openDevice(s string, threads int) (engine.Backend, error) {
 	kind, index, err := parseDevice(s)
 	if err != nil {
@@ -47,13 +47,13 @@ func openDevice(s string, threads int) (engine.Backend, error) {
 	}
 	switch kind {
 	case "cuda":
-		if openCUDA == nil {
+		if !cudaBuilt() {
 			return nil, usagef("device %s: this gotrain was built without CUDA; %s", s, cudaBuildHint)
 		}
-		return openCUDA(index)
+		return openGPU(index)
 	case "auto":
-		if openCUDA != nil {
-			if be, err := openCUDA(0); err == nil {
+		if cudaBuilt() {
+			if be, err := openGPU(0); err == nil {
 				return be, nil
 			} else {
 				fmt.Fprintf(os.Stderr, "gotrain: no usable GPU (%v); training on the CPU\n", err)
@@ -62,8 +62,52 @@ func openDevice(s string, threads int) (engine.Backend, error) {
 			fmt.Fprintf(os.Stderr, "gotrain: an NVIDIA GPU is present but this build has no CUDA engine; training on the CPU (%s)\n", cudaBuildHint)
 		}
 	}
-	if threads > 0 {
-		runtime.GOMAXPROCS(threads) // the GEMM's workers follow GOMAXPROCS
+	return engine.Open("cpu", engine.Options{Threads: threads})
+}
+
+// gpuMemory is implemented by GPU engines (cuda.Backend): the device's free
+// and total memory, and what the engine holds.
+type gpuMemory interface {
+	MemInfo() (free, total, held int64, err error)
+}
+
+// gpu is the GPU backend openDevice opened last (nil: none).
+var gpu gpuMemory
+
+func openGPU(index int) (engine.Backend, error) {
+	be, err := engine.Open("cuda", engine.Options{Index: index})
+	if err != nil {
+		return nil, err
 	}
-	return engine.NewCPU(threads), nil
+	if m, ok := be.(gpuMemory); ok {
+		gpu = m
+	}
+	return be, nil
+}
+
+// deviceMemory is the epoch line's memory note: the GPU's memory in use
+// (nil in a build without CUDA: the epoch line says nothing).
+func deviceMemory() func() string {
+	if !cudaBuilt() {
+		return nil
+	}
+	return func() string {
+		if gpu == nil {
+			return ""
+		}
+		free, total, held, err := gpu.MemInfo()
+		if err != nil {
+			return ""
+		}
+		return fmt.Sprintf("gpu mem %d MiB (gotrain %d MiB, %d MiB free)", (total-free)>>20, held>>20, free>>20)
+	}
+}
+
+// deviceFree is the opened GPU's free memory (false: none opened).
+func deviceFree() (int64, bool) {
+	if gpu == nil {
+		return 0, false
+	}
+	free, _, _, err := gpu.MemInfo()
+	return free, err == nil
 }

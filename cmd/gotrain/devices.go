@@ -34,7 +34,7 @@ func runDevices(_ context.Context, args []string) error {
 		return err
 	}
 	printDevices(os.Stdout, drv, devs)
-	if openCUDA == nil && len(devs) > 0 {
+	if !cudaBuilt() && len(devs) > 0 {
 		fmt.Fprintf(os.Stderr, "gotrain: this build has no CUDA engine and trains on the CPU (%s)\n", cudaBuildHint)
 	}
 	return nil

@@ -60,7 +60,7 @@ func TestBadFlagsExit2(t *testing.T) {
 }
 
 func TestCUDAWithoutCUDABuild(t *testing.T) {
-	if openCUDA != nil {
+	if cudaBuilt() {
 		t.Skip("a CUDA build")
 	}
 	stderr := captureStderr(t, func() {

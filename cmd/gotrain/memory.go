@@ -75,16 +75,13 @@ func readInt(path string) (int64, error) {
 // (the CPU engine), where fitsMemory can tell what is available.
 func hostMemory(device string) bool {
 	kind, _, err := parseDevice(device)
-	return err == nil && (kind == "cpu" || (kind == "auto" && openCUDA == nil))
+	return err == nil && (kind == "cpu" || (kind == "auto" && !cudaBuilt()))
 }
-
-// deviceFree, set by the CUDA build, is the opened GPU's free memory.
-var deviceFree func() (int64, bool)
 
 // fitsDevice is fitsMemory for the device opened for -device (the GPU's
 // free memory); on the CPU fitsMemory has checked already.
 func fitsDevice(device string, spec *models.Spec, widths models.Widths, batch int, flag string) error {
-	if hostMemory(device) || deviceFree == nil {
+	if hostMemory(device) {
 		return nil
 	}
 	return fits(deviceFree, "the GPU", spec, widths, batch, flag, true)
@@ -130,9 +127,6 @@ func fits(available func() (int64, bool), where string, spec *models.Spec, width
 func fitEvalBatch(device string, spec *models.Spec, widths models.Widths, batch int) (int, error) {
 	available, where := availableMemory, ""
 	if !hostMemory(device) {
-		if deviceFree == nil {
-			return batch, nil
-		}
 		available, where = deviceFree, " on the GPU"
 	}
 	avail, ok := available()

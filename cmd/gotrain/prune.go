@@ -220,9 +220,9 @@ func (r *pruneRequest) run(ctx context.Context) (*pruneReport, error) {
 		return nil, err
 	}
 	cfg.Widths, cfg.Folder = pruned.Widths, folder
-	cfg.Memory = deviceMemory // nil on the CPU: the epoch line says nothing
+	cfg.Memory = deviceMemory() // nil in a build without CUDA: the epoch line says nothing
 	if isTerminal(os.Stdout) && isTerminal(os.Stderr) {
-		cfg.Progress = &barProgress{memory: deviceMemory}
+		cfg.Progress = &barProgress{memory: cfg.Memory}
 	}
 	rep := pruneReport{Model: spec.Name, Weights: r.weights, Percent: percent, Threshold: plan.Threshold,
 		Removed: plan.Removed(), Widths: pruned.Widths, ParamsBefore: before.TotalParams, ParamsAfter: after.TotalParams,

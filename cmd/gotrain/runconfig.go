@@ -33,11 +33,8 @@ func gotrainVersion() string {
 	return strings.TrimSpace(string(out))
 }
 
-// cudaVersion and deviceMemory are set by the CUDA build; CPU builds have none.
-var (
-	cudaVersion  = func() string { return "" }
-	deviceMemory func() string
-)
+// cudaVersion is set by the CUDA build; CPU builds have none.
+var cudaVersion = func() string { return "" }
 
 // writeRunConfig writes the run folder's config.json: the flags and the
 // configuration in effect.

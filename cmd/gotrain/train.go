@@ -75,9 +75,9 @@ func parseTrain(args []string) (*trainRequest, error) {
 		Optimizer:  train.OptimizerConfig{Name: r.Optimizer, Momentum: r.Momentum, WeightDecay: r.WeightDecay, Nesterov: r.Nesterov},
 		LimitTrain: *limitTrain, LimitTest: *limitTest, Sparsity: *sparsity,
 	}, Log: os.Stdout}
-	cfg.Memory = deviceMemory // nil on the CPU: the epoch line says nothing
+	cfg.Memory = deviceMemory() // nil in a build without CUDA: the epoch line says nothing
 	if isTerminal(os.Stdout) && isTerminal(os.Stderr) {
-		cfg.Progress = &barProgress{memory: deviceMemory}
+		cfg.Progress = &barProgress{memory: cfg.Memory}
 	}
 	set := func(name string, apply func()) {
 		if fs.Changed(name) {
