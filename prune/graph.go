@@ -12,8 +12,9 @@
 // does the SE excite multiply; a Linear reading a flattened C×1×1 map
 // couples its input columns to the channels. Each parameter axis lies in
 // the space of the channels it reads or writes. A space the model's input
-// or output touches, or one that meets an op the tracer does not model, is
-// fixed and never pruned.
+// or output touches, or one that meets an op that mixes channels (a
+// concatenation, a permutation, a matmul), is fixed and never pruned. An op
+// the tracer does not model at all fails the trace, naming the op.
 package prune
 
 import (
@@ -65,14 +66,14 @@ type tkey struct {
 	off int
 }
 
-// tracer is a CPU backend that records how ops couple channel axes.
+// tracer is a backend that runs the ops it models on the CPU and records
+// how they couple channel axes; its base refuses every other op.
 type tracer struct {
-	*engine.CPU
+	*traceBase
 	names    map[*engine.Tensor]string
 	isTarget func(string) bool
 	spaces   map[tkey]*space
 	all      []*space
-	err      error
 }
 
 func key(t *engine.Tensor) tkey {
@@ -130,12 +131,6 @@ func (tr *tracer) union(a, b *space) *space {
 	return a
 }
 
-func (tr *tracer) fail(format string, args ...any) {
-	if tr.err == nil {
-		tr.err = fmt.Errorf("prune: trace: "+format, args...)
-	}
-}
-
 // attach records that axis of parameter p lies in space s.
 func (tr *tracer) attach(s *space, p *engine.Tensor, axis int) {
 	if p == nil {
@@ -162,33 +157,33 @@ func (tr *tracer) attach(s *space, p *engine.Tensor, axis int) {
 
 func (tr *tracer) same(y, x *engine.Tensor) { tr.set(y, tr.of(x)) }
 
-func (tr *tracer) Relu(y, x *engine.Tensor) { tr.CPU.Relu(y, x); tr.same(y, x) }
+func (tr *tracer) Relu(y, x *engine.Tensor) { tr.cpu.Relu(y, x); tr.same(y, x) }
 func (tr *tracer) Sigmoid(y, x *engine.Tensor) {
-	tr.CPU.Sigmoid(y, x)
+	tr.cpu.Sigmoid(y, x)
 	tr.same(y, x)
 }
-func (tr *tracer) Gelu(y, x *engine.Tensor)             { tr.CPU.Gelu(y, x); tr.same(y, x) }
-func (tr *tracer) Copy(y, x *engine.Tensor)             { tr.CPU.Copy(y, x); tr.same(y, x) }
-func (tr *tracer) Scale(y, x *engine.Tensor, a float32) { tr.CPU.Scale(y, x, a); tr.same(y, x) }
+func (tr *tracer) Gelu(y, x *engine.Tensor)             { tr.cpu.Gelu(y, x); tr.same(y, x) }
+func (tr *tracer) Copy(y, x *engine.Tensor)             { tr.cpu.Copy(y, x); tr.same(y, x) }
+func (tr *tracer) Scale(y, x *engine.Tensor, a float32) { tr.cpu.Scale(y, x, a); tr.same(y, x) }
 func (tr *tracer) Dropout(y, x *engine.Tensor, p float32, k engine.DropoutKey) {
-	tr.CPU.Dropout(y, x, p, k)
+	tr.cpu.Dropout(y, x, p, k)
 	tr.same(y, x)
 }
 func (tr *tracer) MaxPool2d(y, idx, x *engine.Tensor, p engine.Pool2dParams) {
-	tr.CPU.MaxPool2d(y, idx, x, p)
+	tr.cpu.MaxPool2d(y, idx, x, p)
 	tr.same(y, x)
 }
 func (tr *tracer) AvgPool2d(y, x *engine.Tensor, p engine.Pool2dParams) {
-	tr.CPU.AvgPool2d(y, x, p)
+	tr.cpu.AvgPool2d(y, x, p)
 	tr.same(y, x)
 }
 func (tr *tracer) AdaptiveAvgPool2d(y, x *engine.Tensor) {
-	tr.CPU.AdaptiveAvgPool2d(y, x)
+	tr.cpu.AdaptiveAvgPool2d(y, x)
 	tr.same(y, x)
 }
 
 func (tr *tracer) Conv2d(y, x, w, b *engine.Tensor, p engine.Conv2dParams) {
-	tr.CPU.Conv2d(y, x, w, b, p)
+	tr.cpu.Conv2d(y, x, w, b, p)
 	tr.attach(tr.of(x), w, 1)
 	out := tr.newSpace(w.Dim(0))
 	tr.attach(out, w, 0)
@@ -205,17 +200,17 @@ func (tr *tracer) bn(y, x, gamma, beta, runMean, runVar *engine.Tensor) {
 }
 
 func (tr *tracer) BatchNormTrain(y, sm, si, rm, rv, x, g, b *engine.Tensor, mom, eps float32) {
-	tr.CPU.BatchNormTrain(y, sm, si, rm, rv, x, g, b, mom, eps)
+	tr.cpu.BatchNormTrain(y, sm, si, rm, rv, x, g, b, mom, eps)
 	tr.bn(y, x, g, b, rm, rv)
 }
 
 func (tr *tracer) BatchNormEval(y, x, g, b, rm, rv *engine.Tensor, eps float32) {
-	tr.CPU.BatchNormEval(y, x, g, b, rm, rv, eps)
+	tr.cpu.BatchNormEval(y, x, g, b, rm, rv, eps)
 	tr.bn(y, x, g, b, rm, rv)
 }
 
 func (tr *tracer) Add(y, a, b *engine.Tensor) {
-	tr.CPU.Add(y, a, b)
+	tr.cpu.Add(y, a, b)
 	if !engine.SameShape(a.Shape(), b.Shape()) || a.Rank() < 2 {
 		tr.fix(tr.of(a))
 		tr.fix(tr.of(b))
@@ -226,12 +221,12 @@ func (tr *tracer) Add(y, a, b *engine.Tensor) {
 }
 
 func (tr *tracer) ChannelScale(y, x, s *engine.Tensor) {
-	tr.CPU.ChannelScale(y, x, s)
+	tr.cpu.ChannelScale(y, x, s)
 	tr.set(y, tr.union(tr.of(x), tr.of(s)))
 }
 
 func (tr *tracer) Linear(y, x, w, b *engine.Tensor) {
-	tr.CPU.Linear(y, x, w, b)
+	tr.cpu.Linear(y, x, w, b)
 	in := tr.of(x)
 	if in != nil && in.channels == w.Dim(1) {
 		tr.attach(in, w, 1)
@@ -245,7 +240,7 @@ func (tr *tracer) Linear(y, x, w, b *engine.Tensor) {
 }
 
 func (tr *tracer) CrossEntropy(loss, dlogits, logits, labels *engine.Tensor) {
-	tr.CPU.CrossEntropy(loss, dlogits, logits, labels)
+	tr.cpu.CrossEntropy(loss, dlogits, logits, labels)
 	tr.fix(tr.of(logits))
 }
 
@@ -261,37 +256,37 @@ func (tr *tracer) fixAll(ts ...*engine.Tensor) {
 }
 
 func (tr *tracer) Concat(y *engine.Tensor, xs []*engine.Tensor, axis int) {
-	tr.CPU.Concat(y, xs, axis)
+	tr.cpu.Concat(y, xs, axis)
 	tr.fixAll(append([]*engine.Tensor{y}, xs...)...)
 }
 
 func (tr *tracer) Permute(y, x *engine.Tensor, perm []int) {
-	tr.CPU.Permute(y, x, perm)
+	tr.cpu.Permute(y, x, perm)
 	tr.fixAll(y, x)
 }
 
 func (tr *tracer) MatMul(c, a, b *engine.Tensor, ta, tb bool) {
-	tr.CPU.MatMul(c, a, b, ta, tb)
+	tr.cpu.MatMul(c, a, b, ta, tb)
 	tr.fixAll(c, a, b)
 }
 
 func (tr *tracer) Mean(y, x *engine.Tensor, axis int) {
-	tr.CPU.Mean(y, x, axis)
+	tr.cpu.Mean(y, x, axis)
 	tr.fixAll(y, x)
 }
 
 func (tr *tracer) LayerNorm(y, sm, si, x, g, b *engine.Tensor, eps float32) {
-	tr.CPU.LayerNorm(y, sm, si, x, g, b, eps)
+	tr.cpu.LayerNorm(y, sm, si, x, g, b, eps)
 	tr.fixAll(y, x)
 }
 
 func (tr *tracer) Softmax(y, x *engine.Tensor) {
-	tr.CPU.Softmax(y, x)
+	tr.cpu.Softmax(y, x)
 	tr.fixAll(y, x)
 }
 
 func (tr *tracer) Mul(y, a, b *engine.Tensor) {
-	tr.CPU.Mul(y, a, b)
+	tr.cpu.Mul(y, a, b)
 	tr.fixAll(y, a, b)
 }
 
@@ -300,7 +295,7 @@ func (tr *tracer) Mul(y, a, b *engine.Tensor) {
 // channel-coupling graph. isTarget says which parameters are the pruning
 // targets' gammas.
 func Trace(build func(maxBatch int) (*layers.Builder, func(ctx *layers.Ctx), error), isTarget func(string) bool) (*Graph, error) {
-	tr := &tracer{CPU: engine.NewCPU(1), names: map[*engine.Tensor]string{}, isTarget: isTarget, spaces: map[tkey]*space{}}
+	tr := &tracer{traceBase: &traceBase{cpu: engine.NewCPU(1)}, names: map[*engine.Tensor]string{}, isTarget: isTarget, spaces: map[tkey]*space{}}
 	b, forward, err := build(2)
 	if err != nil {
 		return nil, err
@@ -315,7 +310,7 @@ func Trace(build func(maxBatch int) (*layers.Builder, func(ctx *layers.Ctx), err
 	}
 	b.SetBatch(2)
 	forward(&layers.Ctx{B: tr})
-	if err := tr.CPU.Err(); err != nil {
+	if err := tr.cpu.Err(); err != nil {
 		return nil, fmt.Errorf("prune: trace: %w", err)
 	}
 	if tr.err != nil {

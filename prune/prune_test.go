@@ -281,3 +281,22 @@ func TestPrunedCheckpointRoundTrip(t *testing.T) {
 	_, err = checkpoint.Load(path, be, src.Builder.Entries())
 	require.ErrorContains(t, err, "tensor")
 }
+
+// TestTraceRefusesUnmodelledOps: a forward pass that runs an op the tracer
+// does not model fails the trace, naming the op, instead of running it
+// with no channel coupling recorded.
+func TestTraceRefusesUnmodelledOps(t *testing.T) {
+	build := func(maxBatch int) (*layers.Builder, func(ctx *layers.Ctx), error) {
+		b := layers.NewBuilder(maxBatch)
+		x := b.Act("x", maxBatch, 3, 4, 4)
+		y := b.Act("y", maxBatch, 3, 4, 4)
+		return b, func(ctx *layers.Ctx) {
+			ctx.B.Relu(y, x)            // modelled
+			ctx.B.SumTo(y, x)           // not modelled
+			ctx.B.ReluBackward(x, y, y) // not modelled either: the first is named
+		}, nil
+	}
+	_, err := Trace(build, func(string) bool { return false })
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "SumTo is not modelled by the channel tracer")
+}
