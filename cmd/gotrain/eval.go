@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -17,9 +16,16 @@ import (
 	"github.com/gotrain/gotrain/train/runfolder"
 )
 
-// runEval evaluates saved weights (gotrain's, or a PyTorch state_dict of the
-// seed's model saved with safetensors) on the MNIST test images.
-func runEval(ctx context.Context, args []string) error {
+// evalRequest is an eval command line, parsed and validated.
+type evalRequest struct {
+	spec                       *models.Spec
+	widths                     models.Widths
+	weights, device, data, dir string
+	n, batch, threads          int
+}
+
+// parseEval parses and validates an eval command line, creating nothing.
+func parseEval(args []string) (*evalRequest, error) {
 	fs := pflag.NewFlagSet("eval", pflag.ContinueOnError)
 	model := fs.String("model", "", "model: "+strings.Join(models.Names(), ", ")+" (default: the checkpoint's)")
 	weights := fs.String("weights", "", "weights to evaluate (.safetensors)")
@@ -30,41 +36,49 @@ func runEval(ctx context.Context, args []string) error {
 	out := fs.String("out", "", "folder for predictions.csv and the figures (default runs/eval-<model>-<YYYYMMDD-HHMMSS>)")
 	threads := fs.Int("threads", 0, "CPU engine threads (0: all cores)")
 	if err := parse(fs, args); err != nil {
-		return err
+		return nil, err
 	}
 	if *weights == "" {
-		return usagef("-weights FILE.safetensors is required")
+		return nil, usagef("-weights FILE.safetensors is required")
 	}
 	req := runfolder.Request{Command: runfolder.Eval, Config: runfolder.Config{TestBatchSize: *batch, LimitTest: *limitTest}, Threads: *threads}
 	if err := runfolder.Validate(req); err != nil {
-		return err
+		return nil, err
 	}
 	if _, _, err := parseDevice(*device); err != nil {
-		return err
+		return nil, err
 	}
 	spec, widths, err := checkpointModel(*weights, *model, "")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	dir := *out
-	if dir == "" {
-		dir = filepath.Join("runs", fmt.Sprintf("eval-%s-%s", spec.Name, time.Now().Format("20060102-150405")))
-	}
+	dir := outDir(*out, "eval-"+spec.Name)
 	if err := runfolder.CheckNew(dir, "-out", false); err != nil {
-		return err
+		return nil, err
 	}
 	n := mnist.TestCount
 	if *limitTest > 0 && *limitTest < n {
 		n = *limitTest
 	}
-	b := min(*batch, n) // a batch larger than the images is clamped
-	be, err := openDevice(*device, *threads)
+	return &evalRequest{spec: spec, widths: widths, weights: *weights, device: *device, data: *data, dir: dir,
+		n: n, batch: min(*batch, n), threads: *threads}, nil // a batch larger than the images is clamped
+}
+
+// runEval evaluates saved weights (gotrain's, or a PyTorch state_dict of the
+// seed's model saved with safetensors) on the MNIST test images.
+func runEval(ctx context.Context, args []string) error {
+	r, err := parseEval(args)
+	if err != nil {
+		return err
+	}
+	spec, b, dir := r.spec, r.batch, r.dir
+	be, err := openDevice(r.device, r.threads)
 	if err != nil {
 		return err
 	}
 	// Evaluation allocates no training state (models.AllocateEval), and a
 	// batch that does not fit is lowered: results do not depend on it.
-	fit, err := fitEvalBatch(*device, spec, widths, b)
+	fit, err := fitEvalBatch(r.device, spec, r.widths, b)
 	if err != nil {
 		return err
 	}
@@ -72,21 +86,21 @@ func runEval(ctx context.Context, args []string) error {
 		fmt.Fprintf(os.Stderr, "gotrain eval: batch %d does not fit in the memory available: evaluating at batch %d (the results are the same)\n", b, fit)
 		b = fit
 	}
-	m, err := loadModel(*weights, spec, widths, be, b, false)
+	m, err := train.LoadModel(r.weights, spec, r.widths, be, b, false)
 	if err != nil {
 		return err
 	}
-	_, testSet, err := loadMNIST(ctx, *data)
+	_, testSet, err := train.LoadMNIST(ctx, r.data)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	loss, acc, preds, err := train.Evaluate(ctx, be, m, testSet, n, b)
+	loss, acc, preds, err := train.Evaluate(ctx, be, m, testSet, r.n, b)
 	if err != nil {
 		return interrupted(ctx, err, nil)
 	}
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		return fmt.Errorf("%s: the test loss is not finite (%g): the weights overflow", *weights, loss)
+		return fmt.Errorf("%s: the test loss is not finite (%g): the weights overflow", r.weights, loss)
 	}
 	folder, err := runfolder.Create(dir, false)
 	if err != nil {

@@ -2,7 +2,10 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -93,4 +96,13 @@ func changedFlags(fs *pflag.FlagSet) map[string]string {
 	set := map[string]string{}
 	fs.Visit(func(f *pflag.Flag) { set[f.Name] = f.Value.String() })
 	return set
+}
+
+// outDir is a run folder flag's value, or runs/<name>-<YYYYMMDD-HHMMSS>
+// when it is empty.
+func outDir(out, name string) string {
+	if out != "" {
+		return out
+	}
+	return filepath.Join("runs", fmt.Sprintf("%s-%s", name, time.Now().Format("20060102-150405")))
 }

@@ -31,18 +31,57 @@ type flagCase struct {
 // line naming the flag, before anything is created.
 func TestEveryFlagHostileValues(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
-	huge := []string{"1000000000"}
 	// MNIST files that fail to load: a valid train command line stops there.
 	data := filepath.Join(t.TempDir(), "mnist")
 	require.NoError(t, os.Mkdir(data, 0o755))
 	for _, name := range mnist.Files() {
 		require.NoError(t, os.WriteFile(filepath.Join(data, name+".gz"), nil, 0o644))
 	}
-	for _, cmd := range []struct {
-		name  string
-		base  []string // a command line that reaches validation
-		cases []flagCase
-	}{
+	for _, cmd := range hostileFlagCommands() {
+		for _, fc := range cmd.cases {
+			for _, v := range hostile {
+				t.Run(cmd.name+" -"+fc.flag+" "+v, func(t *testing.T) {
+					out := filepath.Join(t.TempDir(), "out")
+					args := append(append([]string{}, cmd.base...), "-"+fc.flag, v, "-out", out)
+					valid := false
+					for _, ok := range fc.valid {
+						valid = valid || ok == v
+					}
+					if cmd.name == "train" && valid {
+						// Stop before training: a valid command line goes on to
+						// the data, which this one does not have.
+						args = append(args, "-data", data)
+					}
+					var code int
+					stderr := captureStderr(t, func() { code = run(context.Background(), args) })
+					lines := strings.Split(strings.TrimSpace(stderr), "\n")
+					require.Len(t, lines, 1, "one line: %q", stderr)
+					require.True(t, strings.HasPrefix(lines[0], "gotrain "+cmd.name+": "), lines[0])
+					if valid {
+						require.NotEqual(t, exitUsage, code, "%v is valid: %s", args, stderr)
+						return
+					}
+					require.Equal(t, exitUsage, code, stderr)
+					require.Contains(t, stderr, "-"+fc.flag, "the message names the flag")
+					require.NoDirExists(t, out, "nothing is created for a bad flag")
+				})
+			}
+		}
+	}
+}
+
+// hostileFlagCommands are each command's flags with their valid values: every
+// other hostile value must be refused naming the flag. base is a command
+// line that reaches validation.
+type flagCommand struct {
+	name  string
+	base  []string
+	cases []flagCase
+}
+
+func hostileFlagCommands() []flagCommand {
+	huge := []string{"1000000000"}
+	return []flagCommand{
 		{"train", []string{"train", "-device", "cpu", "-epochs", "3"}, []flagCase{
 			{"epochs", []string{"0"}},
 			{"batch-size", huge},
@@ -78,36 +117,6 @@ func TestEveryFlagHostileValues(t *testing.T) {
 			{"limit-test", []string{"0", "1000000000"}},
 			{"threads", []string{"0"}},
 		}},
-	} {
-		for _, fc := range cmd.cases {
-			for _, v := range hostile {
-				t.Run(cmd.name+" -"+fc.flag+" "+v, func(t *testing.T) {
-					out := filepath.Join(t.TempDir(), "out")
-					args := append(append([]string{}, cmd.base...), "-"+fc.flag, v, "-out", out)
-					valid := false
-					for _, ok := range fc.valid {
-						valid = valid || ok == v
-					}
-					if cmd.name == "train" && valid {
-						// Stop before training: a valid command line goes on to
-						// the data, which this one does not have.
-						args = append(args, "-data", data)
-					}
-					var code int
-					stderr := captureStderr(t, func() { code = run(context.Background(), args) })
-					lines := strings.Split(strings.TrimSpace(stderr), "\n")
-					require.Len(t, lines, 1, "one line: %q", stderr)
-					require.True(t, strings.HasPrefix(lines[0], "gotrain "+cmd.name+": "), lines[0])
-					if valid {
-						require.NotEqual(t, exitUsage, code, "%v is valid: %s", args, stderr)
-						return
-					}
-					require.Equal(t, exitUsage, code, stderr)
-					require.Contains(t, stderr, "-"+fc.flag, "the message names the flag")
-					require.NoDirExists(t, out, "nothing is created for a bad flag")
-				})
-			}
-		}
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/gotrain/gotrain/engine"
 	"github.com/gotrain/gotrain/layers"
 	"github.com/gotrain/gotrain/models"
+	"github.com/gotrain/gotrain/prune"
 	"github.com/gotrain/gotrain/train/checkpoint"
 	"github.com/gotrain/gotrain/train/mnist"
 )
@@ -50,7 +51,7 @@ func TestPruneEndToEnd(t *testing.T) {
 		"-limit-train", "32", "-limit-test", "20", "-batch-size", "16", "-test-batch-size", "10", "-device", "cpu",
 		"-data", data, "-out", out})
 	require.Equal(t, 0, code)
-	var rep pruneReport
+	var rep prune.Report
 	b, err := os.ReadFile(filepath.Join(out, "prune.json"))
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, &rep))

@@ -105,6 +105,27 @@ type reproduction struct {
 // runReproduce trains Table 1's rows into one folder, each row a run
 // folder, and writes table1.json, table1.md and table1.html. Run again, it
 // continues an interrupted row and skips finished ones.
+// validate checks every row's configuration with runfolder.Validate (and
+// a pruning row's with parsePrune) before anything runs.
+func (p *reproduction) validate(rows []reproRow) error {
+	if err := runfolder.Validate(runfolder.Request{Command: runfolder.Train, Config: p.trainConfig("baseline", 0), Threads: p.threads}); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if r.prune {
+			if err := runfolder.Validate(runfolder.Request{Command: runfolder.Train, Config: p.trainConfig(r.model, sparsityLambda), Threads: p.threads}); err != nil {
+				return err
+			}
+			if _, err := parsePrune(p.pruneArgs(r, "")); err != nil {
+				return err
+			}
+		} else if err := runfolder.Validate(runfolder.Request{Command: runfolder.Train, Config: p.trainConfig(r.model, 0), Threads: p.threads}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func runReproduce(ctx context.Context, args []string) error {
 	fs := pflag.NewFlagSet("reproduce", pflag.ContinueOnError)
 	list := fs.String("models", "all", "rows to train, a comma list of "+strings.Join(rowNames(), ", ")+", or all")
@@ -129,29 +150,13 @@ func runReproduce(ctx context.Context, args []string) error {
 	p := &reproduction{device: *device, data: *data, threads: *threads, command: commandLine("reproduce", args),
 		state: reproState{Format: reproFormat, Epochs: *epochs, Seed: *seed, LimitTrain: *limitTrain, LimitTest: *limitTest,
 			Seconds: map[string]float64{}}}
-	// Every row's configuration is validated before anything runs.
-	if err := runfolder.Validate(runfolder.Request{Command: runfolder.Train, Config: p.trainConfig("baseline", 0), Threads: *threads}); err != nil {
+	if err := p.validate(rows); err != nil {
 		return err
-	}
-	for _, r := range rows {
-		if r.prune {
-			if err := runfolder.Validate(runfolder.Request{Command: runfolder.Train, Config: p.trainConfig(r.model, sparsityLambda), Threads: *threads}); err != nil {
-				return err
-			}
-			if _, err := parsePrune(p.pruneArgs(r, "")); err != nil {
-				return err
-			}
-		} else if err := runfolder.Validate(runfolder.Request{Command: runfolder.Train, Config: p.trainConfig(r.model, 0), Threads: *threads}); err != nil {
-			return err
-		}
 	}
 	if _, _, err := parseDevice(*device); err != nil {
 		return err
 	}
-	p.dir = *out
-	if p.dir == "" {
-		p.dir = filepath.Join("runs", "reproduce-"+time.Now().Format("20060102-150405"))
-	}
+	p.dir = outDir(*out, "reproduce")
 	held, err := runfolder.Holds(p.dir)
 	if err != nil {
 		var ie *runfolder.InvalidError
@@ -343,7 +348,7 @@ func (p *reproduction) mnist(ctx context.Context) error {
 		return nil
 	}
 	var err error
-	p.trainSet, p.testSet, err = loadMNIST(ctx, p.data)
+	p.trainSet, p.testSet, err = train.LoadMNIST(ctx, p.data)
 	return err
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gotrain/gotrain/models"
+	"github.com/gotrain/gotrain/prune"
 	"github.com/gotrain/gotrain/train/mnist"
 	"github.com/gotrain/gotrain/train/runfolder"
 )
@@ -95,7 +96,7 @@ func (p *reproduction) collectRows() ([]table1Row, error) {
 			if err != nil {
 				continue // the fine-tuning is done but not prune.json: not finished
 			}
-			var rep pruneReport
+			var rep prune.Report
 			if err := json.Unmarshal(b, &rep); err != nil {
 				return nil, fmt.Errorf("%s: %w", filepath.Join(dir, runfolder.PruneJSON), err)
 			}

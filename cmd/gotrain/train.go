@@ -2,14 +2,13 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/gotrain/gotrain/engine"
 	"github.com/gotrain/gotrain/models"
 	"github.com/gotrain/gotrain/train"
 	"github.com/gotrain/gotrain/train/mnist"
@@ -100,10 +99,7 @@ func parseTrain(args []string) (*trainRequest, error) {
 	if _, _, err := parseDevice(*device); err != nil {
 		return nil, err
 	}
-	dir := *out
-	if dir == "" {
-		dir = filepath.Join("runs", fmt.Sprintf("%s-%s", spec.Name, time.Now().Format("20060102-150405")))
-	}
+	dir := outDir(*out, spec.Name)
 	if *resume == "" {
 		if err := runfolder.CheckNew(dir, "-out", true); err != nil {
 			return nil, err
@@ -121,91 +117,38 @@ func runTrain(ctx context.Context, args []string) error {
 	return err
 }
 
-// run trains (or resumes) the run r describes: the pipeline of the train
-// command, which reproduce runs for each of its training rows.
+// run trains (or resumes) the run r describes with train.Run: the
+// pipeline of the train command, which reproduce runs for each of its
+// training rows.
 func (r *trainRequest) run(ctx context.Context) (*train.Result, error) {
-	fs, spec, cfg, dir := r.fs, r.spec, r.cfg, r.out
-	trainSet, testSet, err := r.trainSet, r.testSet, error(nil)
-	if trainSet == nil || testSet == nil {
-		if trainSet, testSet, err = loadMNIST(ctx, r.data); err != nil {
-			return nil, err
-		}
-	}
-	var folder *runfolder.Folder
-	if r.resume != "" {
-		if folder, err = runfolder.Open(r.resume); err != nil {
-			return nil, err
-		}
-		defer folder.Close()
-		// A run at other widths (a fine-tuned pruned model) resumes at them.
-		if cfg.Widths, err = folder.ResumeWidths(spec); err != nil {
-			return nil, err
-		}
-	}
-	batch, flag := trainBatch(cfg, trainSet.N, testSet.N)
-	if hostMemory(r.device) {
-		if err := fitsMemory(spec, cfg.Widths, batch, flag); err != nil {
-			return nil, err
-		}
-	}
-	be, err := openDevice(r.device, r.threads)
-	if err != nil {
-		return nil, err
-	}
-	if err := fitsDevice(r.device, spec, cfg.Widths, batch, flag); err != nil {
-		return nil, err
-	}
-	if folder == nil {
-		if folder, err = runfolder.Create(dir, true); err != nil {
-			return nil, err
-		}
-		defer folder.Close()
-	}
-	cfg.Folder = folder
-	tr, err := train.NewTrainer(cfg, be, trainSet, testSet)
-	if err != nil {
-		return nil, err
-	}
-	if r.resume != "" {
-		if err := tr.Resume(folder); err != nil {
-			return nil, err
-		}
-		if err := folder.RecordEpochs(cfg.Epochs); err != nil {
-			return nil, err
-		}
-	} else if err := writeRunConfig(folder, fs, cfg, spec, be); err != nil {
-		return nil, err
-	}
-	verb := "training"
-	if r.resume != "" {
-		verb = "resuming"
-	}
-	fmt.Printf("gotrain: %s %s on %s: %s, %d params -> %s\n",
-		verb, spec.Name, be.Name(), tr.Recipe(), tr.Model().NumParams(), dir)
-	res, err := tr.Run(ctx)
-	if err != nil {
-		return res, interrupted(ctx, err, folder)
-	}
-	if len(res.Epochs) > 0 {
-		last := res.Last()
-		fmt.Printf("done: best test acc %.2f%% (epoch %d), last %.2f%% (epoch %d); metrics in %s\n",
-			100*res.BestAcc, res.BestEpoch, 100*last.TestAcc, last.Epoch, folder.Path(runfolder.MetricsJSONL))
-	}
-	return res, nil
+	return train.Run(ctx, train.Request{
+		Spec: r.spec, Config: r.cfg, Data: r.data, TrainSet: r.trainSet, TestSet: r.testSet,
+		Out: r.out, Resume: r.resume != "",
+		Open: openFit(r.device, r.threads, r.spec),
+		WriteConfig: func(f *runfolder.Folder, cfg train.Config, be engine.Backend) error {
+			return writeRunConfig(f, r.fs, cfg, r.spec, be)
+		},
+		Interrupted: func(err error, f *runfolder.Folder) error { return interrupted(ctx, err, f) },
+	})
 }
 
-// trainBatch is the largest batch a run's model is built for, its batch
-// sizes clamped to the data, and the flag that sets it.
-func trainBatch(cfg train.Config, nTrain, nTest int) (int, string) {
-	lim := func(n, l int) int {
-		if l > 0 && l < n {
-			return l
+// openFit opens -device for a model of spec, failing with one line when
+// it cannot fit at its widths and batch: in the host's memory before
+// opening the CPU engine, in the GPU's free memory after opening it.
+func openFit(device string, threads int, spec *models.Spec) func(models.Widths, int, string) (engine.Backend, error) {
+	return func(widths models.Widths, batch int, flag string) (engine.Backend, error) {
+		if hostMemory(device) {
+			if err := fitsMemory(spec, widths, batch, flag); err != nil {
+				return nil, err
+			}
 		}
-		return n
+		be, err := openDevice(device, threads)
+		if err != nil {
+			return nil, err
+		}
+		if err := fitsDevice(device, spec, widths, batch, flag); err != nil {
+			return nil, err
+		}
+		return be, nil
 	}
-	tb, vb := min(cfg.BatchSize, lim(nTrain, cfg.LimitTrain)), min(cfg.TestBatchSize, lim(nTest, cfg.LimitTest))
-	if vb > tb {
-		return max(vb, 1), "-test-batch-size"
-	}
-	return max(tb, 1), "-batch-size"
 }
