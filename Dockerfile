@@ -28,8 +28,7 @@ WORKDIR /src
 COPY go.mod go.sum Makefile ./
 RUN make deps
 COPY . .
-# /out/gotrain: with -tags cuda once the repository has the CUDA engine
-# (cuda/), with its committed PTX (no nvcc step).
+# /out/gotrain: with -tags cuda and the committed PTX (no nvcc step).
 RUN make build-image-binary IMAGE_OUT=/out
 # /out/mnist: the four MNIST files, fetched and checked at build time.
 RUN make mnist DATA=/out/mnist

@@ -19,8 +19,10 @@ PINNED_NVCC := release 11.8
 
 all: build
 
+# gotrain's version (config.json's "version") is the commit it is built from.
+VERSION ?= $(shell git describe --always --dirty --tags 2>/dev/null)
 build:
-	$(GO) build -o bin/gotrain ./cmd/gotrain
+	$(GO) build -ldflags '-X main.version=$(VERSION)' -o bin/gotrain ./cmd/gotrain
 
 # Train on the best device available: gotrain is built with the CUDA engine
 # when an NVIDIA driver and the CUDA headers are present (-device auto then
@@ -124,11 +126,10 @@ clean:
 
 # Where the image's files are staged (/out in the Dockerfile's build stage).
 IMAGE_OUT ?= bin/image
-# The image's gotrain is built with -tags cuda when the repository has the
-# CUDA engine (a cuda/ package) and the CUDA headers are present (the
-# devel image has them), else without (a CPU-only gotrain).
+# The image's gotrain is built with -tags cuda when the CUDA headers are
+# present (the devel image has them), else without (a CPU-only gotrain).
 CUDA_HOME ?= /usr/local/cuda
-IMAGE_TAGS ?= $(if $(and $(wildcard cuda/*.go),$(wildcard $(CUDA_HOME)/include/cuda.h)),cuda,)
+IMAGE_TAGS ?= $(if $(wildcard $(CUDA_HOME)/include/cuda.h),cuda,)
 # MNIST folder for `make mnist` (empty: gotrain's default, ~/.cache/gotrain/mnist).
 DATA ?=
 
@@ -143,7 +144,7 @@ deps:
 # libcuda.so.1 is mounted into the container at run time (--gpus).
 build-image-binary:
 	@mkdir -p '$(IMAGE_OUT)'
-	@echo "gotrain for the image: tags '$(IMAGE_TAGS)'$(if $(wildcard cuda/*.go),$(if $(IMAGE_TAGS),, (cuda/ exists but $(CUDA_HOME)/include/cuda.h does not: CPU-only)),)"
+	@echo "gotrain for the image: tags '$(IMAGE_TAGS)'$(if $(IMAGE_TAGS),, (no $(CUDA_HOME)/include/cuda.h: CPU-only))"
 	CGO_ENABLED=$(if $(IMAGE_TAGS),1,0) $(if $(IMAGE_TAGS),CGO_LDFLAGS='-L$(CUDA_HOME)/lib64/stubs',) \
 		$(GO) build -trimpath -tags '$(IMAGE_TAGS)' -o '$(IMAGE_OUT)/gotrain' ./cmd/gotrain
 

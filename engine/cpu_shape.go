@@ -252,7 +252,7 @@ func (c *CPU) MeanBackward(dx, dy *Tensor, axis int) {
 	if !c.ok(op, dx, dy) {
 		return
 	}
-	outer, l, inner, ok := c.meanGeom(op, dy, dx, axis)
+	_, l, inner, ok := c.meanGeom(op, dy, dx, axis)
 	if !ok {
 		return
 	}
@@ -264,7 +264,6 @@ func (c *CPU) MeanBackward(dx, dy *Tensor, axis int) {
 			dxs[i] = dys[o*inner+in] * inv
 		}
 	})
-	_ = outer
 }
 
 func (c *CPU) channelGeom(op string, y, x, s *Tensor) (nc, sp int, ok bool) {

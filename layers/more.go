@@ -140,17 +140,6 @@ func (l *AdaptiveAvgPool2d) Backward(ctx *Ctx, dy *engine.Tensor) *engine.Tensor
 	return l.dx
 }
 
-// SetInit replaces the initialiser of the parameter or buffer t.
-func (b *Builder) SetInit(t *engine.Tensor, init func([]float32, *rand.Rand)) {
-	for i := range b.entries {
-		if b.entries[i].Value == t {
-			b.entries[i].Init = init
-			return
-		}
-	}
-	panic("layers: SetInit of an undeclared tensor " + t.Name())
-}
-
 // KaimingNormalFanOut is nn.init.kaiming_normal_(mode='fan_out',
 // nonlinearity='relu') for a conv weight (out, in, k, k): N(0, 2/fanOut).
 func KaimingNormalFanOut(fanOut int) func([]float32, *rand.Rand) {

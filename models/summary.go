@@ -16,8 +16,8 @@ type Summary struct {
 	// hooked modules (the report's Table 1 convention).
 	TotalParams int
 	// AllParams counts every trainable tensor (ViT's cls token and position
-	// table included); Trainable equals it (nothing is frozen).
-	AllParams, Trainable int
+	// table included).
+	AllParams int
 	// Sizes in MB (2^20 bytes), as torchsummary estimates them.
 	InputMB, ForwardBackwardMB, ParamsMB, TotalMB float64
 }
@@ -43,7 +43,6 @@ func Summarize(m *Model) *Summary {
 		outputs += n
 	}
 	s.AllParams = m.NumParams()
-	s.Trainable = s.AllParams
 	const mb = 1 << 20
 	in := 1
 	for _, d := range InputShape {

@@ -349,9 +349,6 @@ func evaluate(ctx context.Context, buf *evalBuffers, be engine.Backend, m *model
 	return sum / float64(nTest), float64(correct) / float64(nTest), nil
 }
 
-// Predictions are the outputs of the last Evaluate, in test-set order.
-func (t *Trainer) Predictions() *Predictions { return t.preds }
-
 func argmax(v []float32) int {
 	best := 0
 	for i, x := range v {

@@ -1,5 +1,6 @@
-"""The seed's seven models in PyTorch, written afresh from the facts in
-shared/spec/seed-models.md (the seed's scripts, INT305, are not imported).
+"""The seed's seven models in PyTorch, written afresh from the seed's facts
+(the INT305 report's scripts are not imported; models/ holds the same facts
+in Go, and models/torch_test.go checks the two agree).
 
     import seed_models
     model = seed_models.build("vgg")     # an nn.Module, seed init

@@ -17,9 +17,9 @@ import (
 	"github.com/gotrain/gotrain/train/runfolder"
 )
 
-// version is gotrain's version, set at build time with
-// -ldflags "-X main.version=$(git describe --always --dirty)" (make build);
-// otherwise read from git when run inside the repository.
+// version is gotrain's version, set at build time by make build
+// (-ldflags "-X main.version=$(git describe --always --dirty --tags)");
+// otherwise read from git when gotrain runs inside the repository.
 var version = ""
 
 func gotrainVersion() string {

@@ -305,9 +305,22 @@ func TestProfileSEResNet(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if err := e.g.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		if len(prof) == 0 {
+			t.Fatal("the profile of ten steps is empty")
+		}
 		total := 0.0
 		for _, p := range prof {
+			// Ten identical steps launch each kernel a multiple of ten times.
+			if p.Launches <= 0 || p.Launches%10 != 0 || !(p.Millis >= 0) || math.IsInf(p.Millis, 0) {
+				t.Errorf("profile entry %s/%s: %d launches, %v ms over ten steps", p.Op, p.Kernel, p.Launches, p.Millis)
+			}
 			total += p.Millis
+		}
+		if !(total > 0) {
+			t.Errorf("ten SE-ResNet steps took %v ms of kernels", total)
 		}
 		t.Logf("profile tf32=%v: %.2f ms of kernels per step", tf32, total/10)
 		for i, p := range prof {

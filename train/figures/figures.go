@@ -6,7 +6,7 @@
 //   - [Examples]: one example image per class (e.g. the first
 //     misclassified or well classified test sample of each class).
 //
-// They replace the seed's matplotlib figures (spec/seed-models.md §4) and fix
+// They replace the seed's matplotlib figures (the seed script's section 4) and fix
 // its flaws: the training loss is drawn too, the accuracy is not rounded and
 // has its own axis, and the confusion matrix is not transposed.
 //
