@@ -55,7 +55,7 @@ import (
 	"testing"
 
 	"github.com/gotrain/gotrain/engine"
-	"github.com/gotrain/gotrain/engine/fixture"
+	"github.com/gotrain/gotrain/internal/fixture"
 )
 
 // torchFamilies are the fixture files make_fixtures.py writes.

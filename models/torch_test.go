@@ -43,7 +43,7 @@ import (
 	"testing"
 
 	"github.com/gotrain/gotrain/engine"
-	"github.com/gotrain/gotrain/engine/fixture"
+	"github.com/gotrain/gotrain/internal/fixture"
 	"github.com/gotrain/gotrain/layers"
 )
 

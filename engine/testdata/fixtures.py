@@ -1,7 +1,7 @@
 """Shared helpers for gotrain's PyTorch fixtures.
 
 fill(name, shape) gives the deterministic name-and-index hash values that
-package github.com/gotrain/gotrain/engine/fixture computes in Go (Fill/Value);
+package github.com/gotrain/gotrain/internal/fixture computes in Go (Fill/Value);
 save(path, tensors, metadata) writes a safetensors file; load(path) reads one
 back. Run with /usr/bin/python3 (Debian's torch + numpy); no other package is
 needed: the safetensors format is written by hand.
@@ -63,7 +63,7 @@ def fill(name, shape):
     return torch.from_numpy(fill_np(name, n).reshape(shape))
 
 
-# Values pinned in engine/fixture/fixture_test.go too: (name, index, float32 bits).
+# Values pinned in internal/fixture/fixture_test.go too: (name, index, float32 bits).
 PINNED = [
     ("", 0, 0x3F0702F8),
     ("", 1, 0xBF5FE64C),

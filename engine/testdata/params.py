@@ -3,7 +3,7 @@
 A whole network's state (every state_dict entry) is regenerated from the
 name-and-index hash of fixtures.py, scaled so that deep networks stay well
 conditioned. Go has the same rule: ParamAffine / ParamValues in package
-github.com/gotrain/gotrain/engine/fixture (engine/fixture/params.go); both
+github.com/gotrain/gotrain/internal/fixture (internal/fixture/params.go); both
 pin the values in PARAMS_PINNED.
 
 The entry called `name` (the hash name, e.g. "vgg/fc1.weight": model prefix
@@ -79,7 +79,7 @@ def fill_state(model, prefix):
                 t.zero_()
 
 
-# (name, shape, index, float32 bits); pinned in engine/fixture/params_test.go too.
+# (name, shape, index, float32 bits); pinned in internal/fixture/params_test.go too.
 PARAMS_PINNED = [
     ("vgg/fc1.weight", (4096, 25088), 0, 0x3B2C4D7F),
     ("vgg/fc1.weight", (4096, 25088), 102760447, 0x3B6046ED),

@@ -28,6 +28,7 @@
 package checkpoint
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -560,4 +561,29 @@ func save(path string, be engine.Backend, slots []slot, meta map[string]string) 
 		}
 		return nil
 	})
+}
+
+// Raw is one tensor of a safetensors file as stored: its dtype name
+// ("F32", "I64", ...), shape and little-endian row-major bytes.
+type Raw struct {
+	Name  string
+	DType string
+	Shape []int
+	Data  []byte
+}
+
+// ParseRaw decodes a whole safetensors file held in buf, validated as Load
+// validates a file: its metadata and every tensor as stored, in data
+// order, whatever its dtype (the PyTorch fixtures' reader uses it).
+func ParseRaw(buf []byte) (map[string]string, []Raw, error) {
+	h, err := readHeader(bytes.NewReader(buf), int64(len(buf)))
+	if err != nil {
+		return nil, nil, err
+	}
+	data := buf[8+h.n:]
+	out := make([]Raw, len(h.tensors))
+	for i, t := range h.tensors {
+		out[i] = Raw{Name: t.name, DType: t.dtype, Shape: t.shape, Data: data[t.begin:t.end]}
+	}
+	return h.meta, out, nil
 }
