@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -68,6 +69,24 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:]))
 }
 
+// commandHelp is each command's line in gotrain -h.
+var commandHelp = map[string]string{
+	"train":     "train a model on MNIST into a run folder (the default command)",
+	"summary":   "a model's layer table, and Table 1's params and size",
+	"eval":      "test loss, accuracy, predictions and figures of saved weights",
+	"report":    "report.md and report.html over run folders",
+	"prune":     "network slimming of a trained SE-ResNet, then fine-tuning",
+	"reproduce": "train every row of Table 1 into one folder, and tabulate it",
+	"devices":   "the NVIDIA driver and each GPU's memory and compute capability",
+}
+
+func printUsage() {
+	fmt.Println("usage: gotrain [COMMAND] [flags]   (gotrain COMMAND -h lists its flags)\n\ncommands:")
+	for _, n := range commandNames() {
+		fmt.Printf("  %-10s %s\n", n, commandHelp[n])
+	}
+}
+
 func commandNames() []string {
 	var names []string
 	for n := range commands {
@@ -82,8 +101,8 @@ func run(ctx context.Context, args []string) int {
 	if len(args) > 0 {
 		if _, ok := commands[args[0]]; ok {
 			cmd, args = args[0], args[1:]
-		} else if args[0] == "help" {
-			fmt.Printf("usage: gotrain [%s] [flags]   (gotrain COMMAND -help lists the flags)\n", strings.Join(commandNames(), "|"))
+		} else if slices.Contains([]string{"help", "-h", "-help", "--help"}, args[0]) {
+			printUsage()
 			return 0
 		} else if !strings.HasPrefix(args[0], "-") {
 			fmt.Fprintf(os.Stderr, "gotrain: unknown command %q%s (commands: %s)\n", args[0],

@@ -100,3 +100,21 @@ func captureStderr(t *testing.T, fn func()) string {
 	n, _ := r.Read(b)
 	return string(b[:n])
 }
+
+// TestUsageListsEveryCommand: gotrain -h names every command with a line
+// saying what it does.
+func TestUsageListsEveryCommand(t *testing.T) {
+	for n := range commands {
+		if commandHelp[n] == "" {
+			t.Errorf("command %s has no line in commandHelp (gotrain -h)", n)
+		}
+	}
+	for n := range commandHelp {
+		if commands[n] == nil {
+			t.Errorf("commandHelp names %s, which is no command", n)
+		}
+	}
+	if code := run(context.Background(), []string{"-h"}); code != 0 {
+		t.Errorf("gotrain -h: status %d", code)
+	}
+}
