@@ -9,7 +9,7 @@ import (
 	"github.com/gotrain/gotrain/engine"
 )
 
-const cudaBuildHint = "rebuild with CUDA: go build -tags cuda -o gotrain ./cmd/gotrain (needs the NVIDIA driver and CUDA 11.8 or 12.x headers; see README)"
+const cudaBuildHint = "rebuild with CUDA: go build -tags cuda -o gotrain ./cmd/gotrain (needs the NVIDIA driver and CUDA 11.8 or 12.x headers; see DEVELOPERS.md, Building with CUDA)"
 
 // cudaBuilt reports whether this gotrain has the CUDA engine (a build with
 // -tags cuda registers it as "cuda").
