@@ -77,16 +77,83 @@ func (c *CPU) MaxPool2dBackward(dx, dy, idx *Tensor) {
 	})
 }
 
-// avgWindow is PyTorch's average-pool window and divisor.
-func avgWindow(i, k, stride, pad, in int, excludePad bool) (lo, hi int, div float32) {
-	lo = i*stride - pad
-	hi = min(lo+k, in+pad)
-	size := hi - lo
-	lo, hi = max(lo, 0), min(hi, in)
-	if excludePad {
-		size = hi - lo
+// window is the input range [lo, hi) one output reads along an axis, and
+// that axis's share of the average's divisor.
+type window struct {
+	lo, hi int
+	div    float32
+}
+
+// avgWindows are PyTorch's average-pool windows and divisors along an axis
+// of in elements with out outputs.
+func avgWindows(out, k, stride, pad, in int, excludePad bool) []window {
+	ws := make([]window, out)
+	for i := range ws {
+		lo := i*stride - pad
+		hi := min(lo+k, in+pad)
+		size := hi - lo
+		lo, hi = max(lo, 0), min(hi, in)
+		if excludePad {
+			size = hi - lo
+		}
+		ws[i] = window{lo, hi, float32(size)}
 	}
-	return lo, hi, float32(size)
+	return ws
+}
+
+// adaptiveWindows are PyTorch's adaptive pooling windows
+// [floor(i·in/out), ceil((i+1)·in/out)), each divided by its size.
+func adaptiveWindows(out, in int) []window {
+	ws := make([]window, out)
+	for i := range ws {
+		lo, hi := i*in/out, ((i+1)*in+out-1)/out
+		ws[i] = window{lo, hi, float32(hi - lo)}
+	}
+	return ws
+}
+
+// avgPool averages each (row, column) window of every h×w plane of xs
+// into ys: the average and adaptive pools' shared loop.
+func (c *CPU) avgPool(ys, xs []float32, planes, h, w int, rows, cols []window) {
+	oh, ow := len(rows), len(cols)
+	c.w.For(planes, grainFor(h*w, ewGrain), func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			in := xs[pl*h*w : (pl+1)*h*w]
+			for i, r := range rows {
+				for j, col := range cols {
+					var s float32
+					for a := r.lo; a < r.hi; a++ {
+						for b := col.lo; b < col.hi; b++ {
+							s += in[a*w+b]
+						}
+					}
+					ys[(pl*oh+i)*ow+j] = s / (r.div * col.div)
+				}
+			}
+		}
+	})
+}
+
+// avgPoolBackward spreads each dy evenly over its window: the gradient of
+// avgPool.
+func (c *CPU) avgPoolBackward(dxs, dys []float32, planes, h, w int, rows, cols []window) {
+	oh, ow := len(rows), len(cols)
+	c.w.For(planes, grainFor(h*w, ewGrain), func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			out := dxs[pl*h*w : (pl+1)*h*w]
+			clear(out)
+			for i, r := range rows {
+				for j, col := range cols {
+					g := dys[(pl*oh+i)*ow+j] / (r.div * col.div)
+					for a := r.lo; a < r.hi; a++ {
+						for b := col.lo; b < col.hi; b++ {
+							out[a*w+b] += g
+						}
+					}
+				}
+			}
+		}
+	})
 }
 
 // AvgPool2d averages each window (count_include_pad unless ExcludePad).
@@ -99,25 +166,8 @@ func (c *CPU) AvgPool2d(y, x *Tensor, p Pool2dParams) {
 	if !ok {
 		return
 	}
-	xs, ys := F32(x), F32(y)
-	c.w.For(planes, grainFor(h*w, ewGrain), func(lo, hi int) {
-		for pl := lo; pl < hi; pl++ {
-			in := xs[pl*h*w : (pl+1)*h*w]
-			for i := 0; i < oh; i++ {
-				h0, h1, dh := avgWindow(i, p.KH, p.StrideH, p.PadH, h, p.ExcludePad)
-				for j := 0; j < ow; j++ {
-					w0, w1, dw := avgWindow(j, p.KW, p.StrideW, p.PadW, w, p.ExcludePad)
-					var s float32
-					for a := h0; a < h1; a++ {
-						for b := w0; b < w1; b++ {
-							s += in[a*w+b]
-						}
-					}
-					ys[(pl*oh+i)*ow+j] = s / (dh * dw)
-				}
-			}
-		}
-	})
+	c.avgPool(F32(y), F32(x), planes, h, w,
+		avgWindows(oh, p.KH, p.StrideH, p.PadH, h, p.ExcludePad), avgWindows(ow, p.KW, p.StrideW, p.PadW, w, p.ExcludePad))
 }
 
 // AvgPool2dBackward spreads each dy evenly over its window.
@@ -130,30 +180,8 @@ func (c *CPU) AvgPool2dBackward(dx, dy *Tensor, p Pool2dParams) {
 	if !ok {
 		return
 	}
-	dxs, dys := F32(dx), F32(dy)
-	c.w.For(planes, grainFor(h*w, ewGrain), func(lo, hi int) {
-		for pl := lo; pl < hi; pl++ {
-			out := dxs[pl*h*w : (pl+1)*h*w]
-			clear(out)
-			for i := 0; i < oh; i++ {
-				h0, h1, dh := avgWindow(i, p.KH, p.StrideH, p.PadH, h, p.ExcludePad)
-				for j := 0; j < ow; j++ {
-					w0, w1, dw := avgWindow(j, p.KW, p.StrideW, p.PadW, w, p.ExcludePad)
-					g := dys[(pl*oh+i)*ow+j] / (dh * dw)
-					for a := h0; a < h1; a++ {
-						for b := w0; b < w1; b++ {
-							out[a*w+b] += g
-						}
-					}
-				}
-			}
-		}
-	})
-}
-
-// adaptiveWindow is PyTorch's adaptive pooling window [floor(i·in/out), ceil((i+1)·in/out)).
-func adaptiveWindow(i, in, out int) (lo, hi int) {
-	return i * in / out, ((i+1)*in + out - 1) / out
+	c.avgPoolBackward(F32(dx), F32(dy), planes, h, w,
+		avgWindows(oh, p.KH, p.StrideH, p.PadH, h, p.ExcludePad), avgWindows(ow, p.KW, p.StrideW, p.PadW, w, p.ExcludePad))
 }
 
 func (c *CPU) adaptiveGeom(op string, y, x *Tensor) (planes, h, w, oh, ow int, ok bool) {
@@ -171,25 +199,7 @@ func (c *CPU) AdaptiveAvgPool2d(y, x *Tensor) {
 	if !ok {
 		return
 	}
-	xs, ys := F32(x), F32(y)
-	c.w.For(planes, grainFor(h*w, ewGrain), func(lo, hi int) {
-		for pl := lo; pl < hi; pl++ {
-			in := xs[pl*h*w : (pl+1)*h*w]
-			for i := 0; i < oh; i++ {
-				h0, h1 := adaptiveWindow(i, h, oh)
-				for j := 0; j < ow; j++ {
-					w0, w1 := adaptiveWindow(j, w, ow)
-					var s float32
-					for a := h0; a < h1; a++ {
-						for b := w0; b < w1; b++ {
-							s += in[a*w+b]
-						}
-					}
-					ys[(pl*oh+i)*ow+j] = s / float32((h1-h0)*(w1-w0))
-				}
-			}
-		}
-	})
+	c.avgPool(F32(y), F32(x), planes, h, w, adaptiveWindows(oh, h), adaptiveWindows(ow, w))
 }
 
 // AdaptiveAvgPool2dBackward spreads each dy evenly over its window.
@@ -202,23 +212,5 @@ func (c *CPU) AdaptiveAvgPool2dBackward(dx, dy *Tensor) {
 	if !ok {
 		return
 	}
-	dxs, dys := F32(dx), F32(dy)
-	c.w.For(planes, grainFor(h*w, ewGrain), func(lo, hi int) {
-		for pl := lo; pl < hi; pl++ {
-			out := dxs[pl*h*w : (pl+1)*h*w]
-			clear(out)
-			for i := 0; i < oh; i++ {
-				h0, h1 := adaptiveWindow(i, h, oh)
-				for j := 0; j < ow; j++ {
-					w0, w1 := adaptiveWindow(j, w, ow)
-					g := dys[(pl*oh+i)*ow+j] / float32((h1-h0)*(w1-w0))
-					for a := h0; a < h1; a++ {
-						for b := w0; b < w1; b++ {
-							out[a*w+b] += g
-						}
-					}
-				}
-			}
-		}
-	})
+	c.avgPoolBackward(F32(dx), F32(dy), planes, h, w, adaptiveWindows(oh, h), adaptiveWindows(ow, w))
 }
