@@ -2,133 +2,21 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/pflag"
 
-	"github.com/gotrain/gotrain/models"
-	"github.com/gotrain/gotrain/train"
+	"github.com/gotrain/gotrain/prune"
+	"github.com/gotrain/gotrain/reproduce"
 	"github.com/gotrain/gotrain/train/mnist"
 	"github.com/gotrain/gotrain/train/runfolder"
 )
 
-// A reproRow is a row of Table 1 (or, slim-seresnet, one past the report).
-type reproRow struct {
-	name  string
-	model string
-	// prune rows chain sparsity training (the shared sparsityRun), pruning
-	// at percent (or, minRemoved > 0, at the smallest percent removing that
-	// fraction of the parameters) and fine-tuning, as gotrain prune does.
-	prune      bool
-	percent    float64
-	minRemoved float64
-	// The report's Table 1 (nil for slim-seresnet).
-	reportAcc    *float64
-	reportParams *int
-	reportMB     *float64
-}
-
-func ref[T any](v T) *T { return &v }
-
-// reproRows are Table 1's rows in the report's order, then gotrain's own.
-var reproRows = []reproRow{
-	{name: "baseline", model: "baseline", reportAcc: ref(0.9761), reportParams: ref(149418), reportMB: ref(0.70)},
-	{name: "resnet", model: "resnet", reportAcc: ref(0.9940), reportParams: ref(46833226), reportMB: ref(183.06)},
-	{name: "lightresnet", model: "lightresnet", reportAcc: ref(0.9939), reportParams: ref(23522250), reportMB: ref(94.92)},
-	{name: "seresnet", model: "seresnet", reportAcc: ref(0.9958), reportParams: ref(21439478), reportMB: ref(96.63)},
-	// The report's pruning-SEResnet: spec section 3, done right (sparsity
-	// training that takes effect, coupled channels, all parameters
-	// fine-tuned), at the report's 4%.
-	{name: "pruned-seresnet", model: "seresnet", prune: true, percent: 0.04,
-		reportAcc: ref(0.9762), reportParams: ref(19190848), reportMB: ref(81.55)},
-	{name: "vgg", model: "vgg", reportAcc: ref(0.9945), reportParams: ref(128825290), reportMB: ref(496.15)},
-	{name: "googlenet", model: "googlenet", reportAcc: ref(0.9918), reportParams: ref(5603882), reportMB: ref(22.51)},
-	{name: "vit", model: "vit", reportAcc: ref(0.9858), reportParams: ref(85076746), reportMB: ref(411.63)},
-	// slim-seresnet is gotrain's own row: the same chain, at the smallest
-	// percent (in steps of 1%) whose plan removes at least half of the
-	// SE-ResNet's parameters. A fixed percent cannot promise that: the
-	// percent counts channels (gammas), not parameters, a channel of stage
-	// 4 (512 wide, 3x3 convs) weighs tens of times one of stage 1, and
-	// where the smallest gammas fall depends on the sparsity-trained
-	// weights (the report's 4% removed about 10% of the parameters). The
-	// smallest percent that reaches half keeps the most channels, so the
-	// most accuracy, for the size asked; the percent it chose is in the
-	// row's prune.json and table1.json.
-	{name: "slim-seresnet", model: "seresnet", prune: true, minRemoved: 0.5},
-}
-
-// Settings of the pruning rows.
-const (
-	sparsityRun    = "seresnet-sparsity" // the sparsity-trained SE-ResNet both pruning rows prune
-	sparsityLambda = 1e-4                // the report's lambda
-	finetuneEpochs = 10                  // the report's fine-tuning epochs (gotrain prune's default)
-	reproFile      = "reproduce.json"
-	reproFormat    = "gotrain-reproduce/1"
-)
-
-func rowNames() []string {
-	var names []string
-	for _, r := range reproRows {
-		names = append(names, r.name)
-	}
-	return names
-}
-
-// reproState is DIR/reproduce.json: the settings a reproduction keeps over
-// every run into its folder, and the wall time spent on each row.
-type reproState struct {
-	Format     string             `json:"format"`
-	Epochs     int                `json:"epochs"` // the -epochs cap; 0: the recipes
-	Seed       uint64             `json:"seed"`
-	LimitTrain int                `json:"limit_train"`
-	LimitTest  int                `json:"limit_test"`
-	Seconds    map[string]float64 `json:"seconds"` // row (or seresnet-sparsity) -> wall seconds, over every run
-}
-
-// reproduction is a gotrain reproduce command line at work.
-type reproduction struct {
-	dir, device, data string
-	threads           int
-	state             reproState
-	command           string
-	trainSet, testSet *mnist.Set
-}
-
-// runReproduce trains Table 1's rows into one folder, each row a run
-// folder, and writes table1.json, table1.md and table1.html. Run again, it
-// continues an interrupted row and skips finished ones.
-// validate checks every row's configuration with runfolder.Validate (and
-// a pruning row's with parsePrune) before anything runs.
-func (p *reproduction) validate(rows []reproRow) error {
-	if err := runfolder.Validate(runfolder.Request{Command: runfolder.Train, Config: p.trainConfig("baseline", 0), Threads: p.threads}); err != nil {
-		return err
-	}
-	for _, r := range rows {
-		if r.prune {
-			if err := runfolder.Validate(runfolder.Request{Command: runfolder.Train, Config: p.trainConfig(r.model, sparsityLambda), Threads: p.threads}); err != nil {
-				return err
-			}
-			if _, err := parsePrune(p.pruneArgs(r, "")); err != nil {
-				return err
-			}
-		} else if err := runfolder.Validate(runfolder.Request{Command: runfolder.Train, Config: p.trainConfig(r.model, 0), Threads: p.threads}); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
+// runReproduce trains Table 1's rows into one folder with reproduce.Run:
+// each row is the train or prune command line gotrain would run for it.
 func runReproduce(ctx context.Context, args []string) error {
 	fs := pflag.NewFlagSet("reproduce", pflag.ContinueOnError)
-	list := fs.String("models", "all", "rows to train, a comma list of "+strings.Join(rowNames(), ", ")+", or all")
+	list := fs.String("models", "all", "rows to train, a comma list of "+strings.Join(reproduce.RowNames(), ", ")+", or all")
 	epochs := fs.Int("epochs", 0, "cap every phase (training, sparsity training, fine-tuning) at N epochs (0: the recipes)")
 	out := fs.String("out", "", "reproduction folder (default runs/reproduce-<YYYYMMDD-HHMMSS>); run again into it to continue")
 	device := fs.String("device", "auto", "auto (the first GPU in a CUDA build, else the CPU), cpu, or cuda:N")
@@ -147,91 +35,83 @@ func runReproduce(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	p := &reproduction{device: *device, data: *data, threads: *threads, command: commandLine("reproduce", args),
-		state: reproState{Format: reproFormat, Epochs: *epochs, Seed: *seed, LimitTrain: *limitTrain, LimitTest: *limitTest,
-			Seconds: map[string]float64{}}}
-	if err := p.validate(rows); err != nil {
+	req := reproduce.Request{Rows: rows, Device: *device, Data: *data, Threads: *threads,
+		Epochs: *epochs, Seed: *seed, LimitTrain: *limitTrain, LimitTest: *limitTest,
+		Command: commandLine("reproduce", args), Version: gotrainVersion(), Train: reproTrain, Prune: reproPrune}
+	if err := reproduce.Validate(req); err != nil {
 		return err
 	}
 	if _, _, err := parseDevice(*device); err != nil {
 		return err
 	}
-	p.dir = outDir(*out, "reproduce")
-	held, err := runfolder.Holds(p.dir)
+	req.Dir = outDir(*out, "reproduce")
+	return reproduce.Run(ctx, req)
+}
+
+// reproTrain parses a training row's train command line.
+func reproTrain(args []string) (reproduce.TrainRun, error) {
+	req, err := parseTrain(args)
 	if err != nil {
-		var ie *runfolder.InvalidError
-		if errors.As(err, &ie) {
-			return usagef("-out %s: %s", p.dir, ie.Msg)
-		}
+		return nil, err
+	}
+	return func(ctx context.Context, trainSet, testSet *mnist.Set) error {
+		req.trainSet, req.testSet = trainSet, testSet
+		_, err := req.run(ctx)
 		return err
-	}
-	if held != "" {
-		return usagef("-out %s holds a run folder (%s), not a reproduction: choose another -out", p.dir, held)
-	}
-	lock, err := runfolder.Create(p.dir, false) // the reproduction's lock: one writer at a time
+	}, nil
+}
+
+// reproPrune parses a pruning row's prune command line.
+func reproPrune(args []string) (*reproduce.PruneRun, error) {
+	req, err := parsePrune(args)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer lock.Close()
-	if err := p.loadState(); err != nil {
-		return err
-	}
-	fmt.Printf("gotrain reproduce: %d rows (%s) -> %s\n", len(rows), strings.Join(namesOf(rows), ", "), p.dir)
-	for i, r := range rows {
-		if err := p.row(ctx, r, i+1, len(rows)); err != nil {
-			return fmt.Errorf("row %s: %w", r.name, err)
-		}
-		if err := p.writeTables(); err != nil {
-			return err
-		}
-	}
-	if err := p.writeTables(); err != nil {
-		return err
-	}
-	fmt.Printf("gotrain reproduce: done: %s, %s, %s\n", filepath.Join(p.dir, "table1.json"), filepath.Join(p.dir, "table1.md"), filepath.Join(p.dir, "table1.html"))
-	return nil
+	return &reproduce.PruneRun{Config: req.rcfg,
+		Run: func(ctx context.Context, minRemoved float64, resume bool, trainSet, testSet *mnist.Set) (*prune.Report, error) {
+			req.minRemoved, req.resume, req.trainSet, req.testSet = minRemoved, resume, trainSet, testSet
+			return req.run(ctx)
+		}}, nil
 }
 
 // selectRows parses -models: a comma list of row names or all, in table order.
-func selectRows(list string) ([]reproRow, error) {
+func selectRows(list string) ([]reproduce.Row, error) {
+	names := reproduce.RowNames()
 	want := map[string]bool{}
 	for _, n := range strings.Split(list, ",") {
 		n = strings.TrimSpace(n)
 		switch {
 		case n == "all":
-			for _, r := range reproRows {
-				want[r.name] = true
+			for _, r := range names {
+				want[r] = true
 			}
 		case n == "":
 		default:
-			found := false
-			for _, r := range reproRows {
-				found = found || r.name == n
-			}
-			if !found {
-				return nil, usagef("-models: unknown row %q%s (rows: %s, or all)", n, didYouMean(n, rowNames(), `"%s"`), strings.Join(rowNames(), ", "))
+			if !want[n] && !contains(names, n) {
+				return nil, usagef("-models: unknown row %q%s (rows: %s, or all)", n, didYouMean(n, names, `"%s"`), strings.Join(names, ", "))
 			}
 			want[n] = true
 		}
 	}
-	var rows []reproRow
-	for _, r := range reproRows {
-		if want[r.name] {
+	var rows []reproduce.Row
+	for _, r := range reproduce.Rows {
+		if want[r.Name] {
 			rows = append(rows, r)
 		}
 	}
 	if len(rows) == 0 {
-		return nil, usagef("-models %q: no row (rows: %s, or all)", list, strings.Join(rowNames(), ", "))
+		return nil, usagef("-models %q: no row (rows: %s, or all)", list, strings.Join(names, ", "))
 	}
 	return rows, nil
 }
 
-func namesOf(rows []reproRow) []string {
-	var n []string
-	for _, r := range rows {
-		n = append(n, r.name)
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
 	}
-	return n
+	return false
 }
 
 // commandLine is args as a shell would take them back.
@@ -244,338 +124,4 @@ func commandLine(cmd string, args []string) string {
 		q = append(q, a)
 	}
 	return strings.Join(q, " ")
-}
-
-// capEpochs is a phase's epochs: the recipe's, capped by -epochs.
-func (p *reproduction) capEpochs(recipe int) int {
-	if p.state.Epochs > 0 && p.state.Epochs < recipe {
-		return p.state.Epochs
-	}
-	return recipe
-}
-
-// trainConfig is the configuration of a training row (or, with sparsity,
-// of the sparsity training), as gotrain train builds it from trainArgs.
-func (p *reproduction) trainConfig(model string, sparsity float64) runfolder.Config {
-	spec, err := models.Lookup(model)
-	if err != nil {
-		panic(err) // the rows name registered models
-	}
-	r := spec.Recipe
-	return runfolder.Config{Model: spec.Name, Epochs: p.capEpochs(r.Epochs), BatchSize: r.BatchSize, TestBatchSize: r.TestBatchSize,
-		LR: r.LR, StepSize: r.StepSize, Gamma: r.Gamma, Seed: p.state.Seed,
-		Optimizer:  train.OptimizerConfig{Name: r.Optimizer, Momentum: r.Momentum, WeightDecay: r.WeightDecay, Nesterov: r.Nesterov},
-		LimitTrain: p.state.LimitTrain, LimitTest: p.state.LimitTest, Sparsity: sparsity}
-}
-
-// where are the flags that may differ between the runs of a reproduction.
-func (p *reproduction) where() []string {
-	return []string{"-device", p.device, "-data", p.data, "-threads", strconv.Itoa(p.threads)}
-}
-
-// trainArgs is the train command line of a training row.
-func (p *reproduction) trainArgs(model string, sparsity float64, dir string) []string {
-	c := p.trainConfig(model, sparsity)
-	args := []string{"-model", model, "-epochs", strconv.Itoa(c.Epochs), "-seed", strconv.FormatUint(c.Seed, 10),
-		"-limit-train", strconv.Itoa(c.LimitTrain), "-limit-test", strconv.Itoa(c.LimitTest), "-out", dir}
-	if sparsity > 0 {
-		args = append(args, "-sparsity", strconv.FormatFloat(sparsity, 'g', -1, 64))
-	}
-	return append(args, p.where()...)
-}
-
-// pruneArgs is the prune command line of a pruning row (its fine-tuning
-// recipe is gotrain prune's defaults).
-func (p *reproduction) pruneArgs(r reproRow, dir string) []string {
-	if dir == "" {
-		dir = filepath.Join(os.TempDir(), "unused")
-	}
-	percent := r.percent
-	if r.minRemoved > 0 {
-		percent = 0.5 // replaced by the smallest percent removing minRemoved of the parameters
-	}
-	args := []string{"-weights", filepath.Join(p.dir, sparsityRun, runfolder.BestWeights),
-		"-percent", strconv.FormatFloat(percent, 'g', -1, 64), "-finetune-epochs", strconv.Itoa(p.capEpochs(finetuneEpochs)),
-		"-seed", strconv.FormatUint(p.state.Seed, 10), "-limit-train", strconv.Itoa(p.state.LimitTrain),
-		"-limit-test", strconv.Itoa(p.state.LimitTest), "-out", dir}
-	return append(args, p.where()...)
-}
-
-// loadState reads reproduce.json, refusing other settings than those the
-// reproduction was started with, or writes it for a new reproduction.
-func (p *reproduction) loadState() error {
-	path := filepath.Join(p.dir, reproFile)
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return runfolder.WriteJSON(path, p.state)
-	}
-	if err != nil {
-		return err
-	}
-	var old reproState
-	if err := json.Unmarshal(b, &old); err != nil || old.Format != reproFormat {
-		return fmt.Errorf("%s: not a %s file (%v)", path, reproFormat, err)
-	}
-	show := func(flag string, v string) string {
-		if v == "0" && (flag == "-epochs" || strings.HasPrefix(flag, "-limit")) {
-			return flag + " 0 (the default)"
-		}
-		return flag + " " + v
-	}
-	for _, c := range []struct {
-		flag       string
-		now, start string
-	}{
-		{"-epochs", strconv.Itoa(p.state.Epochs), strconv.Itoa(old.Epochs)},
-		{"-seed", strconv.FormatUint(p.state.Seed, 10), strconv.FormatUint(old.Seed, 10)},
-		{"-limit-train", strconv.Itoa(p.state.LimitTrain), strconv.Itoa(old.LimitTrain)},
-		{"-limit-test", strconv.Itoa(p.state.LimitTest), strconv.Itoa(old.LimitTest)},
-	} {
-		if c.now != c.start {
-			return usagef("%s: the reproduction in %s was started with %s; a reproduction keeps its recipe, seed and limits (-device, -data and -threads may differ): pass %s, or choose another -out",
-				show(c.flag, c.now), p.dir, show(c.flag, c.start), show(c.flag, c.start))
-		}
-	}
-	if old.Seconds != nil {
-		p.state.Seconds = old.Seconds
-	}
-	return nil
-}
-
-// mnist loads MNIST once, when a row first needs it.
-func (p *reproduction) mnist(ctx context.Context) error {
-	if p.trainSet != nil {
-		return nil
-	}
-	var err error
-	p.trainSet, p.testSet, err = train.LoadMNIST(ctx, p.data)
-	return err
-}
-
-// rowStatus is what a row's folder holds.
-type rowStatus int
-
-const (
-	rowNew      rowStatus = iota // nothing committed: start it
-	rowResume                    // committed epochs: continue
-	rowFinished                  // done: skip
-)
-
-// status checks the run folder dir against the configuration want (a
-// difference is an error naming the flag) and says what it holds.
-func (p *reproduction) status(name, dir string, want runfolder.Config, done ...string) (rowStatus, error) {
-	rc, err := runfolder.ReadRunConfig(dir)
-	if err != nil {
-		if _, serr := os.Stat(filepath.Join(dir, runfolder.ConfigFile)); errors.Is(serr, fs.ErrNotExist) {
-			return rowNew, nil
-		}
-		return 0, err
-	}
-	if err := p.sameConfig(name, dir, rc.Effective, want); err != nil {
-		return 0, err
-	}
-	c, err := readCommit(dir)
-	if err != nil {
-		return 0, err
-	}
-	if c == nil {
-		return rowNew, nil
-	}
-	if c.Epoch >= want.Epochs {
-		finished := true
-		for _, f := range append([]string{runfolder.SummaryFile}, done...) {
-			if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-				finished = false
-			}
-		}
-		if finished {
-			return rowFinished, nil
-		}
-	}
-	return rowResume, nil
-}
-
-func readCommit(dir string) (*runfolder.Commit, error) {
-	b, err := os.ReadFile(filepath.Join(dir, runfolder.CommitFile))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var c runfolder.Commit
-	if err := json.Unmarshal(b, &c); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, runfolder.CommitFile), err)
-	}
-	return &c, nil
-}
-
-// sameConfig refuses a row folder run with another recipe, seed or limits
-// than this command asks for: never a silent retrain.
-func (p *reproduction) sameConfig(name, dir string, got, want runfolder.Config) error {
-	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
-	for _, c := range []struct{ flag, got, want string }{
-		{"-model", got.Model, want.Model},
-		{"-epochs", strconv.Itoa(got.Epochs), strconv.Itoa(want.Epochs)},
-		{"-seed", strconv.FormatUint(got.Seed, 10), strconv.FormatUint(want.Seed, 10)},
-		{"-limit-train", strconv.Itoa(got.LimitTrain), strconv.Itoa(want.LimitTrain)},
-		{"-limit-test", strconv.Itoa(got.LimitTest), strconv.Itoa(want.LimitTest)},
-		{"the recipe's -sparsity", f(got.Sparsity), f(want.Sparsity)},
-		{"the recipe's -batch-size", strconv.Itoa(got.BatchSize), strconv.Itoa(want.BatchSize)},
-		{"the recipe's -test-batch-size", strconv.Itoa(got.TestBatchSize), strconv.Itoa(want.TestBatchSize)},
-		{"the recipe's -lr", f(got.LR), f(want.LR)},
-		{"the recipe's -step-size", strconv.Itoa(got.StepSize), strconv.Itoa(want.StepSize)},
-		{"the recipe's -gamma", f(got.Gamma), f(want.Gamma)},
-		{"the recipe's -optimizer", got.Optimizer.Name, want.Optimizer.Name},
-		{"the recipe's -momentum", f(got.Optimizer.Momentum), f(want.Optimizer.Momentum)},
-		{"the recipe's -weight-decay", f(got.Optimizer.WeightDecay), f(want.Optimizer.WeightDecay)},
-		{"the recipe's -nesterov", strconv.FormatBool(got.Optimizer.Nesterov), strconv.FormatBool(want.Optimizer.Nesterov)},
-	} {
-		if c.got != c.want {
-			return usagef("%s (%s) was run with %s %s, this command asks for %s %s: a reproduction keeps its recipe, seed and limits (-device, -data and -threads may differ): choose another -out, or remove %s to train it again",
-				name, dir, c.flag, c.got, c.flag, c.want, dir)
-		}
-	}
-	return nil
-}
-
-// row brings one row to its end: skipped when finished, continued when
-// interrupted, else trained.
-func (p *reproduction) row(ctx context.Context, r reproRow, i, n int) error {
-	if r.prune {
-		if err := p.trainRun(ctx, sparsityRun, r.model, sparsityLambda, fmt.Sprintf("%d/%d %s: its sparsity-trained SE-ResNet", i, n, r.name)); err != nil {
-			return err
-		}
-		return p.pruneRow(ctx, r, fmt.Sprintf("%d/%d", i, n))
-	}
-	return p.trainRun(ctx, r.name, r.model, 0, fmt.Sprintf("%d/%d", i, n))
-}
-
-// timed runs fn and adds its wall time to the row's seconds in
-// reproduce.json, also when it fails.
-func (p *reproduction) timed(name string, fn func() error) error {
-	start := time.Now()
-	err := fn()
-	p.state.Seconds[name] += time.Since(start).Seconds()
-	if werr := runfolder.WriteJSON(filepath.Join(p.dir, reproFile), p.state); err == nil {
-		err = werr
-	}
-	return err
-}
-
-// trainRun brings the training run DIR/name to its end.
-func (p *reproduction) trainRun(ctx context.Context, name, model string, sparsity float64, label string) error {
-	dir := filepath.Join(p.dir, name)
-	want := p.trainConfig(model, sparsity)
-	st, err := p.status(name, dir, want)
-	if err != nil {
-		return err
-	}
-	if st == rowFinished {
-		fmt.Printf("reproduce: row %s: %s already done (%s): skipped\n", label, name, rowResult(dir))
-		return nil
-	}
-	args := p.trainArgs(model, sparsity, dir)
-	verb := "training"
-	if st == rowResume {
-		c, _ := readCommit(dir)
-		verb = fmt.Sprintf("resuming after epoch %d of", c.Epoch)
-		args = append([]string{"-resume", dir, "-epochs", strconv.Itoa(want.Epochs)}, p.where()...)
-	}
-	req, err := parseTrain(args)
-	if err != nil {
-		return err
-	}
-	if err := p.mnist(ctx); err != nil {
-		return err
-	}
-	req.trainSet, req.testSet = p.trainSet, p.testSet
-	fmt.Printf("reproduce: row %s: %s %s, %d epochs -> %s\n", label, verb, name, want.Epochs, dir)
-	return p.timed(name, func() error {
-		if _, err := req.run(ctx); err != nil {
-			return continueHint(err, p)
-		}
-		fmt.Printf("reproduce: row %s: %s done (%s)\n", label, name, rowResult(dir))
-		return nil
-	})
-}
-
-// pruneRow prunes the sparsity-trained SE-ResNet and fine-tunes it into
-// DIR/<row>, as gotrain prune does.
-func (p *reproduction) pruneRow(ctx context.Context, r reproRow, label string) error {
-	dir := filepath.Join(p.dir, r.name)
-	req, err := parsePrune(p.pruneArgs(r, dir))
-	if err != nil {
-		return err
-	}
-	req.minRemoved = r.minRemoved
-	st, err := p.status(r.name, dir, req.rcfg, runfolder.PruneJSON)
-	if err != nil {
-		return err
-	}
-	switch st {
-	case rowFinished:
-		fmt.Printf("reproduce: row %s: %s already done (%s): skipped\n", label, r.name, rowResult(dir))
-		return nil
-	case rowResume:
-		req.resume = true
-	case rowNew:
-		// A pruning that stopped before its first fine-tuning epoch left
-		// at most these: the pruning is deterministic, so it starts again.
-		for _, f := range []string{runfolder.PrunedWeights, runfolder.ConfigFile} {
-			if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return err
-			}
-		}
-	}
-	if err := p.mnist(ctx); err != nil {
-		return err
-	}
-	req.trainSet, req.testSet = p.trainSet, p.testSet
-	how := fmt.Sprintf("percent %g", r.percent)
-	if r.minRemoved > 0 {
-		how = fmt.Sprintf("the smallest percent removing %.0f%% of the parameters", 100*r.minRemoved)
-	}
-	verb := "pruning"
-	if req.resume {
-		verb = "resuming"
-	}
-	fmt.Printf("reproduce: row %s: %s %s (%s at %s, %d fine-tuning epochs) -> %s\n", label, verb, r.name,
-		filepath.Join(p.dir, sparsityRun, runfolder.BestWeights), how, req.rcfg.Epochs, dir)
-	return p.timed(r.name, func() error {
-		if _, err := req.run(ctx); err != nil {
-			return continueHint(err, p)
-		}
-		fmt.Printf("reproduce: row %s: %s done (%s)\n", label, r.name, rowResult(dir))
-		return nil
-	})
-}
-
-// continueHint adds to an interrupted row's error how to continue it.
-func continueHint(err error, p *reproduction) error {
-	if errors.Is(err, context.Canceled) {
-		return fmt.Errorf("%w; the same gotrain reproduce command (-out %s) continues it", err, p.dir)
-	}
-	return err
-}
-
-// rowResult words a finished run folder's accuracy, for the progress lines.
-func rowResult(dir string) string {
-	s, err := readSummary(dir)
-	if err != nil {
-		return "no summary"
-	}
-	return fmt.Sprintf("best test acc %.2f%% at epoch %d, last %.2f%%, %d epochs", 100*s.BestAcc, s.BestEpoch, 100*s.LastAcc, s.Epochs)
-}
-
-func readSummary(dir string) (*train.RunSummary, error) {
-	b, err := os.ReadFile(filepath.Join(dir, runfolder.SummaryFile))
-	if err != nil {
-		return nil, err
-	}
-	var s train.RunSummary
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, runfolder.SummaryFile), err)
-	}
-	return &s, nil
 }

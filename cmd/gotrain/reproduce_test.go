@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gotrain/gotrain/reproduce"
 	"github.com/gotrain/gotrain/train/mnist"
 	"github.com/gotrain/gotrain/train/runfolder"
 )
@@ -71,11 +74,11 @@ func reproArgs(t *testing.T, out, models string, extra ...string) []string {
 		"-device", "cpu", "-data", synthMNIST(t), "-out", out}, extra...)
 }
 
-func readTable1(t *testing.T, dir string) table1 {
+func readTable1(t *testing.T, dir string) reproduce.Table1 {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, "table1.json"))
 	require.NoError(t, err)
-	var tab table1
+	var tab reproduce.Table1
 	require.NoError(t, json.Unmarshal(b, &tab))
 	// The fields the issue asks for, by their JSON names.
 	var raw struct {
@@ -163,7 +166,7 @@ func TestReproduceRowsSkipAndMismatch(t *testing.T) {
 		require.Equal(t, 1, strings.Count(strings.TrimSpace(stderr), "\n")+1, "one line: %q", stderr)
 	}
 	// A row folder itself is checked too (here with reproduce.json gone).
-	require.NoError(t, os.Remove(filepath.Join(out, reproFile)))
+	require.NoError(t, os.Remove(filepath.Join(out, reproduce.StateFile)))
 	stderr := captureStderr(t, func() {
 		require.Equal(t, exitUsage, run(context.Background(), reproArgs(t, out, "baseline", "-limit-train", "32")))
 	})
@@ -259,7 +262,7 @@ func TestReproducePruningRows(t *testing.T) {
 	require.Nil(t, s.ReportAcc)
 	require.LessOrEqual(t, float64(s.Params), 0.5*float64(s.ParamsBefore))
 	require.Equal(t, 21439478, s.ParamsBefore)
-	require.Equal(t, sparsityRun, s.SparsityRun)
+	require.Equal(t, "seresnet-sparsity", s.SparsityRun)
 	require.Contains(t, s.Deviations, "sparsity training 1 of 30 epochs")
 	require.Contains(t, s.Deviations, "1 of 10 fine-tuning epochs")
 	b, err := os.ReadFile(filepath.Join(out, "table1.json"))
@@ -295,4 +298,20 @@ func TestReproduceBadFlags(t *testing.T) {
 		require.Equal(t, exitUsage, run(context.Background(), []string{"reproduce", "-out", dir, "-device", "cpu"}))
 	})
 	require.Contains(t, stderr, "holds a run folder")
+}
+
+// readCommit reads a run folder's commit.json (nil when it has none).
+func readCommit(dir string) (*runfolder.Commit, error) {
+	b, err := os.ReadFile(filepath.Join(dir, runfolder.CommitFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var c runfolder.Commit
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, err
+	}
+	return &c, nil
 }

@@ -1,4 +1,4 @@
-package main
+package reproduce
 
 import (
 	"bytes"
@@ -15,20 +15,20 @@ import (
 	"github.com/gotrain/gotrain/train/runfolder"
 )
 
-// table1 is table1.json.
-type table1 struct {
+// Table1 is table1.json.
+type Table1 struct {
 	Command    string      `json:"command"`
 	Gotrain    string      `json:"gotrain"`
 	Epochs     int         `json:"epochs_cap"` // -epochs; 0: the recipes
 	Seed       uint64      `json:"seed"`
 	LimitTrain int         `json:"limit_train"`
 	LimitTest  int         `json:"limit_test"`
-	Rows       []table1Row `json:"rows"`
+	Rows       []Table1Row `json:"rows"`
 }
 
-// table1Row is one finished row. Accuracies are fractions; params and
+// Table1Row is one finished row. Accuracies are fractions; params and
 // size are torchsummary's (the report's convention).
-type table1Row struct {
+type Table1Row struct {
 	Row          string   `json:"row"`
 	Model        string   `json:"model"`
 	Params       int      `json:"params"`
@@ -61,10 +61,10 @@ type table1Row struct {
 }
 
 // collectRows reads every finished row of the folder, in table order.
-func (p *reproduction) collectRows() ([]table1Row, error) {
-	var rows []table1Row
-	for _, r := range reproRows {
-		dir := filepath.Join(p.dir, r.name)
+func (p *reproduction) collectRows() ([]Table1Row, error) {
+	var rows []Table1Row
+	for _, r := range Rows {
+		dir := filepath.Join(p.dir, r.Name)
 		s, err := readSummary(dir)
 		if err != nil {
 			continue // not finished (or not run here yet)
@@ -73,24 +73,24 @@ func (p *reproduction) collectRows() ([]table1Row, error) {
 		if err != nil {
 			return nil, err
 		}
-		spec, err := models.Lookup(r.model)
+		spec, err := models.Lookup(r.Model)
 		if err != nil {
 			return nil, err
 		}
 		recipe := spec.Recipe.Epochs
-		if r.prune {
+		if r.Prune {
 			recipe = finetuneEpochs
 		}
-		t := table1Row{Row: r.name, Model: r.model, Params: s.SummaryParams, SizeMB: s.SizeMB,
-			ReportAcc: r.reportAcc, ReportParams: r.reportParams, ReportSizeMB: r.reportMB,
+		t := Table1Row{Row: r.Name, Model: r.Model, Params: s.SummaryParams, SizeMB: s.SizeMB,
+			ReportAcc: r.ReportAcc, ReportParams: r.ReportParams, ReportSizeMB: r.ReportMB,
 			BestAcc: s.BestAcc, BestEpoch: s.BestEpoch, LastAcc: s.LastAcc, Epochs: s.Epochs, RecipeEpochs: recipe,
-			Seconds: p.state.Seconds[r.name], Device: s.Device, Run: r.name,
+			Seconds: p.state.Seconds[r.Name], Device: s.Device, Run: r.Name,
 			LimitTrain: rc.Effective.LimitTrain, LimitTest: rc.Effective.LimitTest, Deviations: []string{}}
 		if t.Seconds == 0 {
 			t.Seconds = s.Seconds
 		}
 		what := "epochs"
-		if r.prune {
+		if r.Prune {
 			what = "fine-tuning epochs"
 			b, err := os.ReadFile(filepath.Join(dir, runfolder.PruneJSON))
 			if err != nil {
@@ -124,7 +124,7 @@ func (p *reproduction) collectRows() ([]table1Row, error) {
 		}
 		for _, f := range []string{runfolder.LossAccPNG, runfolder.ConfusionPNG} {
 			if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
-				t.Figures = append(t.Figures, r.name+"/"+f)
+				t.Figures = append(t.Figures, r.Name+"/"+f)
 			}
 		}
 		rows = append(rows, t)
@@ -139,10 +139,10 @@ func (p *reproduction) writeTables() error {
 	if err != nil {
 		return err
 	}
-	t := table1{Command: p.command, Gotrain: gotrainVersion(), Epochs: p.state.Epochs, Seed: p.state.Seed,
+	t := Table1{Command: p.Command, Gotrain: p.Version, Epochs: p.state.Epochs, Seed: p.state.Seed,
 		LimitTrain: p.state.LimitTrain, LimitTest: p.state.LimitTest, Rows: rows}
 	if t.Rows == nil {
-		t.Rows = []table1Row{}
+		t.Rows = []Table1Row{}
 	}
 	if err := runfolder.WriteJSON(filepath.Join(p.dir, "table1.json"), t); err != nil {
 		return err
@@ -187,7 +187,7 @@ func deviation(d []string) string {
 }
 
 // note says how a pruning row was made.
-func (r table1Row) Note() string {
+func (r Table1Row) Note() string {
 	if r.Percent == nil {
 		return ""
 	}
@@ -195,7 +195,7 @@ func (r table1Row) Note() string {
 		r.Row, r.SparsityRun, *r.Percent, models.Commas(r.ParamsBefore), models.Commas(r.Params), optPct(r.AccPruned), r.Epochs)
 }
 
-func table1Markdown(t table1) string {
+func table1Markdown(t Table1) string {
 	var b strings.Builder
 	b.WriteString("# Table 1, reproduced by gotrain\n\n")
 	fmt.Fprintf(&b, "`%s` (gotrain %s)\n\n", t.Command, t.Gotrain)
@@ -237,3 +237,12 @@ var table1HTML = template.Must(template.New("table1").Funcs(template.FuncMap{
 <p>{{range .Figures}}<img src="{{.}}" alt="{{.}}">{{end}}</p>
 {{end}}</body></html>
 `))
+
+// pct is an accuracy fraction as a percentage with two decimals (n/a when
+// negative), as gotrain report writes it.
+func pct(v float64) string {
+	if v < 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f%%", 100*v)
+}
