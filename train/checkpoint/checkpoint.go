@@ -24,7 +24,9 @@
 // widths), accepts a header that names a tensor twice (the last wins),
 // replaces invalid UTF-8 silently, reports a bad tensor without its name,
 // panics on some invalid values (DType.Size), and writes its header in an
-// order and escaping of its own rather than safetensors.torch's.
+// order and escaping of its own rather than safetensors.torch's. It is
+// gotrain's one safetensors implementation: the PyTorch test fixtures are
+// read through ParseRaw too.
 package checkpoint
 
 import (
