@@ -140,6 +140,23 @@ type Backend interface {
 	// BatchNormEvalBackward is the gradient of BatchNormEval.
 	BatchNormEvalBackward(dx, dgamma, dbeta, dy, x, gamma, runMean, runVar *Tensor, eps float32)
 
+	// BatchNormReluTrain is BatchNormTrain followed by ReLU in one pass over
+	// y: y = max(BN(x), 0), with the same saved and running statistics.
+	BatchNormReluTrain(y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta *Tensor, momentum, eps float32)
+	// BatchNormReluEval is BatchNormEval followed by ReLU.
+	BatchNormReluEval(y, x, gamma, beta, runMean, runVar *Tensor, eps float32)
+	// BatchNormReluBackward is the gradient of BatchNormReluTrain: y is its
+	// output, whose zeros mask dy (dy·[y>0] is the gradient of the batch
+	// norm's output), then BatchNormBackward. dx may be dy.
+	BatchNormReluBackward(dx, dgamma, dbeta, dy, y, x, gamma, saveMean, saveInvStd *Tensor)
+	// BatchNormReluEvalBackward is the gradient of BatchNormReluEval (y its
+	// output).
+	BatchNormReluEvalBackward(dx, dgamma, dbeta, dy, y, x, gamma, runMean, runVar *Tensor, eps float32)
+	// AddRelu: y = max(a + b, 0) element-wise, a, b and y of one shape (no
+	// broadcasting): a residual sum and its ReLU in one pass. Its gradient
+	// for both a and b is ReluBackward(d, dy, y).
+	AddRelu(y, a, b *Tensor)
+
 	// LayerNorm over the last dimension; saves mean and 1/std per row.
 	LayerNorm(y, saveMean, saveInvStd, x, gamma, beta *Tensor, eps float32)
 	LayerNormBackward(dx, dgamma, dbeta, dy, x, gamma, saveMean, saveInvStd *Tensor)

@@ -11,7 +11,32 @@ func (c *CPU) bnGeom(op string, x *Tensor, chanTensors ...*Tensor) (n, ch, s int
 // BatchNormTrain normalises with batch statistics (accumulated in float64,
 // in a fixed order per channel) and updates the running statistics.
 func (c *CPU) BatchNormTrain(y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta *Tensor, momentum, eps float32) {
-	const op = "batchnorm"
+	c.bnTrain("batchnorm", false, y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta, momentum, eps)
+}
+
+// BatchNormEval normalises with the running statistics.
+func (c *CPU) BatchNormEval(y, x, gamma, beta, runMean, runVar *Tensor, eps float32) {
+	c.bnEval("batchnorm eval", false, y, x, gamma, beta, runMean, runVar, eps)
+}
+
+// BatchNormBackward: with x̂ = (x-μ)·σ⁻¹, dβ = Σdy, dγ = Σdy·x̂ and
+// dx = γσ⁻¹/M·(M·dy − dβ − x̂·dγ).
+func (c *CPU) BatchNormBackward(dx, dgamma, dbeta, dy, x, gamma, saveMean, saveInvStd *Tensor) {
+	c.bnBackward("batchnorm backward", dx, dgamma, dbeta, dy, nil, x, gamma, saveMean, saveInvStd)
+}
+
+// BatchNormEvalBackward is the gradient of BatchNormEval: an affine map.
+func (c *CPU) BatchNormEvalBackward(dx, dgamma, dbeta, dy, x, gamma, runMean, runVar *Tensor, eps float32) {
+	c.bnEvalBackward("batchnorm eval backward", dx, dgamma, dbeta, dy, nil, x, gamma, runMean, runVar, eps)
+}
+
+// bnTrain is BatchNormTrain, with a ReLU on y when relu is set. Per channel
+// (channels in parallel): one pass over x for the shifted sums s1 = Σ(x−K),
+// s2 = Σ(x−K)² in float64 (K = x[0,k,0], a value of the channel, so
+// Σ(x−μ)² = s2 − s1²/M loses at most log2(M) of float64's 53 bits: the
+// kernels of kernels/norm.cu compute the statistics the same way), then one
+// pass writing y = x·a + off in float32, a = γσ⁻¹ and off = β − μγσ⁻¹.
+func (c *CPU) bnTrain(op string, relu bool, y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta *Tensor, momentum, eps float32) {
 	if !c.ok(op, y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta) || !c.sameShape(op, y, x) {
 		return
 	}
@@ -26,37 +51,21 @@ func (c *CPU) BatchNormTrain(y, saveMean, saveInvStd, runMean, runVar, x, gamma,
 	}
 	xs, ys := F32(x), F32(y)
 	sm, si := F32(saveMean), F32(saveInvStd)
-	var rm, rv, gs, bs []float32
-	if runMean != nil {
-		rm = F32(runMean)
-	}
-	if runVar != nil {
-		rv = F32(runVar)
-	}
-	if gamma != nil {
-		gs = F32(gamma)
-	}
-	if beta != nil {
-		bs = F32(beta)
-	}
+	rm, rv, gs, bs := f32OrNil(runMean), f32OrNil(runVar), f32OrNil(gamma), f32OrNil(beta)
 	c.w.For(ch, grainFor(m, ewGrain), func(lo, hi int) {
 		for k := lo; k < hi; k++ {
-			var sum float64
+			shift := float64(xs[k*s])
+			var s1, s2 float64
 			for i := 0; i < n; i++ {
-				for _, v := range xs[(i*ch+k)*s : (i*ch+k+1)*s] {
-					sum += float64(v)
-				}
+				base := (i*ch + k) * s
+				a1, a2 := sumShifted(xs[base:base+s], shift)
+				s1 += a1
+				s2 += a2
 			}
-			mean := sum / float64(m)
-			var sq float64
-			for i := 0; i < n; i++ {
-				for _, v := range xs[(i*ch+k)*s : (i*ch+k+1)*s] {
-					d := float64(v) - mean
-					sq += d * d
-				}
-			}
-			variance := sq / float64(m)
-			inv := 1 / math.Sqrt(variance+float64(eps))
+			dm := s1 / float64(m)
+			mean := shift + dm
+			sq := max(s2-s1*dm, 0) // Σ(x−μ)²
+			inv := 1 / math.Sqrt(sq/float64(m)+float64(eps))
 			sm[k], si[k] = float32(mean), float32(inv)
 			g, b := 1.0, 0.0
 			if gs != nil {
@@ -69,9 +78,7 @@ func (c *CPU) BatchNormTrain(y, saveMean, saveInvStd, runMean, runVar, x, gamma,
 			off := float32(b - mean*g*inv)
 			for i := 0; i < n; i++ {
 				base := (i*ch + k) * s
-				for j, v := range xs[base : base+s] {
-					ys[base+j] = v*a + off
-				}
+				affine(ys[base:base+s], xs[base:base+s], a, off, relu)
 			}
 			if rm != nil {
 				rm[k] = (1-momentum)*rm[k] + momentum*float32(mean)
@@ -83,9 +90,8 @@ func (c *CPU) BatchNormTrain(y, saveMean, saveInvStd, runMean, runVar, x, gamma,
 	})
 }
 
-// BatchNormEval normalises with the running statistics.
-func (c *CPU) BatchNormEval(y, x, gamma, beta, runMean, runVar *Tensor, eps float32) {
-	const op = "batchnorm eval"
+// bnEval is BatchNormEval, with a ReLU on y when relu is set.
+func (c *CPU) bnEval(op string, relu bool, y, x, gamma, beta, runMean, runVar *Tensor, eps float32) {
 	if !c.ok(op, y, x, gamma, beta, runMean, runVar) || !c.sameShape(op, y, x) {
 		return
 	}
@@ -94,13 +100,7 @@ func (c *CPU) BatchNormEval(y, x, gamma, beta, runMean, runVar *Tensor, eps floa
 		return
 	}
 	xs, ys, rm, rv := F32(x), F32(y), F32(runMean), F32(runVar)
-	var gs, bs []float32
-	if gamma != nil {
-		gs = F32(gamma)
-	}
-	if beta != nil {
-		bs = F32(beta)
-	}
+	gs, bs := f32OrNil(gamma), f32OrNil(beta)
 	c.w.For(ch, grainFor(n*s, ewGrain), func(lo, hi int) {
 		for k := lo; k < hi; k++ {
 			inv := 1 / math.Sqrt(float64(rv[k])+float64(eps))
@@ -115,19 +115,19 @@ func (c *CPU) BatchNormEval(y, x, gamma, beta, runMean, runVar *Tensor, eps floa
 			off := float32(b - float64(rm[k])*g*inv)
 			for i := 0; i < n; i++ {
 				base := (i*ch + k) * s
-				for j, v := range xs[base : base+s] {
-					ys[base+j] = v*a + off
-				}
+				affine(ys[base:base+s], xs[base:base+s], a, off, relu)
 			}
 		}
 	})
 }
 
-// BatchNormBackward: with x̂ = (x-μ)·σ⁻¹, dβ = Σdy, dγ = Σdy·x̂ and
-// dx = γσ⁻¹/M·(M·dy − dβ − x̂·dγ).
-func (c *CPU) BatchNormBackward(dx, dgamma, dbeta, dy, x, gamma, saveMean, saveInvStd *Tensor) {
-	const op = "batchnorm backward"
-	if !c.ok(op, dx, dgamma, dbeta, dy, x, gamma, saveMean, saveInvStd) || !c.sameShape(op, dy, x, dx) {
+// bnBackward is BatchNormBackward; a non-nil y (the output of bnTrain with
+// relu) masks dy: where y ≤ 0 the batch norm's output gradient is 0. Per
+// channel, one pass for Σdy and Σdy·(x−μ) (float64), one for
+// dx = A·dy + B·x + C in float64 (A = γσ⁻¹, B = −A·σ⁻¹·Σdy·x̂/M,
+// C = −A·Σdy/M − B·μ: the formula above expanded).
+func (c *CPU) bnBackward(op string, dx, dgamma, dbeta, dy, y, x, gamma, saveMean, saveInvStd *Tensor) {
+	if !c.ok(op, dx, dgamma, dbeta, dy, y, x, gamma, saveMean, saveInvStd) || !c.sameShape(op, dy, x, dx, y) {
 		return
 	}
 	n, ch, s, ok := c.bnGeom(op, x, dgamma, dbeta, gamma, saveMean, saveInvStd)
@@ -135,19 +135,7 @@ func (c *CPU) BatchNormBackward(dx, dgamma, dbeta, dy, x, gamma, saveMean, saveI
 		return
 	}
 	xs, dys, sm, si := F32(x), F32(dy), F32(saveMean), F32(saveInvStd)
-	var dxs, dgs, dbs, gs []float32
-	if dx != nil {
-		dxs = F32(dx)
-	}
-	if dgamma != nil {
-		dgs = F32(dgamma)
-	}
-	if dbeta != nil {
-		dbs = F32(dbeta)
-	}
-	if gamma != nil {
-		gs = F32(gamma)
-	}
+	dxs, dgs, dbs, gs, ym := f32OrNil(dx), f32OrNil(dgamma), f32OrNil(dbeta), f32OrNil(gamma), f32OrNil(y)
 	m := float64(n * s)
 	c.w.For(ch, grainFor(n*s, ewGrain), func(lo, hi int) {
 		for k := lo; k < hi; k++ {
@@ -155,11 +143,16 @@ func (c *CPU) BatchNormBackward(dx, dgamma, dbeta, dy, x, gamma, saveMean, saveI
 			var sdy, sdyx float64
 			for i := 0; i < n; i++ {
 				base := (i*ch + k) * s
-				for j, g := range dys[base : base+s] {
-					sdy += float64(g)
-					sdyx += float64(g) * (float64(xs[base+j]) - mean) * inv
+				var a1, a2 float64
+				if ym != nil {
+					a1, a2 = dotSumsMasked(dys[base:base+s], xs[base:base+s], ym[base:base+s], mean)
+				} else {
+					a1, a2 = dotSums(dys[base:base+s], xs[base:base+s], mean)
 				}
+				sdy += a1
+				sdyx += a2
 			}
+			sdyx *= inv
 			if dgs != nil {
 				dgs[k] = float32(sdyx)
 			}
@@ -174,22 +167,20 @@ func (c *CPU) BatchNormBackward(dx, dgamma, dbeta, dy, x, gamma, saveMean, saveI
 				g = float64(gs[k])
 			}
 			a := g * inv
-			mdy, mdyx := sdy/m, sdyx/m
+			b := -a * inv * sdyx / m
+			cc := -a*sdy/m - b*mean
 			for i := 0; i < n; i++ {
 				base := (i*ch + k) * s
-				for j, d := range dys[base : base+s] {
-					xh := (float64(xs[base+j]) - mean) * inv
-					dxs[base+j] = float32(a * (float64(d) - mdy - xh*mdyx))
-				}
+				lin3(dxs[base:base+s], dys[base:base+s], xs[base:base+s], maskOrNil(ym, base, s), a, b, cc)
 			}
 		}
 	})
 }
 
-// BatchNormEvalBackward is the gradient of BatchNormEval: an affine map.
-func (c *CPU) BatchNormEvalBackward(dx, dgamma, dbeta, dy, x, gamma, runMean, runVar *Tensor, eps float32) {
-	const op = "batchnorm eval backward"
-	if !c.ok(op, dx, dgamma, dbeta, dy, x, gamma, runMean, runVar) || !c.sameShape(op, dy, x, dx) {
+// bnEvalBackward is BatchNormEvalBackward; a non-nil y masks dy as in
+// bnBackward.
+func (c *CPU) bnEvalBackward(op string, dx, dgamma, dbeta, dy, y, x, gamma, runMean, runVar *Tensor, eps float32) {
+	if !c.ok(op, dx, dgamma, dbeta, dy, y, x, gamma, runMean, runVar) || !c.sameShape(op, dy, x, dx, y) {
 		return
 	}
 	n, ch, s, ok := c.bnGeom(op, x, dgamma, dbeta, gamma, runMean, runVar)
@@ -197,19 +188,7 @@ func (c *CPU) BatchNormEvalBackward(dx, dgamma, dbeta, dy, x, gamma, runMean, ru
 		return
 	}
 	xs, dys, rm, rv := F32(x), F32(dy), F32(runMean), F32(runVar)
-	var dxs, dgs, dbs, gs []float32
-	if dx != nil {
-		dxs = F32(dx)
-	}
-	if dgamma != nil {
-		dgs = F32(dgamma)
-	}
-	if dbeta != nil {
-		dbs = F32(dbeta)
-	}
-	if gamma != nil {
-		gs = F32(gamma)
-	}
+	dxs, dgs, dbs, gs, ym := f32OrNil(dx), f32OrNil(dgamma), f32OrNil(dbeta), f32OrNil(gamma), f32OrNil(y)
 	c.w.For(ch, grainFor(n*s, ewGrain), func(lo, hi int) {
 		for k := lo; k < hi; k++ {
 			mean := float64(rm[k])
@@ -221,16 +200,20 @@ func (c *CPU) BatchNormEvalBackward(dx, dgamma, dbeta, dy, x, gamma, runMean, ru
 			var sdy, sdyx float64
 			for i := 0; i < n; i++ {
 				base := (i*ch + k) * s
-				for j, d := range dys[base : base+s] {
-					sdy += float64(d)
-					sdyx += float64(d) * (float64(xs[base+j]) - mean) * inv
-					if dxs != nil {
-						dxs[base+j] = float32(float64(d) * g * inv)
-					}
+				var a1, a2 float64
+				if ym != nil {
+					a1, a2 = dotSumsMasked(dys[base:base+s], xs[base:base+s], ym[base:base+s], mean)
+				} else {
+					a1, a2 = dotSums(dys[base:base+s], xs[base:base+s], mean)
+				}
+				sdy += a1
+				sdyx += a2
+				if dxs != nil {
+					lin3(dxs[base:base+s], dys[base:base+s], xs[base:base+s], maskOrNil(ym, base, s), g*inv, 0, 0)
 				}
 			}
 			if dgs != nil {
-				dgs[k] = float32(sdyx)
+				dgs[k] = float32(sdyx * inv)
 			}
 			if dbs != nil {
 				dbs[k] = float32(sdy)

@@ -175,3 +175,12 @@ func ChannelGeometry(y, x, s *Tensor) (nc, sp int, err error) {
 	}
 	return x.shape[0] * x.shape[1], Numel(x.shape[2:]), nil
 }
+
+// AddReluGeometry checks AddRelu's operands: y, a and b of one shape (the
+// fused op does not broadcast; use Add then Relu for that).
+func AddReluGeometry(y, a, b *Tensor) error {
+	if !SameShape(y.shape, a.shape) || !SameShape(y.shape, b.shape) {
+		return fmt.Errorf("want a, b and y of one shape (no broadcasting), got %s", shapeStr(y, a, b))
+	}
+	return nil
+}

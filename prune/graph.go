@@ -214,8 +214,32 @@ func (tr *tracer) BatchNormEval(y, x, g, b, rm, rv *engine.Tensor, eps float32) 
 	tr.bn(y, x, g, b, rm, rv)
 }
 
+// BatchNormReluTrain couples channels as batch norm does (the ReLU keeps
+// them).
+func (tr *tracer) BatchNormReluTrain(y, sm, si, rm, rv, x, g, b *engine.Tensor, mom, eps float32) {
+	tr.CPU.BatchNormReluTrain(y, sm, si, rm, rv, x, g, b, mom, eps)
+	tr.bn(y, x, g, b, rm, rv)
+}
+
+func (tr *tracer) BatchNormReluEval(y, x, g, b, rm, rv *engine.Tensor, eps float32) {
+	tr.CPU.BatchNormReluEval(y, x, g, b, rm, rv, eps)
+	tr.bn(y, x, g, b, rm, rv)
+}
+
+// AddRelu couples its operands' channels as Add does.
+func (tr *tracer) AddRelu(y, a, b *engine.Tensor) {
+	tr.CPU.AddRelu(y, a, b)
+	tr.sum(y, a, b)
+}
+
 func (tr *tracer) Add(y, a, b *engine.Tensor) {
 	tr.CPU.Add(y, a, b)
+	tr.sum(y, a, b)
+}
+
+// sum joins the channel spaces of a and b (same shapes) into y's; a
+// broadcast sum fixes both.
+func (tr *tracer) sum(y, a, b *engine.Tensor) {
 	if !engine.SameShape(a.Shape(), b.Shape()) || a.Rank() < 2 {
 		tr.fix(tr.of(a))
 		tr.fix(tr.of(b))

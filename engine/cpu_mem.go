@@ -1,0 +1,194 @@
+package engine
+
+import "math"
+
+// The inner loops of the CPU engine's memory-bound ops: each works on one
+// contiguous run of elements, unrolled by four with independent
+// accumulators (so a loop is bound by loads, not by the latency of one
+// chain of adds), with no branches on the data. Sums are combined in a
+// fixed order, so a result depends only on the run, never on the threads.
+
+// f32OrNil is F32(t), or nil for a nil tensor (an optional operand).
+func f32OrNil(t *Tensor) []float32 {
+	if t == nil {
+		return nil
+	}
+	return F32(t)
+}
+
+// maskOrNil is m[base:base+n], or nil when there is no mask.
+func maskOrNil(m []float32, base, n int) []float32 {
+	if m == nil {
+		return nil
+	}
+	return m[base : base+n]
+}
+
+// posMask is all ones when v > 0 (a positive number or +Inf), else 0 (zeros,
+// negatives, NaN): the bits of v below 0x7f800001 and above 0 are exactly
+// those of the positive floats.
+func posMask(v float32) uint32 {
+	b := math.Float32bits(v)
+	return uint32((int64(b-1) - 0x7f800000) >> 63)
+}
+
+// relu32 is max(v, 0) as CPU.Relu computes it (NaN gives 0), without a
+// branch.
+func relu32(v float32) float32 {
+	return math.Float32frombits(math.Float32bits(v) & posMask(v))
+}
+
+// sumShifted returns Σ(x−k) and Σ(x−k)² in float64.
+func sumShifted(xs []float32, k float64) (s1, s2 float64) {
+	var a0, a1, a2, a3, q0, q1, q2, q3 float64
+	i := 0
+	for ; i+4 <= len(xs); i += 4 {
+		v := xs[i : i+4 : i+4]
+		d0, d1, d2, d3 := float64(v[0])-k, float64(v[1])-k, float64(v[2])-k, float64(v[3])-k
+		a0 += d0
+		a1 += d1
+		a2 += d2
+		a3 += d3
+		q0 += d0 * d0
+		q1 += d1 * d1
+		q2 += d2 * d2
+		q3 += d3 * d3
+	}
+	for ; i < len(xs); i++ {
+		d := float64(xs[i]) - k
+		a0 += d
+		q0 += d * d
+	}
+	return (a0 + a1) + (a2 + a3), (q0 + q1) + (q2 + q3)
+}
+
+// affine writes ys = xs·a + off (float32, rounded after each operation),
+// then max(·, 0) when relu is set. ys may be xs.
+func affine(ys, xs []float32, a, off float32, relu bool) {
+	ys = ys[:len(xs)]
+	i := 0
+	if relu {
+		for ; i+4 <= len(xs); i += 4 {
+			v, y := xs[i:i+4:i+4], ys[i:i+4:i+4]
+			y0, y1, y2, y3 := v[0]*a+off, v[1]*a+off, v[2]*a+off, v[3]*a+off
+			y[0], y[1], y[2], y[3] = relu32(y0), relu32(y1), relu32(y2), relu32(y3)
+		}
+		for ; i < len(xs); i++ {
+			ys[i] = relu32(xs[i]*a + off)
+		}
+		return
+	}
+	for ; i+4 <= len(xs); i += 4 {
+		v, y := xs[i:i+4:i+4], ys[i:i+4:i+4]
+		y0, y1, y2, y3 := v[0]*a+off, v[1]*a+off, v[2]*a+off, v[3]*a+off
+		y[0], y[1], y[2], y[3] = y0, y1, y2, y3
+	}
+	for ; i < len(xs); i++ {
+		ys[i] = xs[i]*a + off
+	}
+}
+
+// dotSums returns Σdy and Σdy·(x−mean) in float64.
+func dotSums(dys, xs []float32, mean float64) (s1, s2 float64) {
+	xs = xs[:len(dys)]
+	var a0, a1, a2, a3, q0, q1, q2, q3 float64
+	i := 0
+	for ; i+4 <= len(dys); i += 4 {
+		d, v := dys[i:i+4:i+4], xs[i:i+4:i+4]
+		d0, d1, d2, d3 := float64(d[0]), float64(d[1]), float64(d[2]), float64(d[3])
+		a0 += d0
+		a1 += d1
+		a2 += d2
+		a3 += d3
+		q0 += d0 * (float64(v[0]) - mean)
+		q1 += d1 * (float64(v[1]) - mean)
+		q2 += d2 * (float64(v[2]) - mean)
+		q3 += d3 * (float64(v[3]) - mean)
+	}
+	for ; i < len(dys); i++ {
+		d := float64(dys[i])
+		a0 += d
+		q0 += d * (float64(xs[i]) - mean)
+	}
+	return (a0 + a1) + (a2 + a3), (q0 + q1) + (q2 + q3)
+}
+
+// masked is dy where y > 0, else 0 (the gradient through a ReLU whose
+// output is y).
+func masked(dy, y float32) float32 {
+	return math.Float32frombits(math.Float32bits(dy) & posMask(y))
+}
+
+// dotSumsMasked is dotSums of dy masked by y > 0.
+func dotSumsMasked(dys, xs, ys []float32, mean float64) (s1, s2 float64) {
+	xs, ys = xs[:len(dys)], ys[:len(dys)]
+	var a0, a1, a2, a3, q0, q1, q2, q3 float64
+	i := 0
+	for ; i+4 <= len(dys); i += 4 {
+		d, v, y := dys[i:i+4:i+4], xs[i:i+4:i+4], ys[i:i+4:i+4]
+		d0, d1 := float64(masked(d[0], y[0])), float64(masked(d[1], y[1]))
+		d2, d3 := float64(masked(d[2], y[2])), float64(masked(d[3], y[3]))
+		a0 += d0
+		a1 += d1
+		a2 += d2
+		a3 += d3
+		q0 += d0 * (float64(v[0]) - mean)
+		q1 += d1 * (float64(v[1]) - mean)
+		q2 += d2 * (float64(v[2]) - mean)
+		q3 += d3 * (float64(v[3]) - mean)
+	}
+	for ; i < len(dys); i++ {
+		d := float64(masked(dys[i], ys[i]))
+		a0 += d
+		q0 += d * (float64(xs[i]) - mean)
+	}
+	return (a0 + a1) + (a2 + a3), (q0 + q1) + (q2 + q3)
+}
+
+// lin3 writes dx = float32(a·d + b·x + c) in float64, with d = dy masked by
+// y > 0 when ys is not nil; with b = c = 0 it writes float32(a·d) and does
+// not read x. dx may be dy.
+func lin3(dxs, dys, xs, ys []float32, a, b, c float64) {
+	dys = dys[:len(dxs)]
+	if ys != nil {
+		ys = ys[:len(dxs)]
+	}
+	if b == 0 && c == 0 {
+		for i := range dxs {
+			d := dys[i]
+			if ys != nil {
+				d = masked(d, ys[i])
+			}
+			dxs[i] = float32(a * float64(d))
+		}
+		return
+	}
+	xs = xs[:len(dxs)]
+	i := 0
+	if ys == nil {
+		for ; i+4 <= len(dxs); i += 4 {
+			d, v, o := dys[i:i+4:i+4], xs[i:i+4:i+4], dxs[i:i+4:i+4]
+			r0 := a*float64(d[0]) + b*float64(v[0]) + c
+			r1 := a*float64(d[1]) + b*float64(v[1]) + c
+			r2 := a*float64(d[2]) + b*float64(v[2]) + c
+			r3 := a*float64(d[3]) + b*float64(v[3]) + c
+			o[0], o[1], o[2], o[3] = float32(r0), float32(r1), float32(r2), float32(r3)
+		}
+	} else {
+		for ; i+4 <= len(dxs); i += 4 {
+			d, v, y, o := dys[i:i+4:i+4], xs[i:i+4:i+4], ys[i:i+4:i+4], dxs[i:i+4:i+4]
+			r0 := a*float64(masked(d[0], y[0])) + b*float64(v[0]) + c
+			r1 := a*float64(masked(d[1], y[1])) + b*float64(v[1]) + c
+			r2 := a*float64(masked(d[2], y[2])) + b*float64(v[2]) + c
+			r3 := a*float64(masked(d[3], y[3])) + b*float64(v[3]) + c
+			o[0], o[1], o[2], o[3] = float32(r0), float32(r1), float32(r2), float32(r3)
+		}
+	}
+	for ; i < len(dxs); i++ {
+		d := dys[i]
+		if ys != nil {
+			d = masked(d, ys[i])
+		}
+		dxs[i] = float32(a*float64(d) + b*float64(xs[i]) + c)
+	}
+}
