@@ -46,6 +46,7 @@ func NewBottleneck(b *Builder, prefix string, in []int, stages []ConvBN, down *C
 		st.bn = NewBatchNorm(b, prefix+s.BN, shape, eps)
 		if i < len(stages)-1 {
 			st.relu = NewReLU(b, prefix+s.Conv+".relu", shape)
+			FuseBatchNormReLU(st.bn, st.relu)
 		}
 		l.stages = append(l.stages, st)
 	}
@@ -78,13 +79,14 @@ func (l *Bottleneck) Forward(ctx *Ctx, x *engine.Tensor) *engine.Tensor {
 	if l.down != nil {
 		id = l.down.bn.Forward(ctx, l.down.conv.Forward(ctx, x))
 	}
-	ctx.B.Add(l.sum, h, id)
-	return l.relu.Forward(ctx, l.sum)
+	ctx.B.AddRelu(l.sum, h, id) // the final ReLU fused into the residual add
+	return l.sum
 }
 
 // Backward returns dx = d(main path) + d(shortcut).
 func (l *Bottleneck) Backward(ctx *Ctx, dy *engine.Tensor) *engine.Tensor {
-	dsum := l.relu.Backward(ctx, dy)
+	dsum := l.relu.dx
+	ctx.B.ReluBackward(dsum, dy, l.sum) // AddRelu's gradient, for both operands
 	d := dsum
 	for i := len(l.stages) - 1; i >= 0; i-- {
 		s := l.stages[i]
@@ -140,6 +142,8 @@ func NewPreActSEBlock(b *Builder, prefix string, in []int, inner, out, hidden, s
 	mid := l.conv1.OutShape()
 	l.bn2 = NewBatchNorm(b, prefix+"bn2", mid, 1e-5)
 	l.relu2 = NewReLU(b, prefix+"relu2", mid)
+	FuseBatchNormReLU(l.bn1, l.relu1)
+	FuseBatchNormReLU(l.bn2, l.relu2)
 	l.conv2 = NewConv2d(b, prefix+"conv2", mid, out, 3, 1, 1, false)
 	if shortcut {
 		l.shortcut = NewConv2d(b, prefix+"shortcut.0", in, out, 1, stride, 0, false)
