@@ -8,7 +8,6 @@ package engine_test
 //	go test ./engine -run '^$' -bench 'Memcpy|MemBound' -benchtime 20x
 
 import (
-	"fmt"
 	"testing"
 
 	"github.com/gotrain/gotrain/engine"
@@ -104,6 +103,20 @@ func memOps() []memOp {
 			dy, dx, dg, db := a.rand(memShape...), a.zeros(memShape...), a.zeros(ch), a.zeros(ch)
 			return func() { a.be.BatchNormBackward(dx, dg, db, dy, x, g, sm, si) }
 		}},
+		{"batchnorm_relu_train", 2, func(a *alloc) func() {
+			x, y, sm, si, rm, rv, g, bt := bnArgs(a)
+			return func() { a.be.BatchNormReluTrain(y, sm, si, rm, rv, x, g, bt, 0.1, 1e-5) }
+		}},
+		{"batchnorm_relu_backward", 4, func(a *alloc) func() {
+			x, y, sm, si, rm, rv, g, bt := bnArgs(a)
+			a.be.BatchNormReluTrain(y, sm, si, rm, rv, x, g, bt, 0.1, 1e-5)
+			dy, dx, dg, db := a.rand(memShape...), a.zeros(memShape...), a.zeros(ch), a.zeros(ch)
+			return func() { a.be.BatchNormReluBackward(dx, dg, db, dy, y, x, g, sm, si) }
+		}},
+		{"add_relu", 3, func(a *alloc) func() {
+			x, z, y := a.rand(memShape...), a.rand(memShape...), a.zeros(memShape...)
+			return func() { a.be.AddRelu(y, x, z) }
+		}},
 		{"crossentropy_64x10", 0, func(a *alloc) func() {
 			logits, d, loss := a.uniform(-3, 3, 64, 10), a.zeros(64, 10), a.zeros(1)
 			lab := make([]int32, 64)
@@ -138,5 +151,3 @@ func BenchmarkMemBound(b *testing.B) {
 		})
 	}
 }
-
-var _ = fmt.Sprint

@@ -192,3 +192,77 @@ func lin3(dxs, dys, xs, ys []float32, a, b, c float64) {
 		dxs[i] = float32(a*float64(d) + b*float64(xs[i]) + c)
 	}
 }
+
+// reluRun writes ys = max(xs, 0) (NaN gives 0). ys may be xs.
+func reluRun(ys, xs []float32) {
+	xs = xs[:len(ys)]
+	i := 0
+	for ; i+4 <= len(ys); i += 4 {
+		v, y := xs[i:i+4:i+4], ys[i:i+4:i+4]
+		y0, y1, y2, y3 := relu32(v[0]), relu32(v[1]), relu32(v[2]), relu32(v[3])
+		y[0], y[1], y[2], y[3] = y0, y1, y2, y3
+	}
+	for ; i < len(ys); i++ {
+		ys[i] = relu32(xs[i])
+	}
+}
+
+// reluBackwardRun writes dx = dy where y > 0, else 0. dx may be dy.
+func reluBackwardRun(dxs, dys, ys []float32) {
+	dys, ys = dys[:len(dxs)], ys[:len(dxs)]
+	i := 0
+	for ; i+4 <= len(dxs); i += 4 {
+		d, y, o := dys[i:i+4:i+4], ys[i:i+4:i+4], dxs[i:i+4:i+4]
+		o0, o1, o2, o3 := masked(d[0], y[0]), masked(d[1], y[1]), masked(d[2], y[2]), masked(d[3], y[3])
+		o[0], o[1], o[2], o[3] = o0, o1, o2, o3
+	}
+	for ; i < len(dxs); i++ {
+		dxs[i] = masked(dys[i], ys[i])
+	}
+}
+
+// addRun writes ys = as + bs. ys may be as or bs.
+func addRun(ys, as, bs []float32) {
+	as, bs = as[:len(ys)], bs[:len(ys)]
+	i := 0
+	for ; i+4 <= len(ys); i += 4 {
+		a, b, y := as[i:i+4:i+4], bs[i:i+4:i+4], ys[i:i+4:i+4]
+		y0, y1, y2, y3 := a[0]+b[0], a[1]+b[1], a[2]+b[2], a[3]+b[3]
+		y[0], y[1], y[2], y[3] = y0, y1, y2, y3
+	}
+	for ; i < len(ys); i++ {
+		ys[i] = as[i] + bs[i]
+	}
+}
+
+// scaleRun writes ys = xs·f. ys may be xs.
+func scaleRun(ys, xs []float32, f float32) {
+	xs = xs[:len(ys)]
+	i := 0
+	for ; i+4 <= len(ys); i += 4 {
+		v, y := xs[i:i+4:i+4], ys[i:i+4:i+4]
+		y0, y1, y2, y3 := v[0]*f, v[1]*f, v[2]*f, v[3]*f
+		y[0], y[1], y[2], y[3] = y0, y1, y2, y3
+	}
+	for ; i < len(ys); i++ {
+		ys[i] = xs[i] * f
+	}
+}
+
+// dot64 is Σ a·b in float64 (four partial sums, combined in a fixed order).
+func dot64(as, bs []float32) float64 {
+	bs = bs[:len(as)]
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(as); i += 4 {
+		a, b := as[i:i+4:i+4], bs[i:i+4:i+4]
+		s0 += float64(a[0]) * float64(b[0])
+		s1 += float64(a[1]) * float64(b[1])
+		s2 += float64(a[2]) * float64(b[2])
+		s3 += float64(a[3]) * float64(b[3])
+	}
+	for ; i < len(as); i++ {
+		s0 += float64(as[i]) * float64(bs[i])
+	}
+	return (s0 + s1) + (s2 + s3)
+}

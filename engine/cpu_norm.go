@@ -430,20 +430,35 @@ func (c *CPU) CrossEntropy(loss, dlogits, logits, labels *Tensor) {
 			for _, v := range row {
 				mx = math.Max(mx, float64(v))
 			}
+			// One exp per element: e = exp(x−max) kept for the gradient,
+			// softmax = e/Σe (rows of up to 64 in a stack buffer; longer
+			// rows compute e again).
+			var buf [64]float64
 			var sum float64
-			for _, v := range row {
-				sum += math.Exp(float64(v) - mx)
+			for j, v := range row {
+				e := math.Exp(float64(v) - mx)
+				if j < len(buf) {
+					buf[j] = e
+				}
+				sum += e
 			}
 			lse := mx + math.Log(sum)
 			per[i] = lse - float64(row[ls[i]])
 			if ds != nil {
 				d := ds[i*k : (i+1)*k]
+				inv := invN / sum
 				for j, v := range row {
-					p := math.Exp(float64(v) - lse)
-					if j == int(ls[i]) {
-						p--
+					var e float64
+					if j < len(buf) {
+						e = buf[j]
+					} else {
+						e = math.Exp(float64(v) - mx)
 					}
-					d[j] = float32(p * invN)
+					p := e * inv
+					if j == int(ls[i]) {
+						p -= invN
+					}
+					d[j] = float32(p)
 				}
 			}
 		}
