@@ -29,7 +29,7 @@ package engine_test
 //     (element-wise or short sums: a few ulps);
 //   - linear, matmul:                                 1e-5; 1e-5
 //     (sums of ≤ 7 products; the weight gradients sum over the batch);
-//   - batchnorm:                                      1e-5; 1e-5
+//   - batchnorm, fused (batch norm + ReLU, add + ReLU): 1e-5; 1e-5
 //     (statistics over 45 elements, x̂ amplifies by 1/σ);
 //   - conv2d:                                         3e-5; 1e-5
 //     (sums of up to C·R·S = 147 products forward, dweight sums over
@@ -60,7 +60,7 @@ import (
 
 // torchFamilies are the fixture files make_fixtures.py writes.
 var torchFamilies = []string{"conv2d", "batchnorm", "activations", "pool", "linear",
-	"shape", "norm", "matmul", "loss", "optim"}
+	"shape", "norm", "matmul", "loss", "optim", "fused"}
 
 type torchTol struct{ atol, rtol float64 }
 
@@ -74,6 +74,7 @@ var torchTols = map[string]torchTol{
 	"linear":      {1e-5, 1e-5},
 	"matmul":      {1e-5, 1e-5},
 	"batchnorm":   {1e-5, 1e-5},
+	"fused":       {1e-5, 1e-5},
 	"conv2d":      {3e-5, 1e-5},
 }
 
@@ -82,6 +83,9 @@ var torchOps = map[string]func(r *torchRun){
 	"conv2d":              torchConv2d,
 	"batch_norm1d":        torchBatchNorm,
 	"batch_norm2d":        torchBatchNorm,
+	"batch_norm_relu1d":   torchBatchNormRelu,
+	"batch_norm_relu2d":   torchBatchNormRelu,
+	"add_relu":            torchAddRelu,
 	"relu":                torchActivation,
 	"sigmoid":             torchActivation,
 	"gelu":                torchActivation,
@@ -446,6 +450,47 @@ func torchBatchNorm(r *torchRun) {
 	r.check("dx", dx)
 	r.check("dweight", dg)
 	r.check("dbias", db)
+}
+
+// torchBatchNormRelu checks the fused batch norm + ReLU ops against
+// F.relu(F.batch_norm(...)).
+func torchBatchNormRelu(r *torchRun) {
+	c := r.c
+	eps, mom := float32(c.Float("eps")), float32(c.Float("momentum"))
+	x, gamma, beta := r.in("x"), r.in("weight"), r.in("bias")
+	rm, rv := r.in("running_mean"), r.in("running_var")
+	torchWant(r, x.Dim(1) == c.Int("num_features"), "num_features")
+	ch := x.Dim(1)
+	y, dx, dg, db := r.out("y"), r.out("dx"), r.out("dweight"), r.out("dbias")
+	dy := r.in("dy")
+	if c.Bool("training") {
+		sm, si := r.nans("save_mean", ch), r.nans("save_invstd", ch)
+		r.be.BatchNormReluTrain(y, sm, si, rm, rv, x, gamma, beta, mom, eps)
+		r.check("y", y)
+		r.check("running_mean_out", rm)
+		r.check("running_var_out", rv)
+		r.be.BatchNormReluBackward(dx, dg, db, dy, y, x, gamma, sm, si)
+	} else {
+		r.be.BatchNormReluEval(y, x, gamma, beta, rm, rv, eps)
+		r.check("y", y)
+		r.be.BatchNormReluEvalBackward(dx, dg, db, dy, y, x, gamma, rm, rv, eps)
+	}
+	r.check("dx", dx)
+	r.check("dweight", dg)
+	r.check("dbias", db)
+}
+
+// torchAddRelu checks AddRelu and its gradient (ReluBackward for both
+// operands) against F.relu(a + b).
+func torchAddRelu(r *torchRun) {
+	a, b, y := r.in("a"), r.in("b"), r.out("y")
+	r.be.AddRelu(y, a, b)
+	r.check("y", y)
+	dy, da, db := r.in("dy"), r.out("da"), r.out("db")
+	r.be.ReluBackward(da, dy, y)
+	r.be.ReluBackward(db, dy, y)
+	r.check("da", da)
+	r.check("db", db)
 }
 
 func torchActivation(r *torchRun) {
