@@ -157,6 +157,18 @@ type Backend interface {
 	// for both a and b is ReluBackward(d, dy, y).
 	AddRelu(y, a, b *Tensor)
 
+	// SqueezeExcite is the SE block in one op. With x (N,C,...) of S elements
+	// per plane: pooled (N·C) = the mean of each plane; hidden (N·D) =
+	// relu(pooled·w1ᵀ + b1) with w1 (D,C,...) (fc1, a 1x1 convolution); scale
+	// (N·C) = sigmoid(hidden·w2ᵀ + b2) with w2 (C,D,...) (fc2); y = x·scale +
+	// res, res (x's shape) a residual added as y is written, or nil. pooled,
+	// hidden and scale are saved for the backward pass; b1, b2 may be nil.
+	SqueezeExcite(y, pooled, hidden, scale, x, res, w1, b1, w2, b2 *Tensor)
+	// SqueezeExciteBackward is the gradient of SqueezeExcite: dx (through
+	// the scale and through the pooled mean; may be dy), dw1, db1, dw2, db2
+	// (each may be nil). The gradient of res is dy itself.
+	SqueezeExciteBackward(dx, dw1, db1, dw2, db2, dy, x, w1, w2, pooled, hidden, scale *Tensor)
+
 	// LayerNorm over the last dimension; saves mean and 1/std per row.
 	LayerNorm(y, saveMean, saveInvStd, x, gamma, beta *Tensor, eps float32)
 	LayerNormBackward(dx, dgamma, dbeta, dy, x, gamma, saveMean, saveInvStd *Tensor)

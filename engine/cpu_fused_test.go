@@ -113,3 +113,67 @@ func TestFusedErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestSqueezeExciteMatchesChain compares SqueezeExcite and its backward with
+// the chain of unfused ops the SE block ran before (adaptive pooling, 1x1
+// convolutions with bias, ReLU, sigmoid, channel scale, add; their
+// backward ops and an Axpy): the fused op pools and multiplies in float64,
+// so the two agree within float32 rounding, 1e-5 + 1e-5·|chain|.
+func TestSqueezeExciteMatchesChain(t *testing.T) {
+	be := engine.NewCPU(0)
+	a := newAlloc(t, be, 41)
+	const n, ch, h, w, d = 3, 32, 7, 5, 2
+	x, res := a.uniform(-2, 2, n, ch, h, w), a.rand(n, ch, h, w)
+	w1, b1, w2, b2 := a.rand(d, ch, 1, 1), a.rand(d), a.rand(ch, d, 1, 1), a.rand(ch)
+	dy := a.rand(n, ch, h, w)
+	one := engine.Conv2dParams{StrideH: 1, StrideW: 1}
+
+	pool, z1, h1, z2, s := a.zeros(n, ch, 1, 1), a.zeros(n, d, 1, 1), a.zeros(n, d, 1, 1), a.zeros(n, ch, 1, 1), a.zeros(n, ch, 1, 1)
+	scaled, y := a.like(x), a.like(x)
+	be.AdaptiveAvgPool2d(pool, x)
+	be.Conv2d(z1, pool, w1, b1, one)
+	be.Relu(h1, z1)
+	be.Conv2d(z2, h1, w2, b2, one)
+	be.Sigmoid(s, z2)
+	be.ChannelScale(scaled, x, s)
+	be.Add(y, scaled, res)
+	dout, ds, dz2, dh1, dz1, dpool := a.like(x), a.like(s), a.like(s), a.like(h1), a.like(h1), a.like(pool)
+	dw1, db1, dw2, db2, dpx := a.like(w1), a.like(b1), a.like(w2), a.like(b2), a.like(x)
+	be.ChannelScaleBackward(dout, ds, dy, x, s)
+	be.SigmoidBackward(dz2, ds, s)
+	be.Conv2dBackward(dh1, dw2, db2, dz2, h1, w2, one)
+	be.ReluBackward(dz1, dh1, h1)
+	be.Conv2dBackward(dpool, dw1, db1, dz1, pool, w1, one)
+	be.AdaptiveAvgPool2dBackward(dpx, dpool)
+	be.Axpy(dout, 1, dpx)
+
+	yF, pF, hF, sF := a.nans(n, ch, h, w), a.nans(n, ch), a.nans(n, d), a.nans(n, ch)
+	be.SqueezeExcite(yF, pF, hF, sF, x, res, w1, b1, w2, b2)
+	dxF, dw1F, db1F, dw2F, db2F := a.nans(n, ch, h, w), a.nans(d, ch, 1, 1), a.nans(d), a.nans(ch, d, 1, 1), a.nans(ch)
+	be.SqueezeExciteBackward(dxF, dw1F, db1F, dw2F, db2F, dy, x, w1, w2, pF, hF, sF)
+	// Without the residual, dx in dy's memory.
+	yN := a.nans(n, ch, h, w)
+	be.SqueezeExcite(yN, pF, hF, sF, x, nil, w1, b1, w2, b2)
+	dyIn := a.like(dy)
+	copy(engine.F32(dyIn), engine.F32(dy))
+	be.SqueezeExciteBackward(dyIn, nil, nil, nil, nil, dyIn, x, w1, w2, pF, hF, sF)
+	if err := be.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		what      string
+		want, got *engine.Tensor
+	}{
+		{"y", y, yF}, {"pooled", pool, pF}, {"hidden", h1, hF}, {"scale", s, sF}, {"y without residual", scaled, yN},
+		{"dx", dout, dxF}, {"dw1", dw1, dw1F}, {"db1", db1, db1F}, {"dw2", dw2, dw2F}, {"db2", db2, db2F},
+		{"dx in place", dout, dyIn},
+	} {
+		want, got := engine.F32(c.want), engine.F32(c.got)
+		for i := range want {
+			if d := math.Abs(float64(got[i]) - float64(want[i])); !(d <= 1e-5+1e-5*math.Abs(float64(want[i]))) {
+				t.Fatalf("%s[%d]: fused %g, chain %g", c.what, i, got[i], want[i])
+			}
+		}
+	}
+	t.Logf("squeeze excite: within 1e-5 + 1e-5·|chain| of the unfused chain")
+}

@@ -25,8 +25,9 @@ package engine_test
 //     eval, dropout, avg/adaptive pooling, permute, concat/split, mean, add,
 //     sumto, scale, mul, channel scale): ε 1e-2; tol 1e-3; rtol 1e-3 (the
 //     central difference is exact up to float32 rounding).
-//   - relu, maxpool, add relu, batchnorm relu eval (piecewise linear): ε
-//     1e-3; tol 1e-3; rtol 1e-3.
+//   - relu, maxpool, add relu, batchnorm relu eval, squeeze excite
+//     (piecewise linear or smooth through a ReLU): ε 1e-3; tol 1e-3;
+//     rtol 1e-3.
 //   - sigmoid, gelu, softmax, cross entropy: ε 1e-3; tol 1e-3; rtol 1e-3.
 //   - batchnorm train, batchnorm relu train, layernorm: ε 1e-3; tol 3e-3;
 //     rtol 3e-3 (batchnorm relu skips kinks as relu does).
@@ -430,6 +431,32 @@ func addReluGrad(g *gradBuilder) (func(), func()) {
 	}
 }
 
+// seGrad checks SqueezeExcite (with or without the residual) through
+// SqueezeExciteBackward; the residual's gradient is dy.
+func seGrad(n, ch, h, w, d int, withRes bool) func(*gradBuilder) (func(), func()) {
+	return func(g *gradBuilder) (func(), func()) {
+		x := g.uniform(-2, 2, n, ch, h, w)
+		w1, b1 := g.rand(d, ch, 1, 1), g.rand(d)
+		w2, b2 := g.rand(ch, d, 1, 1), g.rand(ch)
+		dx, dw1, db1 := g.input("x", x), g.input("w1", w1), g.input("b1", b1)
+		dw2, db2 := g.input("w2", w2), g.input("b2", b2)
+		var res, dres *engine.Tensor
+		if withRes {
+			res = g.rand(n, ch, h, w)
+			dres = g.input("res", res)
+		}
+		y, pooled, hidden, scale := g.like(x), g.zeros(n, ch), g.zeros(n, d), g.zeros(n, ch)
+		dy := g.output(y)
+		return func() { g.be.SqueezeExcite(y, pooled, hidden, scale, x, res, w1, b1, w2, b2) },
+			func() {
+				g.be.SqueezeExciteBackward(dx, dw1, db1, dw2, db2, dy, x, w1, w2, pooled, hidden, scale)
+				if dres != nil {
+					g.be.Copy(dres, dy)
+				}
+			}
+	}
+}
+
 func layerNormGrad(xshape []int, affine bool) func(*gradBuilder) (func(), func()) {
 	return func(g *gradBuilder) (func(), func()) {
 		d := xshape[len(xshape)-1]
@@ -663,6 +690,9 @@ func gradCases() []gradCase {
 		kinkNormCase("batchnorm_relu/train_4d", batchNormReluGrad([]int{3, 2, 3, 4})),
 		kinkCase("batchnorm_relu/eval_4d", batchNormReluEvalGrad([]int{2, 3, 3, 2})),
 		kinkCase("add_relu/3x4x5", addReluGrad),
+
+		kinkCase("squeeze_excite/residual", seGrad(2, 6, 3, 4, 3, true)),
+		kinkCase("squeeze_excite/no_residual_1x1", seGrad(3, 4, 1, 1, 2, false)),
 
 		normCase("layernorm/2d", layerNormGrad([]int{4, 7}, true)),
 		normCase("layernorm/3d", layerNormGrad([]int{2, 3, 5}, true)),

@@ -103,6 +103,12 @@ func (r *Recorder) BatchNormReluEvalBackward(dx, dgamma, dbeta, dy, y, x, gamma,
 	r.use(dx, dgamma, dbeta, dy, y, x, gamma, runMean, runVar)
 }
 func (r *Recorder) AddRelu(y, a, b *Tensor) { r.use(y, a, b) }
+func (r *Recorder) SqueezeExcite(y, pooled, hidden, scale, x, res, w1, b1, w2, b2 *Tensor) {
+	r.use(y, pooled, hidden, scale, x, res, w1, b1, w2, b2)
+}
+func (r *Recorder) SqueezeExciteBackward(dx, dw1, db1, dw2, db2, dy, x, w1, w2, pooled, hidden, scale *Tensor) {
+	r.use(dx, dw1, db1, dw2, db2, dy, x, w1, w2, pooled, hidden, scale)
+}
 func (r *Recorder) LayerNorm(y, saveMean, saveInvStd, x, gamma, beta *Tensor, _ float32) {
 	r.use(y, saveMean, saveInvStd, x, gamma, beta)
 }

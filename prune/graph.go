@@ -232,6 +232,27 @@ func (tr *tracer) AddRelu(y, a, b *engine.Tensor) {
 	tr.sum(y, a, b)
 }
 
+// SqueezeExcite couples channels as its parts do: fc1's input axis and
+// fc2's output axis and bias lie in x's space (the channel scale joins it
+// with fc2's output), fc1's output axis and bias and fc2's input axis in a
+// new hidden space, and the residual add joins x's space with res's.
+func (tr *tracer) SqueezeExcite(y, pooled, hidden, scale, x, res, w1, b1, w2, b2 *engine.Tensor) {
+	tr.CPU.SqueezeExcite(y, pooled, hidden, scale, x, res, w1, b1, w2, b2)
+	in := tr.of(x)
+	tr.attach(in, w1, 1)
+	h := tr.newSpace(w1.Dim(0))
+	tr.attach(h, w1, 0)
+	tr.attach(h, b1, 0)
+	tr.attach(h, w2, 1)
+	tr.attach(in, w2, 0)
+	tr.attach(in, b2, 0)
+	if res == nil {
+		tr.set(y, in)
+		return
+	}
+	tr.set(y, tr.union(in, tr.of(res)))
+}
+
 func (tr *tracer) Add(y, a, b *engine.Tensor) {
 	tr.CPU.Add(y, a, b)
 	tr.sum(y, a, b)

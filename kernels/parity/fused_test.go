@@ -123,3 +123,66 @@ func TestAddReluParity(t *testing.T) {
 	e.c.AddRelu(big.c, big.c, r.c)
 	e.sameError("add relu broadcast")
 }
+
+// TestSqueezeExciteParity covers fused.cu's SE kernels: planes of one
+// element to the SE-ResNet's 28x28, hidden layers of 1 to 32, with and
+// without the residual and biases, dx in dy's memory.
+func TestSqueezeExciteParity(t *testing.T) {
+	e := newEnv(t, 23)
+	for _, tc := range []struct {
+		n, c, h, w, d int
+		res, bias     bool
+	}{
+		{4, 64, 28, 28, 4, true, true},   // SE-ResNet stage 1 (batch 4)
+		{8, 512, 4, 4, 32, true, true},   // stage 4
+		{3, 5, 7, 3, 1, false, true},     // odd plane, one hidden unit
+		{2, 33, 1, 1, 2, true, false},    // planes of one element, no biases
+		{5, 300, 2, 3, 19, false, false}, // channels over one block of 256
+	} {
+		shape := []int{tc.n, tc.c, tc.h, tc.w}
+		name := fmt.Sprint(shape, " d=", tc.d, " res=", tc.res, " bias=", tc.bias)
+		x := e.rand("x", 2, shape...)
+		w1, w2 := e.rand("w1", 0.5, tc.d, tc.c, 1, 1), e.rand("w2", 0.5, tc.c, tc.d, 1, 1)
+		b1, b2 := e.rand("b1", 0.5, tc.d), e.rand("b2", 0.5, tc.c)
+		b1g, b1c := normOpt(b1, tc.bias)
+		b2g, b2c := normOpt(b2, tc.bias)
+		res := e.rand("res", 1, shape...)
+		rg, rc := normOpt(res, tc.res)
+		y, pooled := e.out("y", shape...), e.out("pooled", tc.n, tc.c)
+		hidden, scale := e.out("hidden", tc.n, tc.d), e.out("scale", tc.n, tc.c)
+		e.g.SqueezeExcite(y.g, pooled.g, hidden.g, scale.g, x.g, rg, w1.g, b1g, w2.g, b2g)
+		e.c.SqueezeExcite(y.c, pooled.c, hidden.c, scale.c, x.c, rc, w1.c, b1c, w2.c, b2c)
+		e.check("squeeze excite pooled "+name, pooled, normFwdTol, normFwdEps)
+		e.check("squeeze excite hidden "+name, hidden, normFwdTol, normFwdEps)
+		e.check("squeeze excite scale "+name, scale, normFwdTol, normFwdEps)
+		e.check("squeeze excite y "+name, y, normFwdTol, normFwdEps)
+
+		// Backward from the CPU's saved tensors on both engines.
+		pIn, hIn, sIn := normFromCPU(e, "pooled", pooled), normFromCPU(e, "hidden", hidden), normFromCPU(e, "scale", scale)
+		dy := e.rand("dy", 1, shape...)
+		dx := e.out("dx", shape...)
+		dw1, dw2 := e.out("dw1", tc.d, tc.c, 1, 1), e.out("dw2", tc.c, tc.d, 1, 1)
+		db1, db2 := e.out("db1", tc.d), e.out("db2", tc.c)
+		db1g, db1c := normOpt(db1, tc.bias)
+		db2g, db2c := normOpt(db2, tc.bias)
+		e.g.SqueezeExciteBackward(dx.g, dw1.g, db1g, dw2.g, db2g, dy.g, x.g, w1.g, w2.g, pIn.g, hIn.g, sIn.g)
+		e.c.SqueezeExciteBackward(dx.c, dw1.c, db1c, dw2.c, db2c, dy.c, x.c, w1.c, w2.c, pIn.c, hIn.c, sIn.c)
+		e.check("squeeze excite backward dx "+name, dx, normBwdTol, normBwdEps)
+		e.check("squeeze excite backward dw1 "+name, dw1, normBwdTol, normBwdEps)
+		e.check("squeeze excite backward dw2 "+name, dw2, normBwdTol, normBwdEps)
+		if tc.bias {
+			e.check("squeeze excite backward db1 "+name, db1, normBwdTol, normBwdEps)
+			e.check("squeeze excite backward db2 "+name, db2, normBwdTol, normBwdEps)
+		}
+		dyIn := normFromCPU(e, "dy in place", dy)
+		e.g.SqueezeExciteBackward(dyIn.g, nil, nil, nil, nil, dyIn.g, x.g, w1.g, w2.g, pIn.g, hIn.g, sIn.g)
+		e.c.SqueezeExciteBackward(dyIn.c, nil, nil, nil, nil, dyIn.c, x.c, w1.c, w2.c, pIn.c, hIn.c, sIn.c)
+		e.check("squeeze excite backward dx in place "+name, dyIn, normBwdTol, normBwdEps)
+	}
+	x := e.rand("x", 1, 2, 4, 3, 3)
+	w := e.rand("w", 1, 3, 4)
+	p, h := e.out("p", 2, 4), e.out("h", 2, 2)
+	e.g.SqueezeExcite(x.g, p.g, h.g, p.g, x.g, nil, w.g, nil, w.g, nil)
+	e.c.SqueezeExcite(x.c, p.c, h.c, p.c, x.c, nil, w.c, nil, w.c, nil)
+	e.sameError("squeeze excite with mismatched weights")
+}
