@@ -86,6 +86,7 @@ var torchOps = map[string]func(r *torchRun){
 	"batch_norm_relu1d":   torchBatchNormRelu,
 	"batch_norm_relu2d":   torchBatchNormRelu,
 	"add_relu":            torchAddRelu,
+	"squeeze_excite":      torchSqueezeExcite,
 	"relu":                torchActivation,
 	"sigmoid":             torchActivation,
 	"gelu":                torchActivation,
@@ -491,6 +492,34 @@ func torchAddRelu(r *torchRun) {
 	r.be.ReluBackward(db, dy, y)
 	r.check("da", da)
 	r.check("db", db)
+}
+
+// torchSqueezeExcite checks SqueezeExcite against the seed's SE block
+// (adaptive pooling, 1x1 convolutions, relu, sigmoid, multiply, + res).
+func torchSqueezeExcite(r *torchRun) {
+	x, w1, b1, w2, b2 := r.in("x"), r.in("w1"), r.in("b1"), r.in("w2"), r.in("b2")
+	n, ch, d := x.Dim(0), x.Dim(1), r.c.Int("hidden")
+	var res *engine.Tensor
+	if r.c.Bool("residual") {
+		res = r.in("res")
+	}
+	y := r.out("y")
+	pooled, hidden, scale := r.nans("pooled", n, ch), r.nans("hidden", n, d), r.nans("scale", n, ch)
+	r.be.SqueezeExcite(y, pooled, hidden, scale, x, res, w1, b1, w2, b2)
+	r.check("y", y)
+	dy := r.in("dy")
+	dx, dw1, db1, dw2, db2 := r.out("dx"), r.out("dw1"), r.out("db1"), r.out("dw2"), r.out("db2")
+	r.be.SqueezeExciteBackward(dx, dw1, db1, dw2, db2, dy, x, w1, w2, pooled, hidden, scale)
+	r.check("dx", dx)
+	r.check("dw1", dw1)
+	r.check("db1", db1)
+	r.check("dw2", dw2)
+	r.check("db2", db2)
+	if res != nil {
+		dres := r.out("dres")
+		r.be.Copy(dres, dy) // the residual's gradient is dy
+		r.check("dres", dres)
+	}
 }
 
 func torchActivation(r *torchRun) {

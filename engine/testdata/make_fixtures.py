@@ -192,6 +192,25 @@ def fused():
             c.output("running_var_out", rv)
         c.backward(y, [("x", x), ("weight", wt), ("bias", b)])
         c.done()
+    # The SE block as the seed writes it: y = x·sigmoid(fc2(relu(fc1(avgpool(x))))) + res.
+    for name, res in [("squeeze_excite", True), ("squeeze_excite_no_residual", False)]:
+        c = fam.case(name, "squeeze_excite", hidden=3, residual=res)
+        x = c.input("x", (2, 8, 5, 4))
+        w1 = c.input("w1", (3, 8, 1, 1))
+        b1 = c.input("b1", (3,))
+        w2 = c.input("w2", (8, 3, 1, 1))
+        b2 = c.input("b2", (8,))
+        w = F.adaptive_avg_pool2d(x, 1)
+        w = torch.sigmoid(F.conv2d(F.relu(F.conv2d(w, w1, b1)), w2, b2))
+        y = x * w
+        wrt = [("x", x), ("w1", w1), ("b1", b1), ("w2", w2), ("b2", b2)]
+        if res:
+            r = c.input("res", (2, 8, 5, 4))
+            y = y + r
+            wrt.append(("res", r))
+        c.output("y", y)
+        c.backward(y, wrt)
+        c.done()
     c = fam.case("add_relu", "add_relu")
     a = c.input("a", (2, 3, 5, 7))
     b = c.input("b", (2, 3, 5, 7))
