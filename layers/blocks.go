@@ -120,12 +120,14 @@ type PreActSEBlock struct {
 	fc1, fc2       *Conv2d
 	reluSE         *ReLU
 	sig            *Sigmoid
-	scaled, y      *engine.Tensor
+	y              *engine.Tensor
 	dout, dpre, dx *engine.Tensor
-	dw             *engine.Tensor
-	out, wv        *engine.Tensor
-	x              *engine.Tensor
-	outShape       []int
+	// The SE op's saved tensors: plane means, fc1's ReLU output and the
+	// sigmoid's scale, per sample.
+	pooled, hidden, scale *engine.Tensor
+	out                   *engine.Tensor
+	x                     *engine.Tensor
+	outShape              []int
 }
 
 // NewPreActSEBlock declares a block reading per-sample input in (C,H,W):
@@ -157,10 +159,14 @@ func NewPreActSEBlock(b *Builder, prefix string, in []int, inner, out, hidden, s
 	l.fc2 = NewConv2d(b, prefix+"fc2", l.fc1.OutShape(), out, 1, 1, 0, true)
 	l.sig = NewSigmoid(b, prefix+"fc2.sigmoid", l.fc2.OutShape())
 	b.Functional(l.relu1, l.relu2, l.pool, l.reluSE, l.sig) // F.relu, F.avg_pool2d, F.sigmoid
-	l.scaled = b.Act(prefix+"scaled", l.outShape...)
+	// The squeeze, fc1, ReLU, fc2, sigmoid, scale and residual add run as one
+	// engine op (SqueezeExcite) on fc1's and fc2's parameters; the modules
+	// stay declared for their names, parameters and summary rows.
+	l.pooled = b.Act(prefix+"se.pooled", out)
+	l.hidden = b.Act(prefix+"se.hidden", hidden)
+	l.scale = b.Act(prefix+"se.scale", out)
 	l.y = b.Act(prefix+"out", l.outShape...)
 	l.dout = b.Act(prefix+"dout", l.outShape...)
-	l.dw = b.Act(prefix+"dse", l.fc2.OutShape()...)
 	l.dpre = b.Act(prefix+"dpre", in...)
 	l.dx = b.Act(prefix+"dx", in...)
 	b.Record(l, "PreActBlock", l.outShape, 0)
@@ -180,25 +186,16 @@ func (l *PreActSEBlock) Forward(ctx *Ctx, x *engine.Tensor) *engine.Tensor {
 	}
 	h := l.conv1.Forward(ctx, pre)
 	l.out = l.conv2.Forward(ctx, l.relu2.Forward(ctx, l.bn2.Forward(ctx, h)))
-	w := l.pool.Forward(ctx, l.out)
-	w = l.reluSE.Forward(ctx, l.fc1.Forward(ctx, w))
-	l.wv = l.sig.Forward(ctx, l.fc2.Forward(ctx, w))
-	ctx.B.ChannelScale(l.scaled, l.out, l.wv)
-	ctx.B.Add(l.y, l.scaled, short)
+	ctx.B.SqueezeExcite(l.y, l.pooled, l.hidden, l.scale, l.out, short, l.fc1.W, l.fc1.B, l.fc2.W, l.fc2.B)
 	return l.y
 }
 
 // Backward returns dx through both paths.
 func (l *PreActSEBlock) Backward(ctx *Ctx, dy *engine.Tensor) *engine.Tensor {
-	// y = out·w + shortcut.
-	ctx.B.ChannelScaleBackward(l.dout, l.dw, dy, l.out, l.wv)
-	d := l.sig.Backward(ctx, l.dw)
-	d = l.fc2.Backward(ctx, d)
-	d = l.reluSE.Backward(ctx, d)
-	d = l.fc1.Backward(ctx, d)
-	dpool := l.pool.Backward(ctx, d)
-	ctx.B.Axpy(l.dout, 1, dpool)
-	d = l.conv2.Backward(ctx, l.dout)
+	// y = out·w + shortcut: the shortcut's gradient is dy.
+	ctx.B.SqueezeExciteBackward(l.dout, l.fc1.DW, l.fc1.DB, l.fc2.DW, l.fc2.DB, dy, l.out, l.fc1.W, l.fc2.W,
+		l.pooled, l.hidden, l.scale)
+	d := l.conv2.Backward(ctx, l.dout)
 	d = l.bn2.Backward(ctx, l.relu2.Backward(ctx, d))
 	dpreMain := l.conv1.Backward(ctx, d)
 	if l.shortcut != nil {
