@@ -57,7 +57,10 @@ func (c *CPU) AddRelu(y, a, b *Tensor) {
 // addRelu is AddRelu's loop over one run.
 func addRelu(ys, as, bs []float32) {
 	as, bs = as[:len(ys)], bs[:len(ys)]
-	i := 0
+	i := vec8(len(ys))
+	if i > 0 {
+		addReluAVX2(&ys[0], &as[0], &bs[0], i, 1)
+	}
 	for ; i+4 <= len(ys); i += 4 {
 		a, b, y := as[i:i+4:i+4], bs[i:i+4:i+4], ys[i:i+4:i+4]
 		s0, s1, s2, s3 := a[0]+b[0], a[1]+b[1], a[2]+b[2], a[3]+b[3]
