@@ -234,7 +234,13 @@ func lin3(dxs, dys, xs, ys []float32, a, b, c float64) {
 // reluRun writes ys = max(xs, 0) (NaN gives 0). ys may be xs.
 func reluRun(ys, xs []float32) {
 	xs = xs[:len(ys)]
-	i := 0
+	i := vec8(len(ys))
+	if i > 0 {
+		// max(x·1 + 0, 0) is max(x, 0) bit for bit: x·1 is x (subnormals
+		// included: Go never sets flush-to-zero), x + 0 only turns −0 into
+		// +0, and NaN gives 0 either way.
+		affineAVX2(&ys[0], &xs[0], i, 1, 0, 1)
+	}
 	for ; i+4 <= len(ys); i += 4 {
 		v, y := xs[i:i+4:i+4], ys[i:i+4:i+4]
 		y0, y1, y2, y3 := relu32(v[0]), relu32(v[1]), relu32(v[2]), relu32(v[3])

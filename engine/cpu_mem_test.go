@@ -75,6 +75,14 @@ func TestMemLoops(t *testing.T) {
 				}
 			}
 			same("add/addRelu", n, got, want)
+			reluRun(got, x)
+			for i, v := range x {
+				want[i] = v
+				if !(v > 0) {
+					want[i] = 0
+				}
+			}
+			same("relu", n, got, want)
 		}
 		// Sums (without the NaN).
 		if n > 5 {

@@ -52,16 +52,20 @@ func (c *CPU) bnTrain(op string, relu bool, y, saveMean, saveInvStd, runMean, ru
 	xs, ys := F32(x), F32(y)
 	sm, si := F32(saveMean), F32(saveInvStd)
 	rm, rv, gs, bs := f32OrNil(runMean), f32OrNil(runVar), f32OrNil(gamma), f32OrNil(beta)
-	c.w.For(ch, grainFor(m, ewGrain), func(lo, hi int) {
-		for k := lo; k < hi; k++ {
-			shift := float64(xs[k*s])
-			var s1, s2 float64
-			for i := 0; i < n; i++ {
+	c.w.For(ch, bnGrain(n, s), func(lo, hi int) {
+		acc := make([]float64, 2*(hi-lo))
+		s1s, s2s := acc[:hi-lo], acc[hi-lo:]
+		for i := 0; i < n; i++ {
+			for k := lo; k < hi; k++ {
 				base := (i*ch + k) * s
-				a1, a2 := sumShifted(xs[base:base+s], shift)
-				s1 += a1
-				s2 += a2
+				a1, a2 := sumShifted(xs[base:base+s], float64(xs[k*s]))
+				s1s[k-lo] += a1
+				s2s[k-lo] += a2
 			}
+		}
+		coef := make([]float32, 2*(hi-lo))
+		for k := lo; k < hi; k++ {
+			shift, s1, s2 := float64(xs[k*s]), s1s[k-lo], s2s[k-lo]
 			dm := s1 / float64(m)
 			mean := shift + dm
 			sq := max(s2-s1*dm, 0) // Σ(x−μ)²
@@ -74,12 +78,8 @@ func (c *CPU) bnTrain(op string, relu bool, y, saveMean, saveInvStd, runMean, ru
 			if bs != nil {
 				b = float64(bs[k])
 			}
-			a := float32(g * inv)
-			off := float32(b - mean*g*inv)
-			for i := 0; i < n; i++ {
-				base := (i*ch + k) * s
-				affine(ys[base:base+s], xs[base:base+s], a, off, relu)
-			}
+			coef[2*(k-lo)] = float32(g * inv)
+			coef[2*(k-lo)+1] = float32(b - mean*g*inv)
 			if rm != nil {
 				rm[k] = (1-momentum)*rm[k] + momentum*float32(mean)
 			}
@@ -87,6 +87,7 @@ func (c *CPU) bnTrain(op string, relu bool, y, saveMean, saveInvStd, runMean, ru
 				rv[k] = (1-momentum)*rv[k] + momentum*float32(sq/float64(m-1))
 			}
 		}
+		bnApply(ys, xs, coef, n, ch, s, lo, hi, relu)
 	})
 }
 
@@ -101,7 +102,8 @@ func (c *CPU) bnEval(op string, relu bool, y, x, gamma, beta, runMean, runVar *T
 	}
 	xs, ys, rm, rv := F32(x), F32(y), F32(runMean), F32(runVar)
 	gs, bs := f32OrNil(gamma), f32OrNil(beta)
-	c.w.For(ch, grainFor(n*s, ewGrain), func(lo, hi int) {
+	c.w.For(ch, bnGrain(n, s), func(lo, hi int) {
+		coef := make([]float32, 2*(hi-lo))
 		for k := lo; k < hi; k++ {
 			inv := 1 / math.Sqrt(float64(rv[k])+float64(eps))
 			g, b := 1.0, 0.0
@@ -111,14 +113,32 @@ func (c *CPU) bnEval(op string, relu bool, y, x, gamma, beta, runMean, runVar *T
 			if bs != nil {
 				b = float64(bs[k])
 			}
-			a := float32(g * inv)
-			off := float32(b - float64(rm[k])*g*inv)
-			for i := 0; i < n; i++ {
-				base := (i*ch + k) * s
-				affine(ys[base:base+s], xs[base:base+s], a, off, relu)
-			}
+			coef[2*(k-lo)] = float32(g * inv)
+			coef[2*(k-lo)+1] = float32(b - float64(rm[k])*g*inv)
 		}
+		bnApply(ys, xs, coef, n, ch, s, lo, hi, relu)
 	})
+}
+
+// bnGrain is the number of channels a batch-norm chunk takes: about 512 KB
+// of the tensor (so its second pass finds the chunk in the core's cache),
+// at least one channel. The chunks walk their channels row by row (i outer,
+// k inner), so a chunk of several channels reads runs of several planes.
+// Each channel's sums run over i in order whatever the chunk: results do
+// not depend on the grain.
+func bnGrain(n, s int) int {
+	return max(1, (1<<17)/max(1, n*s))
+}
+
+// bnApply writes y = x·a + off (then ReLU when relu is set) over channels
+// [lo, hi) with coef[2(k−lo)] = a, coef[2(k−lo)+1] = off, row by row.
+func bnApply(ys, xs, coef []float32, n, ch, s, lo, hi int, relu bool) {
+	for i := 0; i < n; i++ {
+		for k := lo; k < hi; k++ {
+			base := (i*ch + k) * s
+			affine(ys[base:base+s], xs[base:base+s], coef[2*(k-lo)], coef[2*(k-lo)+1], relu)
+		}
+	}
 }
 
 // bnBackward is BatchNormBackward; a non-nil y (the output of bnTrain with
@@ -137,21 +157,26 @@ func (c *CPU) bnBackward(op string, dx, dgamma, dbeta, dy, y, x, gamma, saveMean
 	xs, dys, sm, si := F32(x), F32(dy), F32(saveMean), F32(saveInvStd)
 	dxs, dgs, dbs, gs, ym := f32OrNil(dx), f32OrNil(dgamma), f32OrNil(dbeta), f32OrNil(gamma), f32OrNil(y)
 	m := float64(n * s)
-	c.w.For(ch, grainFor(n*s, ewGrain), func(lo, hi int) {
-		for k := lo; k < hi; k++ {
-			mean, inv := float64(sm[k]), float64(si[k])
-			var sdy, sdyx float64
-			for i := 0; i < n; i++ {
+	c.w.For(ch, bnGrain(n, s), func(lo, hi int) {
+		acc := make([]float64, 5*(hi-lo))
+		s1s, s2s, ca, cb, cc3 := acc[:hi-lo], acc[hi-lo:2*(hi-lo)], acc[2*(hi-lo):3*(hi-lo)],
+			acc[3*(hi-lo):4*(hi-lo)], acc[4*(hi-lo):]
+		for i := 0; i < n; i++ {
+			for k := lo; k < hi; k++ {
 				base := (i*ch + k) * s
 				var a1, a2 float64
 				if ym != nil {
-					a1, a2 = dotSumsMasked(dys[base:base+s], xs[base:base+s], ym[base:base+s], mean)
+					a1, a2 = dotSumsMasked(dys[base:base+s], xs[base:base+s], ym[base:base+s], float64(sm[k]))
 				} else {
-					a1, a2 = dotSums(dys[base:base+s], xs[base:base+s], mean)
+					a1, a2 = dotSums(dys[base:base+s], xs[base:base+s], float64(sm[k]))
 				}
-				sdy += a1
-				sdyx += a2
+				s1s[k-lo] += a1
+				s2s[k-lo] += a2
 			}
+		}
+		for k := lo; k < hi; k++ {
+			mean, inv := float64(sm[k]), float64(si[k])
+			sdy, sdyx := s1s[k-lo], s2s[k-lo]
 			sdyx *= inv
 			if dgs != nil {
 				dgs[k] = float32(sdyx)
@@ -168,10 +193,16 @@ func (c *CPU) bnBackward(op string, dx, dgamma, dbeta, dy, y, x, gamma, saveMean
 			}
 			a := g * inv
 			b := -a * inv * sdyx / m
-			cc := -a*sdy/m - b*mean
-			for i := 0; i < n; i++ {
+			ca[k-lo], cb[k-lo], cc3[k-lo] = a, b, -a*sdy/m-b*mean
+		}
+		if dxs == nil {
+			return
+		}
+		for i := 0; i < n; i++ {
+			for k := lo; k < hi; k++ {
 				base := (i*ch + k) * s
-				lin3(dxs[base:base+s], dys[base:base+s], xs[base:base+s], maskOrNil(ym, base, s), a, b, cc)
+				lin3(dxs[base:base+s], dys[base:base+s], xs[base:base+s], maskOrNil(ym, base, s),
+					ca[k-lo], cb[k-lo], cc3[k-lo])
 			}
 		}
 	})
