@@ -105,15 +105,24 @@ func normVec4(s int, ts ...*engine.Tensor) bool {
 
 // normBNApply queues y = x·a[k] + off[k] with coef the float2 (a, off) per
 // channel on the device.
-func (b *Backend) normBNApply(op string, y, x *engine.Tensor, coef devptr, ch, s int) {
+// relu applies max(·, 0) to y (the fused BatchNormRelu ops).
+func (b *Backend) normBNApply(op string, y, x *engine.Tensor, coef devptr, ch, s int, relu bool) {
 	total := x.Len()
 	if normVec4(s, x, y) {
 		b.launch(op, "norm_bn_apply4", b.normGrid(total/4, 2), d1(normThreads), 0,
-			ptr(x), ptr(y), dp(coef), i32(total), i32(ch), i32(s))
+			ptr(x), ptr(y), dp(coef), i32(total), i32(ch), i32(s), i32(boolInt(relu)))
 		return
 	}
 	b.launch(op, "norm_bn_apply", b.normGrid(total, 4), d1(normThreads), 0,
-		ptr(x), ptr(y), dp(coef), i32(total), i32(ch), i32(s))
+		ptr(x), ptr(y), dp(coef), i32(total), i32(ch), i32(s), i32(boolInt(relu)))
+}
+
+// boolInt is 1 for true, 0 for false (a kernel's int flag).
+func boolInt(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
 }
 
 // BatchNormTrain normalises x (N,C,...) per channel with the batch statistics
@@ -122,7 +131,16 @@ func (b *Backend) normBNApply(op string, y, x *engine.Tensor, coef devptr, ch, s
 // gamma, beta, runMean and runVar may be nil, as on the CPU; so may saveMean
 // and saveInvStd here.
 func (b *Backend) BatchNormTrain(y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta *engine.Tensor, momentum, eps float32) {
-	const op = "batchnorm"
+	b.bnTrain("batchnorm", false, y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta, momentum, eps)
+}
+
+// BatchNormReluTrain is BatchNormTrain with max(·, 0) applied as y is
+// written (the same kernels, their relu flag set).
+func (b *Backend) BatchNormReluTrain(y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta *engine.Tensor, momentum, eps float32) {
+	b.bnTrain("batchnorm relu", true, y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta, momentum, eps)
+}
+
+func (b *Backend) bnTrain(op string, relu bool, y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta *engine.Tensor, momentum, eps float32) {
 	if !b.ok(op, y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta) || !b.normNeed(op, y, x) ||
 		!b.sameShape(op, y, x) {
 		return
@@ -149,7 +167,7 @@ func (b *Backend) BatchNormTrain(y, saveMean, saveInvStd, runMean, runVar, x, ga
 	}
 	b.launch(op, "norm_bn_stats", dim3{ch, p, 1}, d1(normThreads), 0,
 		ptr(x), ptr(y), ptr(saveMean), ptr(saveInvStd), ptr(runMean), ptr(runVar), ptr(gamma), ptr(beta), dp(part),
-		i32(n), i32(ch), i32(s), i32(p), f32(momentum), f32(eps))
+		i32(n), i32(ch), i32(s), i32(p), f32(momentum), f32(eps), i32(boolInt(relu)))
 	if p == 1 {
 		return
 	}
@@ -157,12 +175,20 @@ func (b *Backend) BatchNormTrain(y, saveMean, saveInvStd, runMean, runVar, x, ga
 	b.launch(op, "norm_bn_stats_finalize", d1(blocks(ch, normThreads)), d1(normThreads), 0,
 		dp(part), dp(coef), ptr(saveMean), ptr(saveInvStd), ptr(runMean), ptr(runVar), ptr(gamma), ptr(beta), ptr(x),
 		i32(n), i32(ch), i32(s), i32(p), f32(momentum), f32(eps))
-	b.normBNApply(op, y, x, coef, ch, s)
+	b.normBNApply(op, y, x, coef, ch, s, relu)
 }
 
 // BatchNormEval normalises with the running statistics.
 func (b *Backend) BatchNormEval(y, x, gamma, beta, runMean, runVar *engine.Tensor, eps float32) {
-	const op = "batchnorm eval"
+	b.bnEval("batchnorm eval", false, y, x, gamma, beta, runMean, runVar, eps)
+}
+
+// BatchNormReluEval is BatchNormEval with max(·, 0) applied as y is written.
+func (b *Backend) BatchNormReluEval(y, x, gamma, beta, runMean, runVar *engine.Tensor, eps float32) {
+	b.bnEval("batchnorm relu eval", true, y, x, gamma, beta, runMean, runVar, eps)
+}
+
+func (b *Backend) bnEval(op string, relu bool, y, x, gamma, beta, runMean, runVar *engine.Tensor, eps float32) {
 	if !b.ok(op, y, x, gamma, beta, runMean, runVar) || !b.normNeed(op, y, x, runMean, runVar) ||
 		!b.sameShape(op, y, x) {
 		return
@@ -177,7 +203,7 @@ func (b *Backend) BatchNormEval(y, x, gamma, beta, runMean, runVar *engine.Tenso
 	}
 	b.launch(op, "norm_bn_eval_coef", d1(blocks(ch, normThreads)), d1(normThreads), 0,
 		dp(coef), ptr(gamma), ptr(beta), ptr(runMean), ptr(runVar), i32(ch), f32(eps))
-	b.normBNApply(op, y, x, coef, ch, s)
+	b.normBNApply(op, y, x, coef, ch, s, relu)
 }
 
 // BatchNormBackward is the gradient of BatchNormTrain: dβ = Σdy, dγ = Σdy·x̂,
@@ -192,7 +218,44 @@ func (b *Backend) BatchNormBackward(dx, dgamma, dbeta, dy, x, gamma, saveMean, s
 	if !ok {
 		return
 	}
-	b.normBNBackward(op, dx, dgamma, dbeta, dy, x, gamma, saveMean, saveInvStd, n, ch, s, false, 0)
+	b.normBNBackward(op, dx, dgamma, dbeta, dy, nil, x, gamma, saveMean, saveInvStd, n, ch, s, false, 0)
+}
+
+// BatchNormReluBackward is BatchNormBackward of dy·[y>0]: the kernels read
+// dy through the mask of y, the fused forward op's output.
+func (b *Backend) BatchNormReluBackward(dx, dgamma, dbeta, dy, y, x, gamma, saveMean, saveInvStd *engine.Tensor) {
+	const op = "batchnorm relu backward"
+	if y == nil {
+		b.fail(op, "needs the forward output y (its zeros mask dy)")
+		return
+	}
+	if !b.ok(op, dx, dgamma, dbeta, dy, y, x, gamma, saveMean, saveInvStd) ||
+		!b.normNeed(op, dy, y, x, saveMean, saveInvStd) || !b.sameShape(op, dy, x, dx, y) {
+		return
+	}
+	n, ch, s, ok := b.normBNGeom(op, x, dgamma, dbeta, gamma, saveMean, saveInvStd)
+	if !ok {
+		return
+	}
+	b.normBNBackward(op, dx, dgamma, dbeta, dy, y, x, gamma, saveMean, saveInvStd, n, ch, s, false, 0)
+}
+
+// BatchNormReluEvalBackward is BatchNormEvalBackward of dy·[y>0].
+func (b *Backend) BatchNormReluEvalBackward(dx, dgamma, dbeta, dy, y, x, gamma, runMean, runVar *engine.Tensor, eps float32) {
+	const op = "batchnorm relu eval backward"
+	if y == nil {
+		b.fail(op, "needs the forward output y (its zeros mask dy)")
+		return
+	}
+	if !b.ok(op, dx, dgamma, dbeta, dy, y, x, gamma, runMean, runVar) ||
+		!b.normNeed(op, dy, y, x, runMean, runVar) || !b.sameShape(op, dy, x, dx, y) {
+		return
+	}
+	n, ch, s, ok := b.normBNGeom(op, x, dgamma, dbeta, gamma, runMean, runVar)
+	if !ok {
+		return
+	}
+	b.normBNBackward(op, dx, dgamma, dbeta, dy, y, x, gamma, runMean, runVar, n, ch, s, true, eps)
 }
 
 // BatchNormEvalBackward is the gradient of BatchNormEval (an affine map).
@@ -206,12 +269,13 @@ func (b *Backend) BatchNormEvalBackward(dx, dgamma, dbeta, dy, x, gamma, runMean
 	if !ok {
 		return
 	}
-	b.normBNBackward(op, dx, dgamma, dbeta, dy, x, gamma, runMean, runVar, n, ch, s, true, eps)
+	b.normBNBackward(op, dx, dgamma, dbeta, dy, nil, x, gamma, runMean, runVar, n, ch, s, true, eps)
 }
 
 // normBNBackward queues both batch-norm backward passes: mean and stat are
-// saveMean and saveInvStd (training) or runMean and runVar (eval, with eps).
-func (b *Backend) normBNBackward(op string, dx, dgamma, dbeta, dy, x, gamma, mean, stat *engine.Tensor,
+// saveMean and saveInvStd (training) or runMean and runVar (eval, with eps);
+// ym (nil: none) masks dy (the fused BatchNormRelu ops).
+func (b *Backend) normBNBackward(op string, dx, dgamma, dbeta, dy, ym, x, gamma, mean, stat *engine.Tensor,
 	n, ch, s int, eval bool, eps float32) {
 	if (dx == nil && dgamma == nil && dbeta == nil) || ch == 0 {
 		return
@@ -232,7 +296,7 @@ func (b *Backend) normBNBackward(op string, dx, dgamma, dbeta, dy, x, gamma, mea
 	}
 	b.launch(op, "norm_bn_bwd_reduce", dim3{ch, p, 1}, d1(normThreads), 0,
 		ptr(dy), ptr(x), ptr(dx), ptr(gamma), ptr(mean), ptr(stat), ptr(dgamma), ptr(dbeta), dp(part),
-		i32(n), i32(ch), i32(s), i32(p), i32(evalMode), f32(eps))
+		i32(n), i32(ch), i32(s), i32(p), i32(evalMode), f32(eps), ptr(ym))
 	if p == 1 {
 		return
 	}
@@ -249,13 +313,13 @@ func (b *Backend) normBNBackward(op string, dx, dgamma, dbeta, dy, x, gamma, mea
 		return
 	}
 	total := x.Len()
-	if normVec4(s, dx, dy, x) {
+	if normVec4(s, dx, dy, x, ym) {
 		b.launch(op, "norm_bn_bwd_dx4", b.normGrid(total/4, 2), d1(normThreads), 0,
-			ptr(dx), ptr(dy), ptr(x), dp(coef), i32(total), i32(ch), i32(s))
+			ptr(dx), ptr(dy), ptr(x), dp(coef), i32(total), i32(ch), i32(s), ptr(ym))
 		return
 	}
 	b.launch(op, "norm_bn_bwd_dx", b.normGrid(total, 4), d1(normThreads), 0,
-		ptr(dx), ptr(dy), ptr(x), dp(coef), i32(total), i32(ch), i32(s))
+		ptr(dx), ptr(dy), ptr(x), dp(coef), i32(total), i32(ch), i32(s), ptr(ym))
 }
 
 // normRows views t as rows of its last dimension (engine.Rows).

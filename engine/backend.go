@@ -140,6 +140,35 @@ type Backend interface {
 	// BatchNormEvalBackward is the gradient of BatchNormEval.
 	BatchNormEvalBackward(dx, dgamma, dbeta, dy, x, gamma, runMean, runVar *Tensor, eps float32)
 
+	// BatchNormReluTrain is BatchNormTrain followed by ReLU in one pass over
+	// y: y = max(BN(x), 0), with the same saved and running statistics.
+	BatchNormReluTrain(y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta *Tensor, momentum, eps float32)
+	// BatchNormReluEval is BatchNormEval followed by ReLU.
+	BatchNormReluEval(y, x, gamma, beta, runMean, runVar *Tensor, eps float32)
+	// BatchNormReluBackward is the gradient of BatchNormReluTrain: y is its
+	// output, whose zeros mask dy (dy·[y>0] is the gradient of the batch
+	// norm's output), then BatchNormBackward. dx may be dy.
+	BatchNormReluBackward(dx, dgamma, dbeta, dy, y, x, gamma, saveMean, saveInvStd *Tensor)
+	// BatchNormReluEvalBackward is the gradient of BatchNormReluEval (y its
+	// output).
+	BatchNormReluEvalBackward(dx, dgamma, dbeta, dy, y, x, gamma, runMean, runVar *Tensor, eps float32)
+	// AddRelu: y = max(a + b, 0) element-wise, a, b and y of one shape (no
+	// broadcasting): a residual sum and its ReLU in one pass. Its gradient
+	// for both a and b is ReluBackward(d, dy, y).
+	AddRelu(y, a, b *Tensor)
+
+	// SqueezeExcite is the SE block in one op. With x (N,C,...) of S elements
+	// per plane: pooled (N·C) = the mean of each plane; hidden (N·D) =
+	// relu(pooled·w1ᵀ + b1) with w1 (D,C,...) (fc1, a 1x1 convolution); scale
+	// (N·C) = sigmoid(hidden·w2ᵀ + b2) with w2 (C,D,...) (fc2); y = x·scale +
+	// res, res (x's shape) a residual added as y is written, or nil. pooled,
+	// hidden and scale are saved for the backward pass; b1, b2 may be nil.
+	SqueezeExcite(y, pooled, hidden, scale, x, res, w1, b1, w2, b2 *Tensor)
+	// SqueezeExciteBackward is the gradient of SqueezeExcite: dx (through
+	// the scale and through the pooled mean; may be dy), dw1, db1, dw2, db2
+	// (each may be nil). The gradient of res is dy itself.
+	SqueezeExciteBackward(dx, dw1, db1, dw2, db2, dy, x, w1, w2, pooled, hidden, scale *Tensor)
+
 	// LayerNorm over the last dimension; saves mean and 1/std per row.
 	LayerNorm(y, saveMean, saveInvStd, x, gamma, beta *Tensor, eps float32)
 	LayerNormBackward(dx, dgamma, dbeta, dy, x, gamma, saveMean, saveInvStd *Tensor)

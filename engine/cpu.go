@@ -310,13 +310,7 @@ func (c *CPU) Relu(y, x *Tensor) {
 	}
 	ys, xs := F32(y), F32(x)
 	c.w.For(len(ys), ewGrain, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			v := xs[i]
-			if !(v > 0) {
-				v = 0
-			}
-			ys[i] = v
-		}
+		reluRun(ys[lo:hi], xs[lo:hi])
 	})
 }
 
@@ -327,13 +321,7 @@ func (c *CPU) ReluBackward(dx, dy, y *Tensor) {
 	}
 	dxs, dys, ys := F32(dx), F32(dy), F32(y)
 	c.w.For(len(dxs), ewGrain, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			if ys[i] > 0 {
-				dxs[i] = dys[i]
-			} else {
-				dxs[i] = 0
-			}
-		}
+		reluBackwardRun(dxs[lo:hi], dys[lo:hi], ys[lo:hi])
 	})
 }
 

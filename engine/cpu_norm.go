@@ -11,7 +11,32 @@ func (c *CPU) bnGeom(op string, x *Tensor, chanTensors ...*Tensor) (n, ch, s int
 // BatchNormTrain normalises with batch statistics (accumulated in float64,
 // in a fixed order per channel) and updates the running statistics.
 func (c *CPU) BatchNormTrain(y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta *Tensor, momentum, eps float32) {
-	const op = "batchnorm"
+	c.bnTrain("batchnorm", false, y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta, momentum, eps)
+}
+
+// BatchNormEval normalises with the running statistics.
+func (c *CPU) BatchNormEval(y, x, gamma, beta, runMean, runVar *Tensor, eps float32) {
+	c.bnEval("batchnorm eval", false, y, x, gamma, beta, runMean, runVar, eps)
+}
+
+// BatchNormBackward: with x̂ = (x-μ)·σ⁻¹, dβ = Σdy, dγ = Σdy·x̂ and
+// dx = γσ⁻¹/M·(M·dy − dβ − x̂·dγ).
+func (c *CPU) BatchNormBackward(dx, dgamma, dbeta, dy, x, gamma, saveMean, saveInvStd *Tensor) {
+	c.bnBackward("batchnorm backward", dx, dgamma, dbeta, dy, nil, x, gamma, saveMean, saveInvStd)
+}
+
+// BatchNormEvalBackward is the gradient of BatchNormEval: an affine map.
+func (c *CPU) BatchNormEvalBackward(dx, dgamma, dbeta, dy, x, gamma, runMean, runVar *Tensor, eps float32) {
+	c.bnEvalBackward("batchnorm eval backward", dx, dgamma, dbeta, dy, nil, x, gamma, runMean, runVar, eps)
+}
+
+// bnTrain is BatchNormTrain, with a ReLU on y when relu is set. Per channel
+// (channels in parallel): one pass over x for the shifted sums s1 = Σ(x−K),
+// s2 = Σ(x−K)² in float64 (K = x[0,k,0], a value of the channel, so
+// Σ(x−μ)² = s2 − s1²/M loses at most log2(M) of float64's 53 bits: the
+// kernels of kernels/norm.cu compute the statistics the same way), then one
+// pass writing y = x·a + off in float32, a = γσ⁻¹ and off = β − μγσ⁻¹.
+func (c *CPU) bnTrain(op string, relu bool, y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta *Tensor, momentum, eps float32) {
 	if !c.ok(op, y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta) || !c.sameShape(op, y, x) {
 		return
 	}
@@ -26,37 +51,25 @@ func (c *CPU) BatchNormTrain(y, saveMean, saveInvStd, runMean, runVar, x, gamma,
 	}
 	xs, ys := F32(x), F32(y)
 	sm, si := F32(saveMean), F32(saveInvStd)
-	var rm, rv, gs, bs []float32
-	if runMean != nil {
-		rm = F32(runMean)
-	}
-	if runVar != nil {
-		rv = F32(runVar)
-	}
-	if gamma != nil {
-		gs = F32(gamma)
-	}
-	if beta != nil {
-		bs = F32(beta)
-	}
-	c.w.For(ch, grainFor(m, ewGrain), func(lo, hi int) {
+	rm, rv, gs, bs := f32OrNil(runMean), f32OrNil(runVar), f32OrNil(gamma), f32OrNil(beta)
+	c.w.For(ch, bnGrain(n, s), func(lo, hi int) {
+		acc := make([]float64, 2*(hi-lo))
+		s1s, s2s := acc[:hi-lo], acc[hi-lo:]
+		for i := 0; i < n; i++ {
+			for k := lo; k < hi; k++ {
+				base := (i*ch + k) * s
+				a1, a2 := sumShifted(xs[base:base+s], float64(xs[k*s]))
+				s1s[k-lo] += a1
+				s2s[k-lo] += a2
+			}
+		}
+		coef := make([]float32, 2*(hi-lo))
 		for k := lo; k < hi; k++ {
-			var sum float64
-			for i := 0; i < n; i++ {
-				for _, v := range xs[(i*ch+k)*s : (i*ch+k+1)*s] {
-					sum += float64(v)
-				}
-			}
-			mean := sum / float64(m)
-			var sq float64
-			for i := 0; i < n; i++ {
-				for _, v := range xs[(i*ch+k)*s : (i*ch+k+1)*s] {
-					d := float64(v) - mean
-					sq += d * d
-				}
-			}
-			variance := sq / float64(m)
-			inv := 1 / math.Sqrt(variance+float64(eps))
+			shift, s1, s2 := float64(xs[k*s]), s1s[k-lo], s2s[k-lo]
+			dm := s1 / float64(m)
+			mean := shift + dm
+			sq := max(s2-s1*dm, 0) // Σ(x−μ)²
+			inv := 1 / math.Sqrt(sq/float64(m)+float64(eps))
 			sm[k], si[k] = float32(mean), float32(inv)
 			g, b := 1.0, 0.0
 			if gs != nil {
@@ -65,14 +78,8 @@ func (c *CPU) BatchNormTrain(y, saveMean, saveInvStd, runMean, runVar, x, gamma,
 			if bs != nil {
 				b = float64(bs[k])
 			}
-			a := float32(g * inv)
-			off := float32(b - mean*g*inv)
-			for i := 0; i < n; i++ {
-				base := (i*ch + k) * s
-				for j, v := range xs[base : base+s] {
-					ys[base+j] = v*a + off
-				}
-			}
+			coef[2*(k-lo)] = float32(g * inv)
+			coef[2*(k-lo)+1] = float32(b - mean*g*inv)
 			if rm != nil {
 				rm[k] = (1-momentum)*rm[k] + momentum*float32(mean)
 			}
@@ -80,12 +87,12 @@ func (c *CPU) BatchNormTrain(y, saveMean, saveInvStd, runMean, runVar, x, gamma,
 				rv[k] = (1-momentum)*rv[k] + momentum*float32(sq/float64(m-1))
 			}
 		}
+		bnApply(ys, xs, coef, n, ch, s, lo, hi, relu)
 	})
 }
 
-// BatchNormEval normalises with the running statistics.
-func (c *CPU) BatchNormEval(y, x, gamma, beta, runMean, runVar *Tensor, eps float32) {
-	const op = "batchnorm eval"
+// bnEval is BatchNormEval, with a ReLU on y when relu is set.
+func (c *CPU) bnEval(op string, relu bool, y, x, gamma, beta, runMean, runVar *Tensor, eps float32) {
 	if !c.ok(op, y, x, gamma, beta, runMean, runVar) || !c.sameShape(op, y, x) {
 		return
 	}
@@ -94,14 +101,9 @@ func (c *CPU) BatchNormEval(y, x, gamma, beta, runMean, runVar *Tensor, eps floa
 		return
 	}
 	xs, ys, rm, rv := F32(x), F32(y), F32(runMean), F32(runVar)
-	var gs, bs []float32
-	if gamma != nil {
-		gs = F32(gamma)
-	}
-	if beta != nil {
-		bs = F32(beta)
-	}
-	c.w.For(ch, grainFor(n*s, ewGrain), func(lo, hi int) {
+	gs, bs := f32OrNil(gamma), f32OrNil(beta)
+	c.w.For(ch, bnGrain(n, s), func(lo, hi int) {
+		coef := make([]float32, 2*(hi-lo))
 		for k := lo; k < hi; k++ {
 			inv := 1 / math.Sqrt(float64(rv[k])+float64(eps))
 			g, b := 1.0, 0.0
@@ -111,23 +113,41 @@ func (c *CPU) BatchNormEval(y, x, gamma, beta, runMean, runVar *Tensor, eps floa
 			if bs != nil {
 				b = float64(bs[k])
 			}
-			a := float32(g * inv)
-			off := float32(b - float64(rm[k])*g*inv)
-			for i := 0; i < n; i++ {
-				base := (i*ch + k) * s
-				for j, v := range xs[base : base+s] {
-					ys[base+j] = v*a + off
-				}
-			}
+			coef[2*(k-lo)] = float32(g * inv)
+			coef[2*(k-lo)+1] = float32(b - float64(rm[k])*g*inv)
 		}
+		bnApply(ys, xs, coef, n, ch, s, lo, hi, relu)
 	})
 }
 
-// BatchNormBackward: with x̂ = (x-μ)·σ⁻¹, dβ = Σdy, dγ = Σdy·x̂ and
-// dx = γσ⁻¹/M·(M·dy − dβ − x̂·dγ).
-func (c *CPU) BatchNormBackward(dx, dgamma, dbeta, dy, x, gamma, saveMean, saveInvStd *Tensor) {
-	const op = "batchnorm backward"
-	if !c.ok(op, dx, dgamma, dbeta, dy, x, gamma, saveMean, saveInvStd) || !c.sameShape(op, dy, x, dx) {
+// bnGrain is the number of channels a batch-norm chunk takes: about 512 KB
+// of the tensor (so its second pass finds the chunk in the core's cache),
+// at least one channel. The chunks walk their channels row by row (i outer,
+// k inner), so a chunk of several channels reads runs of several planes.
+// Each channel's sums run over i in order whatever the chunk: results do
+// not depend on the grain.
+func bnGrain(n, s int) int {
+	return max(1, (1<<17)/max(1, n*s))
+}
+
+// bnApply writes y = x·a + off (then ReLU when relu is set) over channels
+// [lo, hi) with coef[2(k−lo)] = a, coef[2(k−lo)+1] = off, row by row.
+func bnApply(ys, xs, coef []float32, n, ch, s, lo, hi int, relu bool) {
+	for i := 0; i < n; i++ {
+		for k := lo; k < hi; k++ {
+			base := (i*ch + k) * s
+			affine(ys[base:base+s], xs[base:base+s], coef[2*(k-lo)], coef[2*(k-lo)+1], relu)
+		}
+	}
+}
+
+// bnBackward is BatchNormBackward; a non-nil y (the output of bnTrain with
+// relu) masks dy: where y ≤ 0 the batch norm's output gradient is 0. Per
+// channel, one pass for Σdy and Σdy·(x−μ) (float64), one for
+// dx = A·dy + B·x + C in float64 (A = γσ⁻¹, B = −A·σ⁻¹·Σdy·x̂/M,
+// C = −A·Σdy/M − B·μ: the formula above expanded).
+func (c *CPU) bnBackward(op string, dx, dgamma, dbeta, dy, y, x, gamma, saveMean, saveInvStd *Tensor) {
+	if !c.ok(op, dx, dgamma, dbeta, dy, y, x, gamma, saveMean, saveInvStd) || !c.sameShape(op, dy, x, dx, y) {
 		return
 	}
 	n, ch, s, ok := c.bnGeom(op, x, dgamma, dbeta, gamma, saveMean, saveInvStd)
@@ -135,31 +155,29 @@ func (c *CPU) BatchNormBackward(dx, dgamma, dbeta, dy, x, gamma, saveMean, saveI
 		return
 	}
 	xs, dys, sm, si := F32(x), F32(dy), F32(saveMean), F32(saveInvStd)
-	var dxs, dgs, dbs, gs []float32
-	if dx != nil {
-		dxs = F32(dx)
-	}
-	if dgamma != nil {
-		dgs = F32(dgamma)
-	}
-	if dbeta != nil {
-		dbs = F32(dbeta)
-	}
-	if gamma != nil {
-		gs = F32(gamma)
-	}
+	dxs, dgs, dbs, gs, ym := f32OrNil(dx), f32OrNil(dgamma), f32OrNil(dbeta), f32OrNil(gamma), f32OrNil(y)
 	m := float64(n * s)
-	c.w.For(ch, grainFor(n*s, ewGrain), func(lo, hi int) {
+	c.w.For(ch, bnGrain(n, s), func(lo, hi int) {
+		acc := make([]float64, 5*(hi-lo))
+		s1s, s2s, ca, cb, cc3 := acc[:hi-lo], acc[hi-lo:2*(hi-lo)], acc[2*(hi-lo):3*(hi-lo)],
+			acc[3*(hi-lo):4*(hi-lo)], acc[4*(hi-lo):]
+		for i := 0; i < n; i++ {
+			for k := lo; k < hi; k++ {
+				base := (i*ch + k) * s
+				var a1, a2 float64
+				if ym != nil {
+					a1, a2 = dotSumsMasked(dys[base:base+s], xs[base:base+s], ym[base:base+s], float64(sm[k]))
+				} else {
+					a1, a2 = dotSums(dys[base:base+s], xs[base:base+s], float64(sm[k]))
+				}
+				s1s[k-lo] += a1
+				s2s[k-lo] += a2
+			}
+		}
 		for k := lo; k < hi; k++ {
 			mean, inv := float64(sm[k]), float64(si[k])
-			var sdy, sdyx float64
-			for i := 0; i < n; i++ {
-				base := (i*ch + k) * s
-				for j, g := range dys[base : base+s] {
-					sdy += float64(g)
-					sdyx += float64(g) * (float64(xs[base+j]) - mean) * inv
-				}
-			}
+			sdy, sdyx := s1s[k-lo], s2s[k-lo]
+			sdyx *= inv
 			if dgs != nil {
 				dgs[k] = float32(sdyx)
 			}
@@ -174,22 +192,26 @@ func (c *CPU) BatchNormBackward(dx, dgamma, dbeta, dy, x, gamma, saveMean, saveI
 				g = float64(gs[k])
 			}
 			a := g * inv
-			mdy, mdyx := sdy/m, sdyx/m
-			for i := 0; i < n; i++ {
+			b := -a * inv * sdyx / m
+			ca[k-lo], cb[k-lo], cc3[k-lo] = a, b, -a*sdy/m-b*mean
+		}
+		if dxs == nil {
+			return
+		}
+		for i := 0; i < n; i++ {
+			for k := lo; k < hi; k++ {
 				base := (i*ch + k) * s
-				for j, d := range dys[base : base+s] {
-					xh := (float64(xs[base+j]) - mean) * inv
-					dxs[base+j] = float32(a * (float64(d) - mdy - xh*mdyx))
-				}
+				lin3(dxs[base:base+s], dys[base:base+s], xs[base:base+s], maskOrNil(ym, base, s),
+					ca[k-lo], cb[k-lo], cc3[k-lo])
 			}
 		}
 	})
 }
 
-// BatchNormEvalBackward is the gradient of BatchNormEval: an affine map.
-func (c *CPU) BatchNormEvalBackward(dx, dgamma, dbeta, dy, x, gamma, runMean, runVar *Tensor, eps float32) {
-	const op = "batchnorm eval backward"
-	if !c.ok(op, dx, dgamma, dbeta, dy, x, gamma, runMean, runVar) || !c.sameShape(op, dy, x, dx) {
+// bnEvalBackward is BatchNormEvalBackward; a non-nil y masks dy as in
+// bnBackward.
+func (c *CPU) bnEvalBackward(op string, dx, dgamma, dbeta, dy, y, x, gamma, runMean, runVar *Tensor, eps float32) {
+	if !c.ok(op, dx, dgamma, dbeta, dy, y, x, gamma, runMean, runVar) || !c.sameShape(op, dy, x, dx, y) {
 		return
 	}
 	n, ch, s, ok := c.bnGeom(op, x, dgamma, dbeta, gamma, runMean, runVar)
@@ -197,19 +219,7 @@ func (c *CPU) BatchNormEvalBackward(dx, dgamma, dbeta, dy, x, gamma, runMean, ru
 		return
 	}
 	xs, dys, rm, rv := F32(x), F32(dy), F32(runMean), F32(runVar)
-	var dxs, dgs, dbs, gs []float32
-	if dx != nil {
-		dxs = F32(dx)
-	}
-	if dgamma != nil {
-		dgs = F32(dgamma)
-	}
-	if dbeta != nil {
-		dbs = F32(dbeta)
-	}
-	if gamma != nil {
-		gs = F32(gamma)
-	}
+	dxs, dgs, dbs, gs, ym := f32OrNil(dx), f32OrNil(dgamma), f32OrNil(dbeta), f32OrNil(gamma), f32OrNil(y)
 	c.w.For(ch, grainFor(n*s, ewGrain), func(lo, hi int) {
 		for k := lo; k < hi; k++ {
 			mean := float64(rm[k])
@@ -221,16 +231,20 @@ func (c *CPU) BatchNormEvalBackward(dx, dgamma, dbeta, dy, x, gamma, runMean, ru
 			var sdy, sdyx float64
 			for i := 0; i < n; i++ {
 				base := (i*ch + k) * s
-				for j, d := range dys[base : base+s] {
-					sdy += float64(d)
-					sdyx += float64(d) * (float64(xs[base+j]) - mean) * inv
-					if dxs != nil {
-						dxs[base+j] = float32(float64(d) * g * inv)
-					}
+				var a1, a2 float64
+				if ym != nil {
+					a1, a2 = dotSumsMasked(dys[base:base+s], xs[base:base+s], ym[base:base+s], mean)
+				} else {
+					a1, a2 = dotSums(dys[base:base+s], xs[base:base+s], mean)
+				}
+				sdy += a1
+				sdyx += a2
+				if dxs != nil {
+					lin3(dxs[base:base+s], dys[base:base+s], xs[base:base+s], maskOrNil(ym, base, s), g*inv, 0, 0)
 				}
 			}
 			if dgs != nil {
-				dgs[k] = float32(sdyx)
+				dgs[k] = float32(sdyx * inv)
 			}
 			if dbs != nil {
 				dbs[k] = float32(sdy)
@@ -447,20 +461,35 @@ func (c *CPU) CrossEntropy(loss, dlogits, logits, labels *Tensor) {
 			for _, v := range row {
 				mx = math.Max(mx, float64(v))
 			}
+			// One exp per element: e = exp(x−max) kept for the gradient,
+			// softmax = e/Σe (rows of up to 64 in a stack buffer; longer
+			// rows compute e again).
+			var buf [64]float64
 			var sum float64
-			for _, v := range row {
-				sum += math.Exp(float64(v) - mx)
+			for j, v := range row {
+				e := math.Exp(float64(v) - mx)
+				if j < len(buf) {
+					buf[j] = e
+				}
+				sum += e
 			}
 			lse := mx + math.Log(sum)
 			per[i] = lse - float64(row[ls[i]])
 			if ds != nil {
 				d := ds[i*k : (i+1)*k]
+				inv := invN / sum
 				for j, v := range row {
-					p := math.Exp(float64(v) - lse)
-					if j == int(ls[i]) {
-						p--
+					var e float64
+					if j < len(buf) {
+						e = buf[j]
+					} else {
+						e = math.Exp(float64(v) - mx)
 					}
-					d[j] = float32(p * invN)
+					p := e * inv
+					if j == int(ls[i]) {
+						p -= invN
+					}
+					d[j] = float32(p)
 				}
 			}
 		}

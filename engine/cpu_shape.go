@@ -43,9 +43,7 @@ func (c *CPU) Add(y, a, b *Tensor) {
 	ys, as, bs := F32(y), F32(a), F32(b)
 	if SameShape(a.shape, y.shape) && SameShape(b.shape, y.shape) {
 		c.w.For(len(ys), ewGrain, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				ys[i] = as[i] + bs[i]
-			}
+			addRun(ys[lo:hi], as[lo:hi], bs[lo:hi])
 		})
 		return
 	}
@@ -284,10 +282,7 @@ func (c *CPU) ChannelScale(y, x, s *Tensor) {
 	ys, xs, ss := F32(y), F32(x), F32(s)
 	c.w.For(nc, grainFor(sp, ewGrain), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
-			f := ss[p]
-			for i := p * sp; i < (p+1)*sp; i++ {
-				ys[i] = xs[i] * f
-			}
+			scaleRun(ys[p*sp:(p+1)*sp], xs[p*sp:(p+1)*sp], ss[p])
 		}
 	})
 }
@@ -315,16 +310,12 @@ func (c *CPU) ChannelScaleBackward(dx, ds, dy, x, s *Tensor) {
 	}
 	c.w.For(nc, grainFor(sp, ewGrain), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
-			f := ss[p]
-			var sum float64
-			for i := p * sp; i < (p+1)*sp; i++ {
-				sum += float64(dys[i]) * float64(xs[i])
-				if dxs != nil {
-					dxs[i] = dys[i] * f
-				}
-			}
+			d, v := dys[p*sp:(p+1)*sp], xs[p*sp:(p+1)*sp]
 			if dss != nil {
-				dss[p] = float32(sum)
+				dss[p] = float32(dot64(d, v))
+			}
+			if dxs != nil {
+				scaleRun(dxs[p*sp:(p+1)*sp], d, ss[p])
 			}
 		}
 	})

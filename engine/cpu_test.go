@@ -612,6 +612,12 @@ func TestDeterminismAcrossThreads(t *testing.T) {
 			be.BatchNormTrain(y, sm, si, rm, rv, x, g, b, 0.1, 1e-5)
 			be.BatchNormBackward(dx, dg, db, dy, x, g, sm, si)
 			keep(fmt.Sprint("batchnorm", shape), y, sm, si, rm, rv, dx, dg, db)
+			be.BatchNormReluTrain(y, sm, si, rm, rv, x, g, b, 0.1, 1e-5)
+			be.BatchNormReluBackward(dx, dg, db, dy, y, x, g, sm, si)
+			keep(fmt.Sprint("batchnorm relu", shape), y, sm, si, rm, rv, dx, dg, db)
+			s := a.like(x)
+			be.AddRelu(s, x, dy)
+			keep(fmt.Sprint("add relu", shape), s)
 		}
 		{
 			x, loss, dl := a.uniform(-4, 4, 37, 10), a.zeros(1), a.zeros(37, 10)

@@ -175,3 +175,39 @@ func ChannelGeometry(y, x, s *Tensor) (nc, sp int, err error) {
 	}
 	return x.shape[0] * x.shape[1], Numel(x.shape[2:]), nil
 }
+
+// AddReluGeometry checks AddRelu's operands: y, a and b of one shape (the
+// fused op does not broadcast; use Add then Relu for that).
+func AddReluGeometry(y, a, b *Tensor) error {
+	if !SameShape(y.shape, a.shape) || !SameShape(y.shape, b.shape) {
+		return fmt.Errorf("want a, b and y of one shape (no broadcasting), got %s", shapeStr(y, a, b))
+	}
+	return nil
+}
+
+// SEGeometry checks the operands of SqueezeExcite (and, with y, res nil, of
+// its backward pass): x (N,C,...) with S elements per plane, pooled and
+// scale of N·C elements, hidden of N·D, w1 of D·C with D rows, w2 of C·D
+// with C rows, b1 of D and b2 of C (nil allowed), y and res (nil allowed)
+// of x's shape.
+func SEGeometry(y, pooled, hidden, scale, x, res, w1, b1, w2, b2 *Tensor) (n, c, s, d int, err error) {
+	if x.Rank() < 2 || w1.Rank() < 1 || w2.Rank() < 1 {
+		return 0, 0, 0, 0, fmt.Errorf("want x (N,C,...) and weights (D,C,...), (C,D,...), got %s", shapeStr(x, w1, w2))
+	}
+	n, c = x.shape[0], x.shape[1]
+	s = Numel(x.shape[2:])
+	d = w1.shape[0]
+	switch {
+	case w1.Len() != d*c || w2.shape[0] != c || w2.Len() != c*d:
+		err = fmt.Errorf("weights %s do not map %d channels to %d and back", shapeStr(w1, w2), c, d)
+	case pooled.Len() != n*c || scale.Len() != n*c || hidden.Len() != n*d:
+		err = fmt.Errorf("saved tensors %s do not fit N=%d, C=%d, D=%d", shapeStr(pooled, hidden, scale), n, c, d)
+	case (b1 != nil && b1.Len() != d) || (b2 != nil && b2.Len() != c):
+		err = fmt.Errorf("biases %s do not fit D=%d, C=%d", shapeStr(b1, b2), d, c)
+	case (y != nil && !SameShape(y.shape, x.shape)) || (res != nil && !SameShape(res.shape, x.shape)):
+		err = fmt.Errorf("y and res must have x's shape: %s", shapeStr(y, x, res))
+	case s == 0 || d == 0:
+		err = fmt.Errorf("empty planes or hidden layer: %s", shapeStr(x, w1))
+	}
+	return n, c, s, d, err
+}

@@ -25,9 +25,12 @@ package engine_test
 //     eval, dropout, avg/adaptive pooling, permute, concat/split, mean, add,
 //     sumto, scale, mul, channel scale): ε 1e-2; tol 1e-3; rtol 1e-3 (the
 //     central difference is exact up to float32 rounding).
-//   - relu, maxpool (piecewise linear): ε 1e-3; tol 1e-3; rtol 1e-3.
+//   - relu, maxpool, add relu, batchnorm relu eval, squeeze excite
+//     (piecewise linear or smooth through a ReLU): ε 1e-3; tol 1e-3;
+//     rtol 1e-3.
 //   - sigmoid, gelu, softmax, cross entropy: ε 1e-3; tol 1e-3; rtol 1e-3.
-//   - batchnorm train, layernorm: ε 1e-3; tol 3e-3; rtol 3e-3.
+//   - batchnorm train, batchnorm relu train, layernorm: ε 1e-3; tol 3e-3;
+//     rtol 3e-3 (batchnorm relu skips kinks as relu does).
 //
 // The subtests are named TestGradCheck/<op>/<case>.
 
@@ -189,6 +192,14 @@ func smoothCase(name string, build func(g *gradBuilder) (func(), func())) gradCa
 
 func normCase(name string, build func(g *gradBuilder) (func(), func())) gradCase {
 	return gradCase{name: name, eps: epsNorm, tol: tolNorm, rtol: rtolNorm, build: build}
+}
+
+// kinkNormCase is a normCase through a ReLU: elements at the kink are
+// skipped as in kinkCase.
+func kinkNormCase(name string, build func(g *gradBuilder) (func(), func())) gradCase {
+	c := normCase(name, build)
+	c.kinks = true
+	return c
 }
 
 func runGradCheck(t *testing.T, be *engine.CPU, c gradCase) {
@@ -378,6 +389,71 @@ func batchNormEvalGrad(xshape []int) func(*gradBuilder) (func(), func()) {
 		dy := g.output(y)
 		return func() { g.be.BatchNormEval(y, x, gamma, beta, rm, rv, 1e-5) },
 			func() { g.be.BatchNormEvalBackward(dx, dgamma, dbeta, dy, x, gamma, rm, rv, 1e-5) }
+	}
+}
+
+func batchNormReluGrad(xshape []int) func(*gradBuilder) (func(), func()) {
+	return func(g *gradBuilder) (func(), func()) {
+		ch := xshape[1]
+		x, gamma, beta := g.rand(xshape...), g.uniform(0.5, 1.5, ch), g.rand(ch)
+		dx, dgamma, dbeta := g.input("x", x), g.input("gamma", gamma), g.input("beta", beta)
+		y, sm, si := g.like(x), g.zeros(ch), g.zeros(ch)
+		rm, rv := g.zeros(ch), g.full(1, ch)
+		dy := g.output(y)
+		return func() { g.be.BatchNormReluTrain(y, sm, si, rm, rv, x, gamma, beta, 0.1, 1e-5) },
+			func() { g.be.BatchNormReluBackward(dx, dgamma, dbeta, dy, y, x, gamma, sm, si) }
+	}
+}
+
+func batchNormReluEvalGrad(xshape []int) func(*gradBuilder) (func(), func()) {
+	return func(g *gradBuilder) (func(), func()) {
+		ch := xshape[1]
+		x, gamma, beta := g.rand(xshape...), g.uniform(0.5, 1.5, ch), g.rand(ch)
+		dx, dgamma, dbeta := g.input("x", x), g.input("gamma", gamma), g.input("beta", beta)
+		rm, rv := g.uniform(-0.5, 0.5, ch), g.uniform(0.2, 2, ch)
+		y := g.like(x)
+		dy := g.output(y)
+		return func() { g.be.BatchNormReluEval(y, x, gamma, beta, rm, rv, 1e-5) },
+			func() { g.be.BatchNormReluEvalBackward(dx, dgamma, dbeta, dy, y, x, gamma, rm, rv, 1e-5) }
+	}
+}
+
+// addReluGrad checks AddRelu with ReluBackward as the gradient of both
+// operands (what its doc promises).
+func addReluGrad(g *gradBuilder) (func(), func()) {
+	a, b := g.uniform(-2, 2, 3, 4, 5), g.uniform(-2, 2, 3, 4, 5)
+	da, db := g.input("a", a), g.input("b", b)
+	y := g.like(a)
+	dy := g.output(y)
+	return func() { g.be.AddRelu(y, a, b) }, func() {
+		g.be.ReluBackward(da, dy, y)
+		g.be.ReluBackward(db, dy, y)
+	}
+}
+
+// seGrad checks SqueezeExcite (with or without the residual) through
+// SqueezeExciteBackward; the residual's gradient is dy.
+func seGrad(n, ch, h, w, d int, withRes bool) func(*gradBuilder) (func(), func()) {
+	return func(g *gradBuilder) (func(), func()) {
+		x := g.uniform(-2, 2, n, ch, h, w)
+		w1, b1 := g.rand(d, ch, 1, 1), g.rand(d)
+		w2, b2 := g.rand(ch, d, 1, 1), g.rand(ch)
+		dx, dw1, db1 := g.input("x", x), g.input("w1", w1), g.input("b1", b1)
+		dw2, db2 := g.input("w2", w2), g.input("b2", b2)
+		var res, dres *engine.Tensor
+		if withRes {
+			res = g.rand(n, ch, h, w)
+			dres = g.input("res", res)
+		}
+		y, pooled, hidden, scale := g.like(x), g.zeros(n, ch), g.zeros(n, d), g.zeros(n, ch)
+		dy := g.output(y)
+		return func() { g.be.SqueezeExcite(y, pooled, hidden, scale, x, res, w1, b1, w2, b2) },
+			func() {
+				g.be.SqueezeExciteBackward(dx, dw1, db1, dw2, db2, dy, x, w1, w2, pooled, hidden, scale)
+				if dres != nil {
+					g.be.Copy(dres, dy)
+				}
+			}
 	}
 }
 
@@ -609,6 +685,14 @@ func gradCases() []gradCase {
 		normCase("batchnorm/train_4d", batchNormGrad([]int{3, 2, 3, 4})),
 		linCase("batchnorm/eval_2d", batchNormEvalGrad([]int{4, 3})),
 		linCase("batchnorm/eval_4d", batchNormEvalGrad([]int{2, 3, 3, 2})),
+
+		kinkNormCase("batchnorm_relu/train_2d", batchNormReluGrad([]int{6, 3})),
+		kinkNormCase("batchnorm_relu/train_4d", batchNormReluGrad([]int{3, 2, 3, 4})),
+		kinkCase("batchnorm_relu/eval_4d", batchNormReluEvalGrad([]int{2, 3, 3, 2})),
+		kinkCase("add_relu/3x4x5", addReluGrad),
+
+		kinkCase("squeeze_excite/residual", seGrad(2, 6, 3, 4, 3, true)),
+		kinkCase("squeeze_excite/no_residual_1x1", seGrad(3, 4, 1, 1, 2, false)),
 
 		normCase("layernorm/2d", layerNormGrad([]int{4, 7}, true)),
 		normCase("layernorm/3d", layerNormGrad([]int{2, 3, 5}, true)),

@@ -29,7 +29,7 @@ package engine_test
 //     (element-wise or short sums: a few ulps);
 //   - linear, matmul:                                 1e-5; 1e-5
 //     (sums of ≤ 7 products; the weight gradients sum over the batch);
-//   - batchnorm:                                      1e-5; 1e-5
+//   - batchnorm, fused (batch norm + ReLU, add + ReLU): 1e-5; 1e-5
 //     (statistics over 45 elements, x̂ amplifies by 1/σ);
 //   - conv2d:                                         3e-5; 1e-5
 //     (sums of up to C·R·S = 147 products forward, dweight sums over
@@ -60,7 +60,7 @@ import (
 
 // torchFamilies are the fixture files make_fixtures.py writes.
 var torchFamilies = []string{"conv2d", "batchnorm", "activations", "pool", "linear",
-	"shape", "norm", "matmul", "loss", "optim"}
+	"shape", "norm", "matmul", "loss", "optim", "fused"}
 
 type torchTol struct{ atol, rtol float64 }
 
@@ -74,6 +74,7 @@ var torchTols = map[string]torchTol{
 	"linear":      {1e-5, 1e-5},
 	"matmul":      {1e-5, 1e-5},
 	"batchnorm":   {1e-5, 1e-5},
+	"fused":       {1e-5, 1e-5},
 	"conv2d":      {3e-5, 1e-5},
 }
 
@@ -82,6 +83,10 @@ var torchOps = map[string]func(r *torchRun){
 	"conv2d":              torchConv2d,
 	"batch_norm1d":        torchBatchNorm,
 	"batch_norm2d":        torchBatchNorm,
+	"batch_norm_relu1d":   torchBatchNormRelu,
+	"batch_norm_relu2d":   torchBatchNormRelu,
+	"add_relu":            torchAddRelu,
+	"squeeze_excite":      torchSqueezeExcite,
 	"relu":                torchActivation,
 	"sigmoid":             torchActivation,
 	"gelu":                torchActivation,
@@ -446,6 +451,75 @@ func torchBatchNorm(r *torchRun) {
 	r.check("dx", dx)
 	r.check("dweight", dg)
 	r.check("dbias", db)
+}
+
+// torchBatchNormRelu checks the fused batch norm + ReLU ops against
+// F.relu(F.batch_norm(...)).
+func torchBatchNormRelu(r *torchRun) {
+	c := r.c
+	eps, mom := float32(c.Float("eps")), float32(c.Float("momentum"))
+	x, gamma, beta := r.in("x"), r.in("weight"), r.in("bias")
+	rm, rv := r.in("running_mean"), r.in("running_var")
+	torchWant(r, x.Dim(1) == c.Int("num_features"), "num_features")
+	ch := x.Dim(1)
+	y, dx, dg, db := r.out("y"), r.out("dx"), r.out("dweight"), r.out("dbias")
+	dy := r.in("dy")
+	if c.Bool("training") {
+		sm, si := r.nans("save_mean", ch), r.nans("save_invstd", ch)
+		r.be.BatchNormReluTrain(y, sm, si, rm, rv, x, gamma, beta, mom, eps)
+		r.check("y", y)
+		r.check("running_mean_out", rm)
+		r.check("running_var_out", rv)
+		r.be.BatchNormReluBackward(dx, dg, db, dy, y, x, gamma, sm, si)
+	} else {
+		r.be.BatchNormReluEval(y, x, gamma, beta, rm, rv, eps)
+		r.check("y", y)
+		r.be.BatchNormReluEvalBackward(dx, dg, db, dy, y, x, gamma, rm, rv, eps)
+	}
+	r.check("dx", dx)
+	r.check("dweight", dg)
+	r.check("dbias", db)
+}
+
+// torchAddRelu checks AddRelu and its gradient (ReluBackward for both
+// operands) against F.relu(a + b).
+func torchAddRelu(r *torchRun) {
+	a, b, y := r.in("a"), r.in("b"), r.out("y")
+	r.be.AddRelu(y, a, b)
+	r.check("y", y)
+	dy, da, db := r.in("dy"), r.out("da"), r.out("db")
+	r.be.ReluBackward(da, dy, y)
+	r.be.ReluBackward(db, dy, y)
+	r.check("da", da)
+	r.check("db", db)
+}
+
+// torchSqueezeExcite checks SqueezeExcite against the seed's SE block
+// (adaptive pooling, 1x1 convolutions, relu, sigmoid, multiply, + res).
+func torchSqueezeExcite(r *torchRun) {
+	x, w1, b1, w2, b2 := r.in("x"), r.in("w1"), r.in("b1"), r.in("w2"), r.in("b2")
+	n, ch, d := x.Dim(0), x.Dim(1), r.c.Int("hidden")
+	var res *engine.Tensor
+	if r.c.Bool("residual") {
+		res = r.in("res")
+	}
+	y := r.out("y")
+	pooled, hidden, scale := r.nans("pooled", n, ch), r.nans("hidden", n, d), r.nans("scale", n, ch)
+	r.be.SqueezeExcite(y, pooled, hidden, scale, x, res, w1, b1, w2, b2)
+	r.check("y", y)
+	dy := r.in("dy")
+	dx, dw1, db1, dw2, db2 := r.out("dx"), r.out("dw1"), r.out("db1"), r.out("dw2"), r.out("db2")
+	r.be.SqueezeExciteBackward(dx, dw1, db1, dw2, db2, dy, x, w1, w2, pooled, hidden, scale)
+	r.check("dx", dx)
+	r.check("dw1", dw1)
+	r.check("db1", db1)
+	r.check("dw2", dw2)
+	r.check("db2", db2)
+	if res != nil {
+		dres := r.out("dres")
+		r.be.Copy(dres, dy) // the residual's gradient is dy
+		r.check("dres", dres)
+	}
 }
 
 func torchActivation(r *torchRun) {

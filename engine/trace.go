@@ -90,6 +90,25 @@ func (r *Recorder) BatchNormBackward(dx, dgamma, dbeta, dy, x, gamma, saveMean, 
 func (r *Recorder) BatchNormEvalBackward(dx, dgamma, dbeta, dy, x, gamma, runMean, runVar *Tensor, _ float32) {
 	r.use(dx, dgamma, dbeta, dy, x, gamma, runMean, runVar)
 }
+func (r *Recorder) BatchNormReluTrain(y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta *Tensor, _, _ float32) {
+	r.use(y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta)
+}
+func (r *Recorder) BatchNormReluEval(y, x, gamma, beta, runMean, runVar *Tensor, _ float32) {
+	r.use(y, x, gamma, beta, runMean, runVar)
+}
+func (r *Recorder) BatchNormReluBackward(dx, dgamma, dbeta, dy, y, x, gamma, saveMean, saveInvStd *Tensor) {
+	r.use(dx, dgamma, dbeta, dy, y, x, gamma, saveMean, saveInvStd)
+}
+func (r *Recorder) BatchNormReluEvalBackward(dx, dgamma, dbeta, dy, y, x, gamma, runMean, runVar *Tensor, _ float32) {
+	r.use(dx, dgamma, dbeta, dy, y, x, gamma, runMean, runVar)
+}
+func (r *Recorder) AddRelu(y, a, b *Tensor) { r.use(y, a, b) }
+func (r *Recorder) SqueezeExcite(y, pooled, hidden, scale, x, res, w1, b1, w2, b2 *Tensor) {
+	r.use(y, pooled, hidden, scale, x, res, w1, b1, w2, b2)
+}
+func (r *Recorder) SqueezeExciteBackward(dx, dw1, db1, dw2, db2, dy, x, w1, w2, pooled, hidden, scale *Tensor) {
+	r.use(dx, dw1, db1, dw2, db2, dy, x, w1, w2, pooled, hidden, scale)
+}
 func (r *Recorder) LayerNorm(y, saveMean, saveInvStd, x, gamma, beta *Tensor, _ float32) {
 	r.use(y, saveMean, saveInvStd, x, gamma, beta)
 }

@@ -160,6 +160,19 @@ __device__ __forceinline__ float2 bn_finish_stats(int k, double s1, double s2, i
 // float32 `v*a + off`.
 __device__ __forceinline__ float bn_affine(float v, float a, float off) { return __fadd_rn(__fmul_rn(v, a), off); }
 
+// bn_out is bn_affine, then max(·, 0) when relu is set (NaN gives 0, as
+// CPU.Relu): the fused BatchNormRelu ops.
+__device__ __forceinline__ float bn_out(float v, float a, float off, int relu) {
+    const float r = bn_affine(v, a, off);
+    return relu ? (r > 0.f ? r : 0.f) : r;
+}
+
+// bn_mask is dy where the fused op's output y is positive, else 0 (the
+// gradient through the ReLU of BatchNormRelu); ym null: no mask.
+__device__ __forceinline__ float bn_mask(float d, const float* ym, int o) {
+    return (ym && !(ym[o] > 0.f)) ? 0.f : d;
+}
+
 }  // namespace norm_impl
 using namespace norm_impl;
 
@@ -171,11 +184,12 @@ using namespace norm_impl;
 //     statistics (updated in place; any of the four may be null) and y.
 //   - P > 1: thread 0 writes the block's (s1, s2) as two doubles at
 //     part[2·(k·P+p)]; norm_bn_stats_finalize and norm_bn_apply finish.
-// gamma and beta may be null (1 and 0).
+// gamma and beta may be null (1 and 0). relu != 0 applies max(·, 0) to y
+// (CPU.BatchNormReluTrain).
 extern "C" __global__ void __launch_bounds__(kThreads)
     norm_bn_stats(const float* x, float* y, float* saveMean, float* saveInvStd, float* runMean, float* runVar,
                   const float* __restrict__ gamma, const float* __restrict__ beta, float* part, int N, int C, int S,
-                  int P, float momentum, float eps) {
+                  int P, float momentum, float eps, int relu) {
     const int k = blockIdx.x, p = blockIdx.y;
     const int M = N * S;
     const float Kf = x[k * S];
@@ -239,15 +253,15 @@ extern "C" __global__ void __launch_bounds__(kThreads)
             const int o3 = w.offset(C, k);
             w.next();
             const float v0 = x[o0], v1 = x[o1], v2 = x[o2], v3 = x[o3];
-            y[o0] = bn_affine(v0, a, off);
-            y[o1] = bn_affine(v1, a, off);
-            y[o2] = bn_affine(v2, a, off);
-            y[o3] = bn_affine(v3, a, off);
+            y[o0] = bn_out(v0, a, off, relu);
+            y[o1] = bn_out(v1, a, off, relu);
+            y[o2] = bn_out(v2, a, off, relu);
+            y[o3] = bn_out(v3, a, off, relu);
         }
         for (; cnt > 0; --cnt) {
             const int o = w.offset(C, k);
             w.next();
-            y[o] = bn_affine(x[o], a, off);
+            y[o] = bn_out(x[o], a, off, relu);
         }
     }
 }
@@ -352,7 +366,7 @@ struct Vec<4> {
 // loop trip (independent loads in flight).
 template <int V, int U>
 __device__ __forceinline__ void bn_apply(const float* x, float* y, const float2* __restrict__ coef, int total, int C,
-                                         int S) {
+                                         int S, int relu) {
     typedef typename Vec<V>::T T;
     const int n = total / V;
     const int t = blockIdx.x * blockDim.x + threadIdx.x, stride = gridDim.x * blockDim.x;
@@ -376,7 +390,7 @@ __device__ __forceinline__ void bn_apply(const float* x, float* y, const float2*
 #pragma unroll
         for (int u = 0; u < U; ++u) {
 #pragma unroll
-            for (int i = 0; i < V; ++i) Vec<V>::set(v[u], i, bn_affine(Vec<V>::get(v[u], i), c[u].x, c[u].y));
+            for (int i = 0; i < V; ++i) Vec<V>::set(v[u], i, bn_out(Vec<V>::get(v[u], i), c[u].x, c[u].y, relu));
             yv[e[u]] = v[u];
         }
     }
@@ -384,7 +398,7 @@ __device__ __forceinline__ void bn_apply(const float* x, float* y, const float2*
         const float2 c = coef[w.k];
         T v = xv[w.e];
 #pragma unroll
-        for (int i = 0; i < V; ++i) Vec<V>::set(v, i, bn_affine(Vec<V>::get(v, i), c.x, c.y));
+        for (int i = 0; i < V; ++i) Vec<V>::set(v, i, bn_out(Vec<V>::get(v, i), c.x, c.y, relu));
         yv[w.e] = v;
         w.next();
     }
@@ -396,17 +410,18 @@ using namespace norm_impl;
 // norm_bn_apply: y = x·a[k] + off[k] with coef[k] = (a, off) (float2), x and
 // y (N, C, S) of total elements; y may be x. Launch: 1-D grid-stride, block
 // 256, any grid. Matches the element-wise part of CPU.BatchNormTrain and
-// CPU.BatchNormEval.
+// CPU.BatchNormEval; relu != 0 applies max(·, 0) (CPU.BatchNormReluTrain,
+// CPU.BatchNormReluEval).
 extern "C" __global__ void __launch_bounds__(kThreads)
-    norm_bn_apply(const float* x, float* y, const float* __restrict__ coef, int total, int C, int S) {
-    bn_apply<1, 4>(x, y, reinterpret_cast<const float2*>(coef), total, C, S);
+    norm_bn_apply(const float* x, float* y, const float* __restrict__ coef, int total, int C, int S, int relu) {
+    bn_apply<1, 4>(x, y, reinterpret_cast<const float2*>(coef), total, C, S, relu);
 }
 
 // norm_bn_apply4: norm_bn_apply with float4 accesses; needs S % 4 == 0 and x,
 // y 16-byte aligned. Launch as norm_bn_apply (over total/4 groups).
 extern "C" __global__ void __launch_bounds__(kThreads)
-    norm_bn_apply4(const float* x, float* y, const float* __restrict__ coef, int total, int C, int S) {
-    bn_apply<4, 2>(x, y, reinterpret_cast<const float2*>(coef), total, C, S);
+    norm_bn_apply4(const float* x, float* y, const float* __restrict__ coef, int total, int C, int S, int relu) {
+    bn_apply<4, 2>(x, y, reinterpret_cast<const float2*>(coef), total, C, S, relu);
 }
 
 namespace norm_impl {
@@ -434,11 +449,12 @@ __device__ __forceinline__ float bn_bwd_dx(float d, float v, const float4& c) {
 
 // bn_bwd_sums adds this thread's elements of channel k (the walk of
 // norm_bn_stats) to s1 = Σdy and s2 = Σdy·(x−μ); with EVAL_DX it also writes
-// dx = dy·γ·σ⁻¹ in double (CPU.BatchNormEvalBackward's order).
+// dx = dy·γ·σ⁻¹ in double (CPU.BatchNormEvalBackward's order). dy is masked
+// by ym (bn_mask; null: none).
 template <bool EVAL_DX>
-__device__ __forceinline__ void bn_bwd_sums(double& s1, double& s2, float* dx, const float* dy, const float* x,
-                                            int k, int e0, int stride, int M, int C, int S, double mu, double g,
-                                            double inv) {
+__device__ __forceinline__ void bn_bwd_sums(double& s1, double& s2, float* dx, const float* dy, const float* ym,
+                                            const float* x, int k, int e0, int stride, int M, int C, int S,
+                                            double mu, double g, double inv) {
     int cnt = walk_count(e0, stride, M);
     if (cnt == 0) return;
     ChanWalk w(e0, stride, S);
@@ -452,7 +468,7 @@ __device__ __forceinline__ void bn_bwd_sums(double& s1, double& s2, float* dx, c
         float d[4], v[4];
 #pragma unroll
         for (int u = 0; u < 4; ++u) {
-            d[u] = dy[o[u]];
+            d[u] = bn_mask(dy[o[u]], ym, o[u]);
             v[u] = x[o[u]];
         }
 #pragma unroll
@@ -466,7 +482,7 @@ __device__ __forceinline__ void bn_bwd_sums(double& s1, double& s2, float* dx, c
     for (; cnt > 0; --cnt) {
         const int o = w.offset(C, k);
         w.next();
-        const double dd = (double)dy[o];
+        const double dd = (double)bn_mask(dy[o], ym, o);
         s1 += dd;
         s2 = fma(dd, (double)x[o] - mu, s2);
         if (EVAL_DX) dx[o] = (float)__dmul_rn(__dmul_rn(dd, g), inv);
@@ -487,11 +503,14 @@ using namespace norm_impl;
 //     training mode, dx (if not null) as CPU.BatchNormBackward.
 //   - P > 1: thread 0 writes (s1, s2) as doubles at part[2·(k·P+p)];
 //     norm_bn_bwd_finalize and norm_bn_bwd_dx finish.
-// gamma may be null (1). dx may be dy.
+// gamma may be null (1). dx may be dy. ym, when not null, is the output of
+// the fused BatchNormRelu forward op: dy is read as dy·[ym>0]
+// (CPU.BatchNormReluBackward, CPU.BatchNormReluEvalBackward).
 extern "C" __global__ void __launch_bounds__(kThreads)
     norm_bn_bwd_reduce(const float* dy, const float* x, float* dx, const float* __restrict__ gamma,
                        const float* __restrict__ mean, const float* __restrict__ stat, float* __restrict__ dgamma,
-                       float* __restrict__ dbeta, float* part, int N, int C, int S, int P, int evalMode, float eps) {
+                       float* __restrict__ dbeta, float* part, int N, int C, int S, int P, int evalMode, float eps,
+                       const float* __restrict__ ym) {
     const int k = blockIdx.x, p = blockIdx.y;
     const int M = N * S;
     const double mu = (double)mean[k];
@@ -499,9 +518,9 @@ extern "C" __global__ void __launch_bounds__(kThreads)
     const double g = gamma ? (double)gamma[k] : 1.0;
     double s1 = 0.0, s2 = 0.0;
     if (evalMode && dx)
-        bn_bwd_sums<true>(s1, s2, dx, dy, x, k, p * kThreads + threadIdx.x, P * kThreads, M, C, S, mu, g, inv);
+        bn_bwd_sums<true>(s1, s2, dx, dy, ym, x, k, p * kThreads + threadIdx.x, P * kThreads, M, C, S, mu, g, inv);
     else
-        bn_bwd_sums<false>(s1, s2, dx, dy, x, k, p * kThreads + threadIdx.x, P * kThreads, M, C, S, mu, g, inv);
+        bn_bwd_sums<false>(s1, s2, dx, dy, ym, x, k, p * kThreads + threadIdx.x, P * kThreads, M, C, S, mu, g, inv);
     group_sum2<kThreads>(s1, s2);
     if (P > 1) {
         if (threadIdx.x == 0) {
@@ -530,7 +549,7 @@ extern "C" __global__ void __launch_bounds__(kThreads)
             float d[4], v[4];
 #pragma unroll
             for (int u = 0; u < 4; ++u) {
-                d[u] = dy[o[u]];
+                d[u] = bn_mask(dy[o[u]], ym, o[u]);
                 v[u] = x[o[u]];
             }
 #pragma unroll
@@ -539,7 +558,7 @@ extern "C" __global__ void __launch_bounds__(kThreads)
         for (; cnt > 0; --cnt) {
             const int o = w.offset(C, k);
             w.next();
-            dx[o] = bn_bwd_dx(dy[o], x[o], c);
+            dx[o] = bn_bwd_dx(bn_mask(dy[o], ym, o), x[o], c);
         }
     }
 }
@@ -574,7 +593,7 @@ extern "C" __global__ void __launch_bounds__(kThreads)
 namespace norm_impl {
 
 template <int V, int U>
-__device__ __forceinline__ void bn_bwd_dx_walk(float* dx, const float* dy, const float* x,
+__device__ __forceinline__ void bn_bwd_dx_walk(float* dx, const float* dy, const float* x, const float* ym,
                                                const float4* __restrict__ coef, int total, int C, int S) {
     typedef typename Vec<V>::T T;
     const int n = total / V;
@@ -583,6 +602,7 @@ __device__ __forceinline__ void bn_bwd_dx_walk(float* dx, const float* dy, const
     if (cnt == 0) return;
     const T* dyv = reinterpret_cast<const T*>(dy);
     const T* xv = reinterpret_cast<const T*>(x);
+    const T* ymv = reinterpret_cast<const T*>(ym);
     T* dxv = reinterpret_cast<T*>(dx);
     GroupWalk w(t, stride, S / V, C);
     for (; cnt >= U; cnt -= U) {
@@ -600,6 +620,15 @@ __device__ __forceinline__ void bn_bwd_dx_walk(float* dx, const float* dy, const
             d[u] = dyv[e[u]];
             v[u] = xv[e[u]];
         }
+        if (ym) {
+#pragma unroll
+            for (int u = 0; u < U; ++u) {
+                const T m = ymv[e[u]];
+#pragma unroll
+                for (int i = 0; i < V; ++i)
+                    if (!(Vec<V>::get(m, i) > 0.f)) Vec<V>::set(d[u], i, 0.f);
+            }
+        }
 #pragma unroll
         for (int u = 0; u < U; ++u) {
 #pragma unroll
@@ -612,6 +641,12 @@ __device__ __forceinline__ void bn_bwd_dx_walk(float* dx, const float* dy, const
         const float4 c = coef[w.k];
         T d = dyv[w.e];
         const T v = xv[w.e];
+        if (ym) {
+            const T m = ymv[w.e];
+#pragma unroll
+            for (int i = 0; i < V; ++i)
+                if (!(Vec<V>::get(m, i) > 0.f)) Vec<V>::set(d, i, 0.f);
+        }
 #pragma unroll
         for (int i = 0; i < V; ++i) Vec<V>::set(d, i, bn_bwd_dx(Vec<V>::get(d, i), Vec<V>::get(v, i), c));
         dxv[w.e] = d;
@@ -624,20 +659,22 @@ using namespace norm_impl;
 
 // norm_bn_bwd_dx: dx = a·(dy − mdy) − b·(x − μ) with coef[k] = (a, mdy, b, μ)
 // (float4, 16-byte aligned) from norm_bn_bwd_finalize; dy, x, dx (N, C, S) of
-// total elements; dx may be dy. Launch: 1-D grid-stride, block 256, any grid.
-// Matches the dx of CPU.BatchNormBackward.
+// total elements; dx may be dy; ym (null: none) masks dy as in
+// norm_bn_bwd_reduce. Launch: 1-D grid-stride, block 256, any grid.
+// Matches the dx of CPU.BatchNormBackward (CPU.BatchNormReluBackward with ym).
 extern "C" __global__ void __launch_bounds__(kThreads)
     norm_bn_bwd_dx(float* dx, const float* dy, const float* x, const float* __restrict__ coef, int total, int C,
-                   int S) {
-    bn_bwd_dx_walk<1, 4>(dx, dy, x, reinterpret_cast<const float4*>(coef), total, C, S);
+                   int S, const float* __restrict__ ym) {
+    bn_bwd_dx_walk<1, 4>(dx, dy, x, ym, reinterpret_cast<const float4*>(coef), total, C, S);
 }
 
 // norm_bn_bwd_dx4: norm_bn_bwd_dx with float4 accesses; needs S % 4 == 0 and
-// dx, dy, x 16-byte aligned. Launch as norm_bn_bwd_dx (over total/4 groups).
+// dx, dy, x (and ym) 16-byte aligned. Launch as norm_bn_bwd_dx (over total/4
+// groups).
 extern "C" __global__ void __launch_bounds__(kThreads)
     norm_bn_bwd_dx4(float* dx, const float* dy, const float* x, const float* __restrict__ coef, int total, int C,
-                    int S) {
-    bn_bwd_dx_walk<4, 2>(dx, dy, x, reinterpret_cast<const float4*>(coef), total, C, S);
+                    int S, const float* __restrict__ ym) {
+    bn_bwd_dx_walk<4, 2>(dx, dy, x, ym, reinterpret_cast<const float4*>(coef), total, C, S);
 }
 
 // ---- Row ops: layer norm, softmax, cross entropy ---------------------------

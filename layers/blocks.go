@@ -46,6 +46,7 @@ func NewBottleneck(b *Builder, prefix string, in []int, stages []ConvBN, down *C
 		st.bn = NewBatchNorm(b, prefix+s.BN, shape, eps)
 		if i < len(stages)-1 {
 			st.relu = NewReLU(b, prefix+s.Conv+".relu", shape)
+			FuseBatchNormReLU(st.bn, st.relu)
 		}
 		l.stages = append(l.stages, st)
 	}
@@ -78,13 +79,14 @@ func (l *Bottleneck) Forward(ctx *Ctx, x *engine.Tensor) *engine.Tensor {
 	if l.down != nil {
 		id = l.down.bn.Forward(ctx, l.down.conv.Forward(ctx, x))
 	}
-	ctx.B.Add(l.sum, h, id)
-	return l.relu.Forward(ctx, l.sum)
+	ctx.B.AddRelu(l.sum, h, id) // the final ReLU fused into the residual add
+	return l.sum
 }
 
 // Backward returns dx = d(main path) + d(shortcut).
 func (l *Bottleneck) Backward(ctx *Ctx, dy *engine.Tensor) *engine.Tensor {
-	dsum := l.relu.Backward(ctx, dy)
+	dsum := l.relu.dx
+	ctx.B.ReluBackward(dsum, dy, l.sum) // AddRelu's gradient, for both operands
 	d := dsum
 	for i := len(l.stages) - 1; i >= 0; i-- {
 		s := l.stages[i]
@@ -118,12 +120,14 @@ type PreActSEBlock struct {
 	fc1, fc2       *Conv2d
 	reluSE         *ReLU
 	sig            *Sigmoid
-	scaled, y      *engine.Tensor
+	y              *engine.Tensor
 	dout, dpre, dx *engine.Tensor
-	dw             *engine.Tensor
-	out, wv        *engine.Tensor
-	x              *engine.Tensor
-	outShape       []int
+	// The SE op's saved tensors: plane means, fc1's ReLU output and the
+	// sigmoid's scale, per sample.
+	pooled, hidden, scale *engine.Tensor
+	out                   *engine.Tensor
+	x                     *engine.Tensor
+	outShape              []int
 }
 
 // NewPreActSEBlock declares a block reading per-sample input in (C,H,W):
@@ -140,6 +144,8 @@ func NewPreActSEBlock(b *Builder, prefix string, in []int, inner, out, hidden, s
 	mid := l.conv1.OutShape()
 	l.bn2 = NewBatchNorm(b, prefix+"bn2", mid, 1e-5)
 	l.relu2 = NewReLU(b, prefix+"relu2", mid)
+	FuseBatchNormReLU(l.bn1, l.relu1)
+	FuseBatchNormReLU(l.bn2, l.relu2)
 	l.conv2 = NewConv2d(b, prefix+"conv2", mid, out, 3, 1, 1, false)
 	if shortcut {
 		l.shortcut = NewConv2d(b, prefix+"shortcut.0", in, out, 1, stride, 0, false)
@@ -153,10 +159,14 @@ func NewPreActSEBlock(b *Builder, prefix string, in []int, inner, out, hidden, s
 	l.fc2 = NewConv2d(b, prefix+"fc2", l.fc1.OutShape(), out, 1, 1, 0, true)
 	l.sig = NewSigmoid(b, prefix+"fc2.sigmoid", l.fc2.OutShape())
 	b.Functional(l.relu1, l.relu2, l.pool, l.reluSE, l.sig) // F.relu, F.avg_pool2d, F.sigmoid
-	l.scaled = b.Act(prefix+"scaled", l.outShape...)
+	// The squeeze, fc1, ReLU, fc2, sigmoid, scale and residual add run as one
+	// engine op (SqueezeExcite) on fc1's and fc2's parameters; the modules
+	// stay declared for their names, parameters and summary rows.
+	l.pooled = b.Act(prefix+"se.pooled", out)
+	l.hidden = b.Act(prefix+"se.hidden", hidden)
+	l.scale = b.Act(prefix+"se.scale", out)
 	l.y = b.Act(prefix+"out", l.outShape...)
 	l.dout = b.Act(prefix+"dout", l.outShape...)
-	l.dw = b.Act(prefix+"dse", l.fc2.OutShape()...)
 	l.dpre = b.Act(prefix+"dpre", in...)
 	l.dx = b.Act(prefix+"dx", in...)
 	b.Record(l, "PreActBlock", l.outShape, 0)
@@ -176,25 +186,16 @@ func (l *PreActSEBlock) Forward(ctx *Ctx, x *engine.Tensor) *engine.Tensor {
 	}
 	h := l.conv1.Forward(ctx, pre)
 	l.out = l.conv2.Forward(ctx, l.relu2.Forward(ctx, l.bn2.Forward(ctx, h)))
-	w := l.pool.Forward(ctx, l.out)
-	w = l.reluSE.Forward(ctx, l.fc1.Forward(ctx, w))
-	l.wv = l.sig.Forward(ctx, l.fc2.Forward(ctx, w))
-	ctx.B.ChannelScale(l.scaled, l.out, l.wv)
-	ctx.B.Add(l.y, l.scaled, short)
+	ctx.B.SqueezeExcite(l.y, l.pooled, l.hidden, l.scale, l.out, short, l.fc1.W, l.fc1.B, l.fc2.W, l.fc2.B)
 	return l.y
 }
 
 // Backward returns dx through both paths.
 func (l *PreActSEBlock) Backward(ctx *Ctx, dy *engine.Tensor) *engine.Tensor {
-	// y = out·w + shortcut.
-	ctx.B.ChannelScaleBackward(l.dout, l.dw, dy, l.out, l.wv)
-	d := l.sig.Backward(ctx, l.dw)
-	d = l.fc2.Backward(ctx, d)
-	d = l.reluSE.Backward(ctx, d)
-	d = l.fc1.Backward(ctx, d)
-	dpool := l.pool.Backward(ctx, d)
-	ctx.B.Axpy(l.dout, 1, dpool)
-	d = l.conv2.Backward(ctx, l.dout)
+	// y = out·w + shortcut: the shortcut's gradient is dy.
+	ctx.B.SqueezeExciteBackward(l.dout, l.fc1.DW, l.fc1.DB, l.fc2.DW, l.fc2.DB, dy, l.out, l.fc1.W, l.fc2.W,
+		l.pooled, l.hidden, l.scale)
+	d := l.conv2.Backward(ctx, l.dout)
 	d = l.bn2.Backward(ctx, l.relu2.Backward(ctx, d))
 	dpreMain := l.conv1.Backward(ctx, d)
 	if l.shortcut != nil {

@@ -15,6 +15,7 @@ func NewBasicConv2d(b *Builder, prefix string, in []int, out, k, stride, pad int
 	l := &BasicConv2d{conv: NewConv2d(b, prefix+"conv", in, out, k, stride, pad, false)}
 	l.bn = NewBatchNorm(b, prefix+"bn", l.conv.OutShape(), 1e-3)
 	l.relu = NewReLU(b, prefix+"relu", l.conv.OutShape())
+	FuseBatchNormReLU(l.bn, l.relu)
 	b.Functional(l.relu)
 	b.Record(l, "BasicConv2d", l.conv.OutShape(), 0)
 	return l

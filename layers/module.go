@@ -35,8 +35,16 @@ type Sequential struct {
 	in   []int
 }
 
-// NewSequential chains mods; in is the per-sample input shape.
+// NewSequential chains mods; in is the per-sample input shape. A batch
+// norm directly followed by a ReLU is fused (FuseBatchNormReLU).
 func NewSequential(in []int, mods ...Module) *Sequential {
+	for i := 0; i+1 < len(mods); i++ {
+		if bn, ok := mods[i].(*BatchNorm); ok {
+			if relu, ok := mods[i+1].(*ReLU); ok {
+				FuseBatchNormReLU(bn, relu)
+			}
+		}
+	}
 	return &Sequential{Mods: mods, in: in}
 }
 

@@ -15,6 +15,9 @@ type Elementwise struct {
 	bwd      func(be engine.Backend, dx, dy, x, y *engine.Tensor)
 	x, y, dx *engine.Tensor
 	shape    []int
+	// fused: the op before this one applies it (FuseBatchNormReLU), so
+	// Forward and Backward pass their input through.
+	fused bool
 }
 
 func newElementwise(b *Builder, name, class string, shape []int,
@@ -30,6 +33,9 @@ func (l *Elementwise) OutShape() []int { return l.shape }
 
 // Forward computes y = f(x).
 func (l *Elementwise) Forward(ctx *Ctx, x *engine.Tensor) *engine.Tensor {
+	if l.fused {
+		return x
+	}
 	l.x = x
 	l.fwd(ctx.B, l.y, x)
 	return l.y
@@ -37,6 +43,9 @@ func (l *Elementwise) Forward(ctx *Ctx, x *engine.Tensor) *engine.Tensor {
 
 // Backward applies f's derivative to dy.
 func (l *Elementwise) Backward(ctx *Ctx, dy *engine.Tensor) *engine.Tensor {
+	if l.fused {
+		return dy
+	}
 	l.bwd(ctx.B, l.dx, dy, l.x, l.y)
 	return l.dx
 }

@@ -16,6 +16,7 @@ type BatchNorm struct {
 	x, y, dx        *engine.Tensor
 	shape           []int
 	trainedLastPass bool
+	relu            bool // applies the ReLU after it (FuseBatchNormReLU)
 }
 
 // NewBatchNorm declares batch norm over per-sample shape (C) or (C,H,W).
@@ -46,23 +47,49 @@ func (l *BatchNorm) OutShape() []int { return l.shape }
 func (l *BatchNorm) Forward(ctx *Ctx, x *engine.Tensor) *engine.Tensor {
 	l.x = x
 	l.trainedLastPass = ctx.Train
-	if ctx.Train {
+	switch {
+	case ctx.Train && l.relu:
+		ctx.B.BatchNormReluTrain(l.y, l.mean, l.invStd, l.RunMean, l.RunVar, x, l.W, l.B, l.Momentum, l.Eps)
+	case ctx.Train:
 		ctx.B.BatchNormTrain(l.y, l.mean, l.invStd, l.RunMean, l.RunVar, x, l.W, l.B, l.Momentum, l.Eps)
-		l.BatchesTracked++
-	} else {
+	case l.relu:
+		ctx.B.BatchNormReluEval(l.y, x, l.W, l.B, l.RunMean, l.RunVar, l.Eps)
+	default:
 		ctx.B.BatchNormEval(l.y, x, l.W, l.B, l.RunMean, l.RunVar, l.Eps)
+	}
+	if ctx.Train {
+		l.BatchesTracked++
 	}
 	return l.y
 }
 
 // Backward writes DW, DB and returns dx.
 func (l *BatchNorm) Backward(ctx *Ctx, dy *engine.Tensor) *engine.Tensor {
-	if l.trainedLastPass {
+	switch {
+	case l.trainedLastPass && l.relu:
+		ctx.B.BatchNormReluBackward(l.dx, l.DW, l.DB, dy, l.y, l.x, l.W, l.mean, l.invStd)
+	case l.trainedLastPass:
 		ctx.B.BatchNormBackward(l.dx, l.DW, l.DB, dy, l.x, l.W, l.mean, l.invStd)
-	} else {
+	case l.relu:
+		ctx.B.BatchNormReluEvalBackward(l.dx, l.DW, l.DB, dy, l.y, l.x, l.W, l.RunMean, l.RunVar, l.Eps)
+	default:
 		ctx.B.BatchNormEvalBackward(l.dx, l.DW, l.DB, dy, l.x, l.W, l.RunMean, l.RunVar, l.Eps)
 	}
 	return l.dx
+}
+
+// FuseBatchNormReLU makes bn apply the ReLU that follows it (the engine's
+// fused BatchNormRelu ops: one pass over memory instead of two, and one
+// activation less), and relu pass its input and gradient through. Call it
+// only where relu reads nothing but bn's output and nothing else reads
+// that output. The modules keep their names and summary rows. It returns
+// false (and changes nothing) when relu is not a ReLU of bn's shape.
+func FuseBatchNormReLU(bn *BatchNorm, relu *ReLU) bool {
+	if relu == nil || relu.class != "ReLU" || relu.fused || bn.relu || !engine.SameShape(bn.shape, relu.shape) {
+		return false
+	}
+	bn.relu, relu.fused = true, true
+	return true
 }
 
 // LayerNorm is nn.LayerNorm over the last dimension.

@@ -209,8 +209,53 @@ func (tr *tracer) BatchNormEval(y, x, g, b, rm, rv *engine.Tensor, eps float32) 
 	tr.bn(y, x, g, b, rm, rv)
 }
 
+// BatchNormReluTrain couples channels as batch norm does (the ReLU keeps
+// them).
+func (tr *tracer) BatchNormReluTrain(y, sm, si, rm, rv, x, g, b *engine.Tensor, mom, eps float32) {
+	tr.cpu.BatchNormReluTrain(y, sm, si, rm, rv, x, g, b, mom, eps)
+	tr.bn(y, x, g, b, rm, rv)
+}
+
+func (tr *tracer) BatchNormReluEval(y, x, g, b, rm, rv *engine.Tensor, eps float32) {
+	tr.cpu.BatchNormReluEval(y, x, g, b, rm, rv, eps)
+	tr.bn(y, x, g, b, rm, rv)
+}
+
+// AddRelu couples its operands' channels as Add does.
+func (tr *tracer) AddRelu(y, a, b *engine.Tensor) {
+	tr.cpu.AddRelu(y, a, b)
+	tr.sum(y, a, b)
+}
+
+// SqueezeExcite couples channels as its parts do: fc1's input axis and
+// fc2's output axis and bias lie in x's space (the channel scale joins it
+// with fc2's output), fc1's output axis and bias and fc2's input axis in a
+// new hidden space, and the residual add joins x's space with res's.
+func (tr *tracer) SqueezeExcite(y, pooled, hidden, scale, x, res, w1, b1, w2, b2 *engine.Tensor) {
+	tr.cpu.SqueezeExcite(y, pooled, hidden, scale, x, res, w1, b1, w2, b2)
+	in := tr.of(x)
+	tr.attach(in, w1, 1)
+	h := tr.newSpace(w1.Dim(0))
+	tr.attach(h, w1, 0)
+	tr.attach(h, b1, 0)
+	tr.attach(h, w2, 1)
+	tr.attach(in, w2, 0)
+	tr.attach(in, b2, 0)
+	if res == nil {
+		tr.set(y, in)
+		return
+	}
+	tr.set(y, tr.union(in, tr.of(res)))
+}
+
 func (tr *tracer) Add(y, a, b *engine.Tensor) {
 	tr.cpu.Add(y, a, b)
+	tr.sum(y, a, b)
+}
+
+// sum joins the channel spaces of a and b (same shapes) into y's; a
+// broadcast sum fixes both.
+func (tr *tracer) sum(y, a, b *engine.Tensor) {
 	if !engine.SameShape(a.Shape(), b.Shape()) || a.Rank() < 2 {
 		tr.fix(tr.of(a))
 		tr.fix(tr.of(b))

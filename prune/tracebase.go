@@ -87,3 +87,12 @@ func (b *traceBase) SGDStep(params, grads, mom *engine.Tensor, p engine.SGDParam
 func (b *traceBase) AdadeltaStep(params, grads, squareAvg, accDelta *engine.Tensor, p engine.AdadeltaParams) {
 	b.refuse("AdadeltaStep")
 }
+func (b *traceBase) BatchNormReluBackward(dx, dgamma, dbeta, dy, y, x, gamma, saveMean, saveInvStd *engine.Tensor) {
+	b.refuse("BatchNormReluBackward")
+}
+func (b *traceBase) BatchNormReluEvalBackward(dx, dgamma, dbeta, dy, y, x, gamma, runMean, runVar *engine.Tensor, eps float32) {
+	b.refuse("BatchNormReluEvalBackward")
+}
+func (b *traceBase) SqueezeExciteBackward(dx, dw1, db1, dw2, db2, dy, x, w1, w2, pooled, hidden, scale *engine.Tensor) {
+	b.refuse("SqueezeExciteBackward")
+}

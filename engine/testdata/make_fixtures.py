@@ -171,6 +171,56 @@ def batchnorm():
     return fam
 
 
+def fused():
+    """The fused ops: batch norm + ReLU (train and eval) and add + ReLU."""
+    fam = Family("fused")
+    for name, shape, training in [("bn_relu_2d_train", (3, 4, 5, 3), True),
+                                  ("bn_relu_2d_eval", (3, 4, 5, 3), False),
+                                  ("bn_relu_1d_train", (7, 6), True)]:
+        ch = shape[1]
+        c = fam.case(name, "batch_norm_relu1d" if len(shape) == 2 else "batch_norm_relu2d",
+                     num_features=ch, training=training, momentum=0.1, eps=1e-5)
+        x = c.input("x", shape)
+        wt = c.input("weight", (ch,))
+        b = c.input("bias", (ch,))
+        rm = c.input("running_mean", (ch,), grad=False)
+        rv = c.input("running_var", (ch,), scale=0.5, shift=1.0, grad=False)
+        y = F.relu(F.batch_norm(x, rm, rv, wt, b, training=training, momentum=0.1, eps=1e-5))
+        c.output("y", y)
+        if training:
+            c.output("running_mean_out", rm)
+            c.output("running_var_out", rv)
+        c.backward(y, [("x", x), ("weight", wt), ("bias", b)])
+        c.done()
+    # The SE block as the seed writes it: y = x·sigmoid(fc2(relu(fc1(avgpool(x))))) + res.
+    for name, res in [("squeeze_excite", True), ("squeeze_excite_no_residual", False)]:
+        c = fam.case(name, "squeeze_excite", hidden=3, residual=res)
+        x = c.input("x", (2, 8, 5, 4))
+        w1 = c.input("w1", (3, 8, 1, 1))
+        b1 = c.input("b1", (3,))
+        w2 = c.input("w2", (8, 3, 1, 1))
+        b2 = c.input("b2", (8,))
+        w = F.adaptive_avg_pool2d(x, 1)
+        w = torch.sigmoid(F.conv2d(F.relu(F.conv2d(w, w1, b1)), w2, b2))
+        y = x * w
+        wrt = [("x", x), ("w1", w1), ("b1", b1), ("w2", w2), ("b2", b2)]
+        if res:
+            r = c.input("res", (2, 8, 5, 4))
+            y = y + r
+            wrt.append(("res", r))
+        c.output("y", y)
+        c.backward(y, wrt)
+        c.done()
+    c = fam.case("add_relu", "add_relu")
+    a = c.input("a", (2, 3, 5, 7))
+    b = c.input("b", (2, 3, 5, 7))
+    y = F.relu(a + b)
+    c.output("y", y)
+    c.backward(y, [("a", a), ("b", b)])
+    c.done()
+    return fam
+
+
 def activations():
     fam = Family("activations")
     for name, fn in [("relu", F.relu), ("sigmoid", torch.sigmoid),
@@ -403,7 +453,7 @@ def optim():
     return fam
 
 
-FAMILIES = [conv2d, batchnorm, activations, pool, linear, shape, norm, matmul, loss, optim]
+FAMILIES = [conv2d, batchnorm, activations, pool, linear, shape, norm, matmul, loss, optim, fused]
 
 
 def main():

@@ -5,6 +5,7 @@
 extern "C" {
 void emu_register_conv(void);
 void emu_register_elementwise(void);
+void emu_register_fused(void);
 void emu_register_gemm(void);
 void emu_register_norm(void);
 void emu_register_pool(void);
@@ -15,6 +16,7 @@ void emu_register_selftest(void);
 void emu_register_all(void) {
     emu_register_conv();
     emu_register_elementwise();
+    emu_register_fused();
     emu_register_gemm();
     emu_register_norm();
     emu_register_pool();

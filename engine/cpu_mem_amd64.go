@@ -1,0 +1,23 @@
+//go:build amd64 && !purego
+
+package engine
+
+import "golang.org/x/sys/cpu"
+
+// hasAVX2 reports whether the AVX2+FMA loops of cpu_mem_amd64.s can run.
+var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+//go:noescape
+func sumShiftedAVX2(x *float32, n int, k float64) (s1, s2 float64)
+
+//go:noescape
+func affineAVX2(y, x *float32, n int, a, off float32, relu int)
+
+//go:noescape
+func dotSumsAVX2(dy, x, ym *float32, n int, mean float64) (s1, s2 float64)
+
+//go:noescape
+func lin3AVX2(dx, dy, x, ym *float32, n int, a, b, c float64)
+
+//go:noescape
+func addReluAVX2(y, a, b *float32, n int, relu int)

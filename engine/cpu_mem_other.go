@@ -1,0 +1,14 @@
+//go:build !amd64 || purego
+
+package engine
+
+// hasAVX2 is false: the portable loops of cpu_mem.go run.
+const hasAVX2 = false
+
+func sumShiftedAVX2(x *float32, n int, k float64) (s1, s2 float64) { panic("engine: no AVX2 loops") }
+func affineAVX2(y, x *float32, n int, a, off float32, relu int)    { panic("engine: no AVX2 loops") }
+func dotSumsAVX2(dy, x, ym *float32, n int, mean float64) (s1, s2 float64) {
+	panic("engine: no AVX2 loops")
+}
+func lin3AVX2(dx, dy, x, ym *float32, n int, a, b, c float64) { panic("engine: no AVX2 loops") }
+func addReluAVX2(y, a, b *float32, n int, relu int)           { panic("engine: no AVX2 loops") }
