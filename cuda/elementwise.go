@@ -54,6 +54,7 @@ func (b *Backend) upload(dt engine.DType, dst *engine.Tensor, src unsafe.Pointer
 	if n == 0 {
 		return
 	}
+	b.queued()
 	if err := b.drv.copyIn(addr(dst), src, int64(n)*4); err != nil {
 		b.fail("upload", "%s: %v", dst, err)
 	}
@@ -81,6 +82,7 @@ func (b *Backend) download(dt engine.DType, dst unsafe.Pointer, n int, src *engi
 	if n == 0 {
 		return
 	}
+	b.queued()
 	if err := b.drv.copyOut(dst, addr(src), int64(n)*4); err != nil {
 		b.fail("download", "%s: %v", src, err)
 	}
@@ -106,6 +108,7 @@ func (b *Backend) Copy(dst, src *engine.Tensor) {
 	if dst.Len() == 0 || addr(dst) == addr(src) {
 		return
 	}
+	b.queued()
 	if err := b.drv.copyDD(addr(dst), addr(src), int64(dst.Len())*4); err != nil {
 		b.fail("copy", "%s: %v", dst, err)
 	}
