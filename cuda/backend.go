@@ -62,6 +62,7 @@ type Backend struct {
 	captureNodes int      // ops captured so far
 	launches     int64    // launches, copies and fills queued (Launches)
 	timer        [2]event // StartTiming/StopTiming; -1 until made
+	scratchGen   int      // counts scratch reallocations: graphs captured before one are stale
 }
 
 // kernel is a loaded kernel: the driver's handle, its parameter kinds from
@@ -293,6 +294,7 @@ func (b *Backend) scratchBuf(op string, slot, n int) (devptr, bool) {
 		return 0, false
 	}
 	s.ptr, s.bytes = p, grow
+	b.scratchGen++
 	return p, true
 }
 

@@ -18,6 +18,7 @@ type Graph struct {
 	b      *Backend
 	id     graphID
 	nodes  int
+	gen    int // the backend's scratch generation at capture
 	closed bool
 }
 
@@ -60,7 +61,7 @@ func (b *Backend) EndCapture() (engine.Graph, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cuda: end capture on %s: %w", b.name, err)
 	}
-	return &Graph{b: b, id: id, nodes: b.captureNodes}, nil
+	return &Graph{b: b, id: id, nodes: b.captureNodes, gen: b.scratchGen}, nil
 }
 
 // Capturing reports whether a capture is in progress.
@@ -74,6 +75,9 @@ func (g *Graph) Launch() error {
 	}
 	if b.err != nil {
 		return b.err
+	}
+	if g.gen != b.scratchGen {
+		return engine.ErrStaleGraph
 	}
 	if err := b.drv.graphLaunch(g.id); err != nil {
 		b.fail("graph launch", "%v", err)

@@ -1,10 +1,18 @@
 package engine
 
+import "errors"
+
+// ErrStaleGraph is what Graph.Launch returns when memory the graph's
+// kernels use was reallocated since the capture (a scratch buffer grew for
+// a larger op outside the graph): capture the ops again.
+var ErrStaleGraph = errors.New("the graph is stale: a scratch buffer it uses was reallocated since the capture; capture it again")
+
 // Graph is a captured sequence of a backend's ops (CUDA graphs), replayed
 // as one launch. Arguments are frozen at capture: what changes between
 // replays must live in device memory (the step variables, stepvars.go).
 type Graph interface {
-	// Launch queues one replay of the captured ops.
+	// Launch queues one replay of the captured ops (ErrStaleGraph: capture
+	// them again).
 	Launch() error
 	// Nodes is the number of ops (kernel launches, copies, fills) captured.
 	Nodes() int

@@ -75,31 +75,20 @@ func (c *CPU) GatherBatch(x, y, images, labels, order, table *Tensor, offset int
 	}
 	n := y.Len()
 	pixels := x.Len() / n
-	xs, ys, ls, os, tab := F32(x), I32(y), I32(labels), I32(order), F32(table)
-	img := int32Bytes(I32(images))
+	xs, ys, ls, os, tab, img := F32(x), I32(y), I32(labels), I32(order), F32(table), I32(images)
 	for b := 0; b < n; b++ {
 		k := int(os[offset+b])
 		if k < 0 || k >= labels.Len() {
 			c.fail(op, "order[%d] = %d outside the data set's %d examples", offset+b, k, labels.Len())
 			return
 		}
-		src := img[k*pixels : (k+1)*pixels]
 		dst := xs[b*pixels : (b+1)*pixels]
-		for j, p := range src {
-			dst[j] = tab[p]
+		for j := range dst {
+			i := k*pixels + j
+			dst[j] = tab[byte(uint32(img[i>>2])>>(8*(i&3)))]
 		}
 		ys[b] = ls[k]
 	}
-}
-
-// int32Bytes is the little-endian byte view of packed Int32 words.
-func int32Bytes(w []int32) []byte {
-	out := make([]byte, 4*len(w))
-	for i, v := range w {
-		u := uint32(v)
-		out[4*i], out[4*i+1], out[4*i+2], out[4*i+3] = byte(u), byte(u>>8), byte(u>>16), byte(u>>24)
-	}
-	return out
 }
 
 // PackBytes packs bytes four to an Int32 word, little-endian, padding the
