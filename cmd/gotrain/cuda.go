@@ -4,10 +4,12 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 
 	"github.com/gotrain/gotrain/cuda"
 	"github.com/gotrain/gotrain/engine"
+	"github.com/gotrain/gotrain/gpuinfo"
 	"gorgonia.org/cu"
 )
 
@@ -35,7 +37,19 @@ func init() {
 		if err != nil {
 			return ""
 		}
-		return fmt.Sprintf("gpu mem %d MiB (gotrain %d MiB, %d MiB free)", (total-free)>>20, held>>20, free>>20)
+		line := fmt.Sprintf("gpu mem %d MiB (gotrain %d MiB, %d MiB free)", (total-free)>>20, held>>20, free>>20)
+		// NVML's utilisation over its last sample period (the end of the
+		// evaluation); NVML's index is CUDA's ordinal unless
+		// CUDA_VISIBLE_DEVICES reorders them.
+		if nvmlMonitor == nil && os.Getenv("CUDA_VISIBLE_DEVICES") == "" {
+			nvmlMonitor, _ = gpuinfo.OpenMonitor(cudaBackend.Ordinal())
+		}
+		if nvmlMonitor != nil {
+			if s, err := nvmlMonitor.Sample(); err == nil {
+				line += fmt.Sprintf(", utilisation %d%% (NVML)", s.GPUPercent)
+			}
+		}
+		return line
 	}
 	deviceFree = func() (int64, bool) {
 		if cudaBackend == nil {
@@ -47,4 +61,7 @@ func init() {
 	runtime.LockOSThread() // main runs on the thread the context is made current on
 }
 
-var cudaBackend *cuda.Backend
+var (
+	cudaBackend *cuda.Backend
+	nvmlMonitor *gpuinfo.Monitor
+)

@@ -162,6 +162,7 @@ func (r *trainRequest) run(ctx context.Context) (*train.Result, error) {
 		defer folder.Close()
 	}
 	cfg.Folder = folder
+	cfg.EvalBatch = gpuEvalBatch(r.device, spec, cfg.Widths, batch, cfg.TestBatchSize)
 	tr, err := train.NewTrainer(cfg, be, trainSet, testSet)
 	if err != nil {
 		return nil, err
@@ -208,4 +209,31 @@ func trainBatch(cfg train.Config, nTrain, nTest int) (int, string) {
 		return max(vb, 1), "-test-batch-size"
 	}
 	return max(tb, 1), "-batch-size"
+}
+
+// fastEvalBatch is the batch a GPU evaluates in (or the largest that fits
+// beside the training model), whatever the recipe's test batch: batch norm
+// is in eval mode and dropout off, so the results do not depend on it
+// (train.Config.EvalBatch).
+const fastEvalBatch = 1000
+
+// gpuEvalBatch is the evaluation batch of a run on device: 0 (the test
+// batch) on the CPU, else the largest of fastEvalBatch, 3/4 of it, ...
+// whose forward-only model fits in the GPU's free memory beside the
+// training model of batch trainBatch.
+func gpuEvalBatch(device string, spec *models.Spec, widths models.Widths, trainBatch, testBatch int) int {
+	if hostMemory(device) || deviceFree == nil {
+		return 0
+	}
+	free, ok := deviceFree()
+	need, err := modelBytes(spec, widths, trainBatch, true)
+	if !ok || err != nil {
+		return 0
+	}
+	for b := fastEvalBatch; b > max(testBatch, trainBatch); b = b * 3 / 4 {
+		if e, err := modelBytes(spec, widths, b, false); err == nil && need+e <= free {
+			return b
+		}
+	}
+	return 0
 }
