@@ -90,7 +90,9 @@ func TestGPUCheckStepRow(t *testing.T) {
 	needPython(t)
 	dir := t.TempDir()
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "gotrain-seresnet"), 0o755))
-	write := func(name, data string) { require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644)) }
+	write := func(name, data string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644))
+	}
 	write("gotrain-seresnet/metrics.jsonl", `{"epoch":1,"images_per_sec":16000,"device_ms_per_step":3.8,"launches_per_step":1.02}`+"\n")
 	write("bench-seresnet.log", "goos: linux\nBenchmarkTrainStep/cuda/seresnet-16 \t 50\t 30000000 ns/op\t 2133 img/s\nBenchmarkTrainStep/cuda-tf32/seresnet-16 \t 50\t 19000000 ns/op\t 3294 img/s\n")
 	write("torch-seresnet-eager.json", `{"available": true, "img_per_sec": 2857.4, "warmup_seconds": 1.2}`+"\n")
