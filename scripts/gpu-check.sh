@@ -194,6 +194,9 @@ part_a() {
 	local out=$1
 	part_start=$(date +%s)
 	run_tests "$out"
+	# Where a batch-64 SE-ResNet step's device time goes (informational).
+	(cd "$kit" && GOTRAIN_PROFILE=1 timeout 60 ./parity.test -test.v -test.run '^TestProfileSEResNet$') >"$out/profile.log" 2>&1
+	grep -E 'profile tf32' "$out/profile.log" | sed 's/^ *models_test.go:[0-9]*: /  /'
 	for m in seresnet baseline; do measure "$m" "$out" 200 200; done
 	step_header
 	for m in seresnet baseline; do step_row "$m" "$out"; done
