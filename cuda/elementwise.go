@@ -82,7 +82,6 @@ func (b *Backend) download(dt engine.DType, dst unsafe.Pointer, n int, src *engi
 	if n == 0 {
 		return
 	}
-	b.queued()
 	if err := b.drv.copyOut(dst, addr(src), int64(n)*4); err != nil {
 		b.fail("download", "%s: %v", src, err)
 	}

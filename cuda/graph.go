@@ -112,8 +112,9 @@ func (b *Backend) queued() {
 	}
 }
 
-// Launches is the number of kernel launches, copies and fills the backend
-// queued since it opened (a graph replay counts one).
+// Launches is the number of kernel launches, uploads, device copies and
+// fills the backend queued since it opened (a graph replay counts one;
+// downloads, which the host waits for, do not count).
 func (b *Backend) Launches() int64 { return b.launches }
 
 // StartTiming records an event on the stream: StopTiming returns the

@@ -30,9 +30,9 @@ type Capturer interface {
 }
 
 // StepCounter is a backend that counts what it queues on the device and
-// times it: the engine's launches (kernels, copies and fills, a graph
-// replay counting one) and the device time between StartTiming and
-// StopTiming.
+// times it: the engine's launches (kernels, uploads, device copies and
+// fills, a graph replay counting one; not the downloads the host waits
+// for) and the device time between StartTiming and StopTiming.
 type StepCounter interface {
 	// Launches is the number of launches queued since the backend opened.
 	Launches() int64

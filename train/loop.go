@@ -49,8 +49,8 @@ type EpochMetrics struct {
 	ImagesPerSec float64 `json:"images_per_sec"`
 	// DeviceMSPerStep is the device time of the epoch's training steps
 	// per step, in milliseconds, and LaunchesPerStep the launches the host
-	// queued per step (kernels, copies and fills; a CUDA graph's replay
-	// counts one). Both come from engines that launch work on a device
+	// queued per step (kernels, uploads, device copies and fills; a CUDA
+	// graph's replay counts one; the loss window's reads do not). Both come from engines that launch work on a device
 	// (engine.StepCounter: the CUDA engine); the CPU engine runs ops as it
 	// is called and omits them (0). Like the timings, they are left out
 	// of the comparisons of resumed runs.
