@@ -10,6 +10,7 @@ import (
 
 	"github.com/gotrain/gotrain/engine"
 	"github.com/gotrain/gotrain/train/mnist"
+	"github.com/gotrain/gotrain/train/runfolder"
 )
 
 // TestEpochOrderAndGather: each epoch's order is uploaded to the backend
@@ -98,6 +99,35 @@ func TestEvalBatchDoesNotMatter(t *testing.T) {
 		t.Logf("ok eval batch %d: accuracy %.4f identical, loss %.9g vs %.9g at batch 3", eb, acc, loss, refLoss)
 	}
 	require.Greater(t, refAcc, 0.5, "the model learnt something: the comparison is not between two constant outputs")
+}
+
+// TestEvalCopyTakesTrainedState: the forward-only copy a large evaluation
+// batch runs on takes the trained parameters and the batch norms' running
+// statistics (a ResNet's), so its predictions are the trainer's model's.
+func TestEvalCopyTakesTrainedState(t *testing.T) {
+	trainSet, testSet := synthetic(16, 1), synthetic(12, 2)
+	var ref []float32
+	var refLoss float64
+	for _, eb := range []int{0, 12} {
+		cfg := Config{Config: runfolder.Config{Model: "lightresnet", Epochs: 1, BatchSize: 8, TestBatchSize: 3, LR: 1e-3,
+			StepSize: 1, Gamma: 1, Optimizer: OptimizerConfig{Name: "sgd"}, Seed: 3}, EvalBatch: eb}
+		tr, err := NewTrainer(cfg, engine.NewCPU(0), trainSet, testSet)
+		require.NoError(t, err)
+		_, err = tr.TrainEpoch(context.Background(), 0, cfg.LR)
+		require.NoError(t, err)
+		loss, _, err := tr.Evaluate(context.Background())
+		require.NoError(t, err)
+		if eb == 0 {
+			ref, refLoss = append([]float32(nil), tr.preds.Confidence...), loss
+			continue
+		}
+		require.NotSame(t, tr.model, tr.evalModel)
+		require.InEpsilon(t, refLoss, loss, 1e-5, "test loss at batch 3 and on the batch-12 copy")
+		for i := range ref {
+			require.InDelta(t, ref[i], tr.preds.Confidence[i], 1e-5, "image %d: confidence at batch 3 and on the batch-12 copy", i)
+		}
+		t.Logf("ok test loss %.7g at batch 3, %.7g on the batch-12 copy; confidences %v", refLoss, loss, ref[:3])
+	}
 }
 
 // countingCPU is the CPU engine posing as a device engine that counts its
