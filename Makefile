@@ -97,8 +97,10 @@ ptx-check:
 # Everything a GPU machine without Go needs to check the CUDA engine, in
 # $(GPU_KIT) (git-ignored, about 60 MB): the cuda-tagged test binaries of
 # cuda/, kernels/parity/, models/ (with its PyTorch fixtures) and bench/
-# (stripped), gotrain built with CUDA, the gzipped MNIST files and
-# gpu-check.sh, which runs them all (see scripts/gpu-check.sh).
+# (stripped), gotrain built with CUDA, test2json (the GPU machine has no Go:
+# gpu-check.sh reads the tests' -test.v=test2json events through it),
+# bench/pytorch's step timer, the gzipped MNIST files and gpu-check.sh, which
+# runs them all (see scripts/gpu-check.sh).
 GPU_KIT ?= bin/gpu
 gpu-kit:
 	@mkdir -p '$(GPU_KIT)/mnist' '$(GPU_KIT)/testdata'
@@ -109,6 +111,9 @@ gpu-kit:
 	$(GO) test -c -tags cuda -ldflags '-s -w' -o '$(GPU_KIT)/bench.test' ./bench
 	$(GO) build -tags cuda -ldflags '-s -w' -o '$(GPU_KIT)/gotrain' ./cmd/gotrain
 	$(MAKE) --no-print-directory mnist DATA='$(abspath $(GPU_KIT))/mnist'
+	$(GO) build -ldflags '-s -w' -o '$(GPU_KIT)/test2json' cmd/test2json
+	@mkdir -p '$(GPU_KIT)/pytorch'
+	cp bench/pytorch/step.py bench/pytorch/seed_models.py '$(GPU_KIT)/pytorch/'
 	cp scripts/gpu-check.sh '$(GPU_KIT)/'
 	@du -sh '$(GPU_KIT)'
 

@@ -57,6 +57,12 @@ type Backend struct {
 	scratch [numScratch]deviceBuffer
 	allocs  []devptr
 	bytes   int64
+
+	capturing    bool     // between BeginCapture and EndCapture (graph.go)
+	captureNodes int      // ops captured so far
+	launches     int64    // launches, copies and fills queued (Launches)
+	timer        [2]event // StartTiming/StopTiming; -1 until made
+	scratchGen   int      // counts scratch reallocations: graphs captured before one are stale
 }
 
 // kernel is a loaded kernel: the driver's handle, its parameter kinds from
@@ -95,7 +101,8 @@ func Open(ordinal int) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Backend{drv: drv, open: true, ordinal: ordinal, fns: map[string]int{}, sms: info.sms, cc: info.cc, batchedPQ: defaultBatchedPQ}
+	b := &Backend{drv: drv, open: true, ordinal: ordinal, fns: map[string]int{}, sms: info.sms, cc: info.cc, batchedPQ: defaultBatchedPQ,
+		timer: [2]event{-1, -1}}
 	if b.sms <= 0 {
 		b.sms = 1
 	}
@@ -240,6 +247,9 @@ func (b *Backend) Alloc(dt engine.DType, n int) (engine.Storage, error) {
 		return s, nil
 	}
 	bytes := int64(n) * int64(dt.Size())
+	if b.capturing {
+		return nil, fmt.Errorf("cuda alloc: %d MiB while capturing a graph (allocate before the capture: run one step uncaptured first)", bytes>>20)
+	}
 	p, err := b.drv.alloc(bytes)
 	if err != nil {
 		free, total, _ := b.drv.memInfo()
@@ -284,6 +294,7 @@ func (b *Backend) scratchBuf(op string, slot, n int) (devptr, bool) {
 		return 0, false
 	}
 	s.ptr, s.bytes = p, grow
+	b.scratchGen++
 	return p, true
 }
 
@@ -445,6 +456,7 @@ func (b *Backend) launch(op, name string, grid, block dim3, shmem int, args ...a
 			return
 		}
 	}
+	b.queued()
 	if err := b.drv.launch(k.fn, grid, block, shmem, b.argv[:len(args)]); err != nil {
 		b.fail(op, "launch %s grid %v block %v: %v", name, grid, block, err)
 	}

@@ -8,7 +8,11 @@ import "unsafe"
 type devptr uint64
 
 // driver is everything the engine asks of a device: its context, memory,
-// copies, kernel launches on one stream, synchronisation and timing events.
+// copies, kernel launches on one stream (a stream the driver creates, not
+// the legacy default stream, which cannot be captured), synchronisation,
+// timing events and graphs: between beginCapture and endCapture the
+// stream's launches, copies and fills are recorded into a graph instead of
+// run, and graphLaunch replays them.
 // Two implementations: gorgonia.org/cu on a GPU (driver_cu.go, built with
 // the cuda tag, the only code that touches the CUDA driver), and the CPU
 // emulator of package kernels/emu (driver_emu.go, built without it), which
@@ -35,6 +39,11 @@ type driver interface {
 	copyDD(dst, src devptr, bytes int64) error                 // queued on the stream
 	memInfo() (free, total int64, err error)
 
+	beginCapture() error
+	endCapture() (graphID, error)
+	graphLaunch(g graphID) error // queued on the stream
+	graphDestroy(g graphID) error
+
 	newEvent() (event, error)
 	record(e event) error
 	elapsed(start, end event) (float64, error) // milliseconds
@@ -53,3 +62,6 @@ type kernelFn int
 
 // event is a driver's handle of a timing event.
 type event int
+
+// graphID is a driver's handle of an instantiated graph.
+type graphID int

@@ -23,9 +23,10 @@ type cuDriver struct {
 	fns    []cu.Function
 	events []cu.Event
 	dead   []bool // events destroyed (their slots are not reused)
+	stream cu.Stream
+	graphs []*cuGraph // nil: destroyed
 
-	argv [maxArgs]uint64
-	argp [maxArgs]unsafe.Pointer
+	args launchArgs
 }
 
 func (d *cuDriver) open(ordinal int) (deviceInfo, error) {
@@ -45,12 +46,15 @@ func (d *cuDriver) open(ordinal int) (deviceInfo, error) {
 		return deviceInfo{}, fmt.Errorf("cuda: device %d: create context: %w", ordinal, err)
 	}
 	d.dev, d.ctx = dev, ctx
-	for i := range d.argp {
-		d.argp[i] = unsafe.Pointer(&d.argv[i])
-	}
 	if err := d.bind(); err != nil {
 		return deviceInfo{}, fmt.Errorf("cuda: device %d: make its context current: %w", ordinal, err)
 	}
+	// A blocking stream (it waits for, and is waited for by, the legacy
+	// default stream, which the zero-filling of allocations uses).
+	if d.stream, err = cu.MakeStream(cu.DefaultStream); err != nil {
+		return deviceInfo{}, fmt.Errorf("cuda: device %d: create a stream: %w", ordinal, err)
+	}
+	d.args = newLaunchArgs()
 	var info deviceInfo
 	info.name, _ = dev.Name()
 	info.sms, _ = dev.Attribute(cu.MultiprocessorCount)
@@ -72,6 +76,15 @@ func (d *cuDriver) close() error {
 	for i := range d.events {
 		d.destroyEvent(event(i))
 	}
+	for i := range d.graphs {
+		if e := d.graphDestroy(graphID(i)); err == nil {
+			err = e
+		}
+	}
+	if e := d.stream.Destroy(); err == nil {
+		err = e
+	}
+	d.args.free()
 	for _, m := range d.mods {
 		m.Unload()
 	}
@@ -79,7 +92,7 @@ func (d *cuDriver) close() error {
 		err = e
 	}
 	d.ctx = cu.CUContext{}
-	d.mods, d.fns, d.events, d.dead = nil, nil, nil, nil
+	d.mods, d.fns, d.events, d.dead, d.graphs = nil, nil, nil, nil, nil
 	return err
 }
 
@@ -102,8 +115,8 @@ func (d *cuDriver) load(name, ptx string, entries []string) ([]kernelFn, error) 
 }
 
 func (d *cuDriver) launch(fn kernelFn, grid, block dim3, shmem int, args []uint64) error {
-	copy(d.argv[:], args)
-	return d.fns[fn].Launch(grid.x, grid.y, grid.z, block.x, block.y, block.z, shmem, cu.Stream{}, d.argp[:len(args)])
+	copy(d.args.argv[:], args)
+	return cuLaunch(d.fns[fn], grid, block, shmem, d.stream, d.args)
 }
 
 func (d *cuDriver) sync() error { return cu.Synchronize() }
@@ -116,19 +129,22 @@ func (d *cuDriver) alloc(bytes int64) (devptr, error) {
 func (d *cuDriver) free(p devptr) error { return cu.MemFree(cu.DevicePtr(p)) }
 
 func (d *cuDriver) memsetD32(p devptr, v uint32, n int64) error {
-	return cu.MemsetD32(cu.DevicePtr(p), v, n)
+	return cu.MemsetD32Async(cu.DevicePtr(p), uint(v), n, d.stream)
 }
 
 func (d *cuDriver) copyIn(dst devptr, src unsafe.Pointer, bytes int64) error {
-	return cu.MemcpyHtoDAsync(cu.DevicePtr(dst), src, bytes, cu.Stream{})
+	return cu.MemcpyHtoDAsync(cu.DevicePtr(dst), src, bytes, d.stream)
 }
 
 func (d *cuDriver) copyOut(dst unsafe.Pointer, src devptr, bytes int64) error {
-	return cu.MemcpyDtoH(dst, cu.DevicePtr(src), bytes)
+	if err := cu.MemcpyDtoHAsync(dst, cu.DevicePtr(src), bytes, d.stream); err != nil {
+		return err
+	}
+	return d.stream.Synchronize()
 }
 
 func (d *cuDriver) copyDD(dst, src devptr, bytes int64) error {
-	return cu.MemcpyDtoDAsync(cu.DevicePtr(dst), cu.DevicePtr(src), bytes, cu.Stream{})
+	return cu.MemcpyDtoDAsync(cu.DevicePtr(dst), cu.DevicePtr(src), bytes, d.stream)
 }
 
 func (d *cuDriver) memInfo() (free, total int64, err error) { return cu.MemInfo() }
@@ -143,7 +159,29 @@ func (d *cuDriver) newEvent() (event, error) {
 	return event(len(d.events) - 1), nil
 }
 
-func (d *cuDriver) record(e event) error { return d.events[e].Record(cu.Stream{}) }
+func (d *cuDriver) record(e event) error { return d.events[e].Record(d.stream) }
+
+func (d *cuDriver) beginCapture() error { return cuBeginCapture(d.stream) }
+
+func (d *cuDriver) endCapture() (graphID, error) {
+	g, err := cuEndCapture(d.stream)
+	if err != nil {
+		return 0, err
+	}
+	d.graphs = append(d.graphs, g)
+	return graphID(len(d.graphs) - 1), nil
+}
+
+func (d *cuDriver) graphLaunch(g graphID) error { return d.graphs[g].launch(d.stream) }
+
+func (d *cuDriver) graphDestroy(g graphID) error {
+	if d.graphs[g] == nil {
+		return nil
+	}
+	err := d.graphs[g].destroy()
+	d.graphs[g] = nil
+	return err
+}
 
 func (d *cuDriver) elapsed(start, end event) (float64, error) {
 	return d.events[start].Elapsed(d.events[end])

@@ -54,6 +54,7 @@ func (b *Backend) upload(dt engine.DType, dst *engine.Tensor, src unsafe.Pointer
 	if n == 0 {
 		return
 	}
+	b.queued()
 	if err := b.drv.copyIn(addr(dst), src, int64(n)*4); err != nil {
 		b.fail("upload", "%s: %v", dst, err)
 	}
@@ -106,6 +107,7 @@ func (b *Backend) Copy(dst, src *engine.Tensor) {
 	if dst.Len() == 0 || addr(dst) == addr(src) {
 		return
 	}
+	b.queued()
 	if err := b.drv.copyDD(addr(dst), addr(src), int64(dst.Len())*4); err != nil {
 		b.fail("copy", "%s: %v", dst, err)
 	}
@@ -187,10 +189,13 @@ func (b *Backend) dropout(op string, dst, src *engine.Tensor, p float32, key eng
 		b.Copy(dst, src)
 		return
 	}
+	if !b.varsOK(op, key.Vars) {
+		return
+	}
 	n := dst.Len()
 	b.launch(op, "ew_dropout", b.ewGrid((n+3)/4), d1(ewThreads), 0,
 		ptr(dst), ptr(src), f32(p), f32(1/(1-p)), i32(n),
-		u32(uint32(key.Seed)), u32(uint32(key.Seed>>32)), u32(uint32(key.Layer)), u32(uint32(key.Step)))
+		u32(uint32(key.Seed)), u32(uint32(key.Seed>>32)), u32(uint32(key.Layer)), u32(uint32(key.Step)), ptr(key.Vars))
 }
 
 // Dropout zeroes each element with probability p (the CPU engine's masks)
@@ -229,9 +234,12 @@ func (b *Backend) SGDStep(params, grads, mom *engine.Tensor, p engine.SGDParams)
 	if p.First {
 		first = 1
 	}
+	if !b.varsOK(op, p.Vars) {
+		return
+	}
 	n := params.Len()
 	b.ew(op, "optim_sgd", n, ptr(params), ptr(grads), ptr(mom), f32(p.LR), f32(p.Momentum),
-		f32(p.Dampening), f32(p.WeightDecay), i32(nest), i32(first), i32(n))
+		f32(p.Dampening), f32(p.WeightDecay), i32(nest), i32(first), i32(n), ptr(p.Vars))
 }
 
 // AdadeltaStep is torch.optim.Adadelta's update, on the device.
@@ -240,7 +248,10 @@ func (b *Backend) AdadeltaStep(params, grads, squareAvg, accDelta *engine.Tensor
 	if !b.ok(op, params, grads, squareAvg, accDelta) || !b.sameLen(op, params, grads, squareAvg, accDelta) {
 		return
 	}
+	if !b.varsOK(op, p.Vars) {
+		return
+	}
 	n := params.Len()
 	b.ew(op, "optim_adadelta", n, ptr(params), ptr(grads), ptr(squareAvg), ptr(accDelta),
-		f32(p.LR), f32(p.Rho), f32(p.Eps), f32(p.WeightDecay), i32(n))
+		f32(p.LR), f32(p.Rho), f32(p.Eps), f32(p.WeightDecay), i32(n), ptr(p.Vars))
 }

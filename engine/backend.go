@@ -44,6 +44,9 @@ type DropoutKey struct {
 	Seed  uint64 // the run's seed
 	Step  uint32 // the global training step
 	Layer uint32 // the layer's index among the model's dropout layers
+	// Vars, when set, is a step-variables tensor (stepvars.go): the step
+	// is read from its VarStep slot instead of Step.
+	Vars *Tensor
 }
 
 // SGDParams are torch.optim.SGD's hyper-parameters.
@@ -53,11 +56,17 @@ type SGDParams struct {
 	// First marks the first step: the momentum buffer is set to the gradient
 	// instead of being decayed, as PyTorch does.
 	First bool
+	// Vars, when set, is a step-variables tensor: LR and First are read
+	// from its VarLR and VarFirst slots.
+	Vars *Tensor
 }
 
 // AdadeltaParams are torch.optim.Adadelta's hyper-parameters.
 type AdadeltaParams struct {
 	LR, Rho, Eps, WeightDecay float32
+	// Vars, when set, is a step-variables tensor: LR is read from its
+	// VarLR slot.
+	Vars *Tensor
 }
 
 // Backend runs every op of gotrain on tensors that live where the backend
@@ -88,6 +97,12 @@ type Backend interface {
 	UploadInt32(dst *Tensor, src []int32)
 	Download(dst []float32, src *Tensor)
 	DownloadInt32(dst []int32, src *Tensor)
+
+	// The data set on the backend and the step variables (stepvars.go).
+	// GatherBatch builds a batch from images held as packed bytes; EndStep
+	// stores the step's loss in a window and advances vars.
+	GatherBatch(x, y, images, labels, order, table *Tensor, offset int, vars *Tensor)
+	EndStep(vars, window, loss *Tensor, batch int)
 
 	// Element-wise and copies.
 	Fill(t *Tensor, v float32)

@@ -76,6 +76,8 @@ var contract = map[string]op{
 	"UploadInt32":   {CPUTest: "TestElementwiseReference", NoGrad: "a host copy", NoKernel: "cuMemcpyHtoD", Parity: "TestCrossEntropyParity", Tracer: passes},
 	"Download":      {CPUTest: "TestElementwiseReference", NoGrad: "a host copy", NoKernel: "cuMemcpyDtoH", Parity: "TestElementwiseParity", Tracer: passes},
 	"DownloadInt32": {CPUTest: "TestElementwiseReference", NoGrad: "a host copy", NoKernel: "cuMemcpyDtoH", Parity: "TestMaxPoolParity", Tracer: passes},
+	"GatherBatch":   {CPUTest: "TestGatherBatch", NoGrad: "builds the input batch", Kernels: []string{"data_gather"}, Parity: "TestGatherParity", Tracer: refuses},
+	"EndStep":       {CPUTest: "TestEndStep", NoGrad: "step bookkeeping", Kernels: []string{"step_end"}, Parity: "TestEndStepParity", Tracer: refuses},
 	"Fill":          {CPUTest: "TestElementwiseReference", NoGrad: "no input", Kernels: []string{"ew_fill", "ew_fill_i32"}, Parity: "TestElementwiseParity", Tracer: passes},
 	"Copy":          {CPUTest: "TestElementwiseReference", NoGrad: "a copy", NoKernel: "cuMemcpyDtoD", Parity: "TestElementwiseParity", Tracer: models},
 

@@ -396,6 +396,13 @@ func (c *CPU) dropoutApply(op string, dst, src *Tensor, p float32, key DropoutKe
 		copy(ds, ss)
 		return
 	}
+	if key.Vars != nil {
+		v := c.hostVars(op, key.Vars)
+		if v == nil {
+			return
+		}
+		key.Step = uint32(v[VarStep])
+	}
 	scale := 1 / (1 - p)
 	k := [2]uint32{uint32(key.Seed), uint32(key.Seed >> 32)}
 	c.w.For((len(ds)+3)/4, ewGrain/4, func(lo, hi int) {
@@ -453,6 +460,13 @@ func (c *CPU) SGDStep(params, grads, mom *Tensor, p SGDParams) {
 		c.fail("sgd step", "momentum %g needs a momentum buffer", p.Momentum)
 		return
 	}
+	if p.Vars != nil {
+		v := c.hostVars("sgd step", p.Vars)
+		if v == nil {
+			return
+		}
+		p.LR, p.First = math.Float32frombits(uint32(v[VarLR])), v[VarFirst] != 0
+	}
 	ps, gs := F32(params), F32(grads)
 	var ms []float32
 	if mom != nil {
@@ -485,6 +499,13 @@ func (c *CPU) SGDStep(params, grads, mom *Tensor, p SGDParams) {
 func (c *CPU) AdadeltaStep(params, grads, squareAvg, accDelta *Tensor, p AdadeltaParams) {
 	if !c.ok("adadelta step", params, grads, squareAvg, accDelta) || !c.sameLen("adadelta step", params, grads, squareAvg, accDelta) {
 		return
+	}
+	if p.Vars != nil {
+		v := c.hostVars("adadelta step", p.Vars)
+		if v == nil {
+			return
+		}
+		p.LR = math.Float32frombits(uint32(v[VarLR]))
 	}
 	ps, gs, sq, ad := F32(params), F32(grads), F32(squareAvg), F32(accDelta)
 	c.w.For(len(ps), ewGrain, func(lo, hi int) {

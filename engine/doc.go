@@ -56,4 +56,7 @@
 //	SGD (momentum, dampening, wd, Nesterov)    n/a                         Torch/optim/sgd_* (4), TestSGDStep
 //	Adadelta (rho, eps, wd)                    n/a                         Torch/optim/adadelta_* (2),
 //	                                                                         TestAdadeltaStep
+//	gather a batch from bytes (GatherBatch),   n/a                         none: TestGatherBatch checks it against
+//	  end of step (EndStep), step variables                                  the data set, TestEndStep, TestStepVarsOps
+//	  (stepvars.go)                                                          (ops given vars = given the values)
 package engine

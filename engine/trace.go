@@ -139,4 +139,9 @@ func (r *Recorder) AdadeltaStep(params, grads, squareAvg, accDelta *Tensor, _ Ad
 	r.use(params, grads, squareAvg, accDelta)
 }
 
+func (r *Recorder) GatherBatch(x, y, images, labels, order, table *Tensor, _ int, vars *Tensor) {
+	r.use(x, y, images, labels, order, table, vars)
+}
+func (r *Recorder) EndStep(vars, window, loss *Tensor, _ int) { r.use(vars, window, loss) }
+
 var _ Backend = (*Recorder)(nil)

@@ -94,9 +94,17 @@ __device__ __forceinline__ uint4 philox(uint4 c, uint2 k) {
 // word i%4 of the Philox block at counter (i/4 low, i/4 high, layer, step)
 // under key (seed low, seed high), top 24 bits. One thread per 4-element
 // group q (grid-stride over ceil(n/4) groups). Matches CPU.Dropout and
-// CPU.DropoutBackward (the same mask applied to dy).
+// CPU.DropoutBackward (the same mask applied to dy). vars, when not null,
+// is the step-variables array (engine/stepvars.go): the step is read from
+// vars[VAR_STEP] instead of the argument, so a captured graph draws each
+// step's mask.
+#define VAR_LR 0
+#define VAR_STEP 1
+#define VAR_FIRST 2
 extern "C" __global__ void ew_dropout(float* y, const float* x, float p, float scale, int n,
-                                      unsigned int seedLo, unsigned int seedHi, unsigned int layer, unsigned int step) {
+                                      unsigned int seedLo, unsigned int seedHi, unsigned int layer, unsigned int step,
+                                      const int* vars) {
+    if (vars) step = (unsigned int)vars[VAR_STEP];
     int groups = (n + 3) / 4;
     GRID_STRIDE(q, groups) {
         uint4 r = philox(make_uint4((unsigned int)q, 0u, layer, step), make_uint2(seedLo, seedHi));
@@ -123,9 +131,16 @@ extern "C" __global__ void ew_add_sign(float* g, const float* p, float lambda, i
 
 // optim_sgd: torch.optim.SGD's update, in float32 with the CPU's operation
 // order (no fused multiply-add). mom may be null when momentum is 0.
-// first != 0: the momentum buffer takes the gradient. Matches CPU.SGDStep.
+// first != 0: the momentum buffer takes the gradient. vars, when not null,
+// gives lr (vars[VAR_LR], float bits) and first (vars[VAR_FIRST]) instead
+// of the arguments. One launch over every parameter of the model (the
+// parameter pool is one allocation). Matches CPU.SGDStep.
 extern "C" __global__ void optim_sgd(float* p, const float* g, float* mom, float lr, float momentum,
-                                     float dampening, float wd, int nesterov, int first, int n) {
+                                     float dampening, float wd, int nesterov, int first, int n, const int* vars) {
+    if (vars) {
+        lr = __int_as_float(vars[VAR_LR]);
+        first = vars[VAR_FIRST];
+    }
     GRID_STRIDE(i, n) {
         float gi = g[i];
         if (wd != 0.f) gi = __fadd_rn(gi, __fmul_rn(wd, p[i]));
@@ -141,9 +156,11 @@ extern "C" __global__ void optim_sgd(float* p, const float* g, float* mom, float
 }
 
 // optim_adadelta: torch.optim.Adadelta's update, with the CPU's rounding
-// (square roots in double, rounded to float). Matches CPU.AdadeltaStep.
+// (square roots in double, rounded to float); lr from vars[VAR_LR] when
+// vars is not null. Matches CPU.AdadeltaStep.
 extern "C" __global__ void optim_adadelta(float* p, const float* g, float* sq, float* acc, float lr, float rho,
-                                          float eps, float wd, int n) {
+                                          float eps, float wd, int n, const int* vars) {
+    if (vars) lr = __int_as_float(vars[VAR_LR]);
     GRID_STRIDE(i, n) {
         float gi = g[i];
         if (wd != 0.f) gi = __fadd_rn(gi, __fmul_rn(wd, p[i]));

@@ -189,7 +189,7 @@ func NewDropout(b *Builder, name string, shape []int, p float32) *Dropout {
 func (l *Dropout) OutShape() []int { return l.shape }
 
 func (l *Dropout) key(ctx *Ctx) engine.DropoutKey {
-	return engine.DropoutKey{Seed: ctx.Seed, Step: ctx.Step, Layer: l.layer}
+	return engine.DropoutKey{Seed: ctx.Seed, Step: ctx.Step, Layer: l.layer, Vars: ctx.Vars}
 }
 
 // Forward drops elements in training mode; in eval mode, or with p = 0,

@@ -8,6 +8,10 @@ type Ctx struct {
 	Train bool   // training mode: batch statistics, dropout on
 	Seed  uint64 // the run's seed (dropout masks)
 	Step  uint32 // the global training step (dropout masks)
+	// Vars, when set, is the step-variables tensor (engine/stepvars.go):
+	// dropout reads the step from it, so a captured step draws each
+	// replay's masks.
+	Vars *engine.Tensor
 }
 
 // Module is a layer or a composite of layers. Its input and output tensors

@@ -96,3 +96,7 @@ func (b *traceBase) BatchNormReluEvalBackward(dx, dgamma, dbeta, dy, y, x, gamma
 func (b *traceBase) SqueezeExciteBackward(dx, dw1, db1, dw2, db2, dy, x, w1, w2, pooled, hidden, scale *engine.Tensor) {
 	b.refuse("SqueezeExciteBackward")
 }
+func (b *traceBase) GatherBatch(x, y, images, labels, order, table *engine.Tensor, offset int, vars *engine.Tensor) {
+	b.refuse("GatherBatch")
+}
+func (b *traceBase) EndStep(vars, window, loss *engine.Tensor, batch int) { b.refuse("EndStep") }

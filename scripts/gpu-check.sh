@@ -1,102 +1,265 @@
 #!/usr/bin/env bash
 # The GPU check: run on a machine with an NVIDIA GPU from the folder that
-# `make gpu-kit` fills (no Go, no network needed; PyTorch optional):
+# `make gpu-kit` fills (no Go, no network needed; python3 needed to read
+# the results, PyTorch for its columns):
 #
-#   bin/gpu/gpu-check.sh [OUT]
+#   bin/gpu/gpu-check.sh [a|b|all] [OUT]
 #
-# It runs every cuda-tagged test (each kernel against the CPU engine with a
-# verdict line per kernel, one training step of every model, 20 SE-ResNet
-# steps, every model's step against PyTorch's), times batch-64 training
-# steps of the SE-ResNet and the baseline beside PyTorch eager on the same
-# GPU, trains the SE-ResNet for one epoch, prints one line per check and a
-# verdict line, and writes logs under OUT (default: ./gpu-out).
+# Part a (under 6 minutes on an H100/H200): every cuda-tagged test (each
+# kernel against the CPU engine with a verdict per kernel, every model's
+# step, graphed steps against uncaptured ones, every model against
+# PyTorch's fixtures), read from the test binaries' JSON events
+# (-test.v=test2json through the kit's test2json); the training step of the
+# SE-ResNet and the baseline for gotrain (CUDA graphs, and op by op), PyTorch
+# eager and torch.compile(mode="reduce-overhead") on the same card, with
+# the compile warm-up; and one SE-ResNet epoch, which fails below 98% test
+# accuracy.
+# Part b (under 6 minutes): the same step table for all seven models.
+#
+# Each model's recipe comes from `gotrain summary -model M -recipe`. Prints
+# one line per check, the tables, and a verdict line; logs go under OUT
+# (default ./gpu-out).
+#
+#   gpu-check.sh parse-tests FILE.json...   the test checks of test2json streams (tested on the CPU)
+#   gpu-check.sh step-row MODEL DIR         one table row from a part's files in DIR (tested on the CPU)
 set -uo pipefail
 kit="$(cd "$(dirname "$0")" && pwd)"
-out="${1:-gpu-out}"
-mkdir -p "$out"
-repo="${GOTRAIN_REPO:-$kit/../..}" # bench/pytorch lives in the repository
 failed=0
 check() { # check NAME STATUS DETAIL
-	printf '%-34s %-4s %s\n' "$1" "$2" "$3"
+	printf '%-40s %-4s %s\n' "$1" "$2" "$3"
 	[ "$2" = ok ] || [ "$2" = skip ] || failed=$((failed + 1))
 }
 secs() { echo $(($(date +%s) - $1)); }
 
-echo "gpu-check: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1)"
-
-# 1. Parity tests: the kernels and models against the CPU engine
-# (parity.test), the backend's own tests (cuda.test), every model against
-# PyTorch's fixtures (models.test, run from the kit, which holds testdata/).
-t0=$(date +%s)
-for bin in parity cuda models; do
-	args=(-test.v -test.count=1 -test.timeout 190s)
-	[ $bin = models ] && args+=(-test.run '^TestTorchModelsCUDA$')
-	log="$out/$bin-test.log"
-	(cd "$kit" && timeout 200 ./$bin.test "${args[@]}") >"$log" 2>&1
-	rc=$?
-	for t in $(grep -E '^--- ' "$log" | awk '{print $3}' | grep -v / | sort -u); do
-		st=$(grep -E "^--- [A-Z]+: $t " "$log" | head -1 | awk '{print $2}')
-		case "$st" in PASS:) s=ok ;; SKIP:) s=skip ;; *) s=FAIL ;; esac
-		n=$(grep -cE "^\s+\S+_test.go:[0-9]+: ok " <(sed -n "/^=== RUN   $t\$/,/^--- [A-Z]*: $t /p" "$log"))
-		check "test $t" "$s" "($n checks)"
-	done
-	for t in $(grep -E '^    --- (PASS|FAIL)' "$log" | awk '{print $3}'); do
-		st=$(grep -E "^    --- [A-Z]+: $t " "$log" | head -1 | awk '{print $2}')
-		line=$(grep -E "(ok $(basename "$t") batch|$(basename "$t") on cuda)" "$log" | head -1 | sed 's/^ *//; s/^[a-z_]*\.go:[0-9]*: //' | cut -c1-400)
-		[ "$st" = PASS: ] && check "  $t" ok "$line" || check "  $t" FAIL "$(grep -A3 -E "^    --- FAIL: $t " "$log" | tail -3 | tr -s ' ' | head -c 300)"
-	done
-	# parity.test's verdict per kernel: a count of those that passed.
-	if [ $bin = parity ]; then
-		k=$(grep -cE '^gpu [a-z0-9_]+: ok' "$log")
-		nk=$(grep -cE '^gpu [a-z0-9_]+: FAIL' "$log")
-		[ "$nk" = 0 ] && check "kernels checked" ok "$k kernels" || check "kernels checked" FAIL "$nk without a check: $(grep -E '^gpu [a-z0-9_]+: FAIL' "$log" | head -5 | tr '\n' ' ')"
-	fi
-	[ $rc = 0 ] || { check "$bin.test exit" FAIL "rc=$rc, see $bin-test.log"; grep -E '^\s+\S+_test.go:[0-9]+: ' "$log" | grep -v ': ok ' | head -20; }
-done
-echo "  (tests took $(secs $t0) s)"
-
-# Where a batch-64 SE-ResNet step's device time goes (informational).
-(cd "$kit" && GOTRAIN_PROFILE=1 timeout 60 ./parity.test -test.v -test.run '^TestProfileSEResNet$') >"$out/profile.log" 2>&1
-grep -E 'profile tf32' "$out/profile.log" | sed 's/^ *models_test.go:[0-9]*: /  /'
-
-# 2. Training-step throughput, gotrain beside PyTorch eager on this GPU.
-ptflags() { # the recipes of models/*.go
-	case $1 in
-	seresnet) echo "--optimizer sgd --lr 0.1" ;;
-	baseline) echo "--optimizer adadelta --lr 0.1" ;;
-	esac
+# parse_tests FILE...: one "NAME STATUS DETAIL" line per test and subtest
+# of test2json streams (Action pass/fail/skip; the detail is the test's
+# last "ok ..." line, or its failure output), then, for parity.test, a line
+# counting the kernels with a passing check ("gpu <kernel>: ok" verdicts).
+parse_tests() {
+	python3 - "$@" <<'EOF'
+import json, re, sys
+for path in sys.argv[1:]:
+    out, status, order = {}, {}, []
+    verdicts = {"ok": 0, "FAIL": []}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line.startswith("{"):
+                continue
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue
+            t, a = ev.get("Test"), ev.get("Action")
+            if a == "output":
+                text = ev.get("Output", "")
+                m = re.match(r"^(gpu|emulated) (\w+): (ok|FAIL)", text)
+                if m:
+                    if m.group(3) == "ok":
+                        verdicts["ok"] += 1
+                    else:
+                        verdicts["FAIL"].append(m.group(2))
+                if t:
+                    out.setdefault(t, []).append(text)
+            elif t and a in ("pass", "fail", "skip"):
+                if t not in status:
+                    order.append(t)
+                status[t] = a
+            elif t and a == "run" and t not in order:
+                pass
+    for t in order:
+        a = status[t]
+        lines = [l.strip() for l in out.get(t, [])]
+        okl = [re.sub(r"^\S+_test\.go:\d+: ", "", l) for l in lines if re.search(r"_test\.go:\d+: (ok|gpu only)", l)]
+        n = sum(1 for l in lines if re.search(r"_test\.go:\d+: ok ", l))
+        if a == "pass":
+            detail = "(%d checks) %s" % (n, okl[-1][:300] if okl else "")
+        elif a == "skip":
+            detail = next((re.sub(r"^\S+_test\.go:\d+: ", "", l) for l in lines if "_test.go" in l), "")[:300]
+        else:
+            bad = [l for l in lines if re.search(r"_test\.go:\d+: ", l) and not re.search(r": ok ", l)]
+            detail = " | ".join(bad[-3:])[:300] or "failed"
+        name = ("  " * t.count("/")) + t
+        print("test %s\t%s\t%s" % (name, {"pass": "ok", "skip": "skip", "fail": "FAIL"}[a], detail.strip()))
+    if verdicts["ok"] or verdicts["FAIL"]:
+        st = "ok" if not verdicts["FAIL"] else "FAIL"
+        d = "%d kernels" % verdicts["ok"] if st == "ok" else "%d without a passing check: %s" % (len(verdicts["FAIL"]), " ".join(verdicts["FAIL"][:8]))
+        print("kernels checked\t%s\t%s" % (st, d))
+EOF
 }
-for m in seresnet baseline; do
-	(cd "$kit" && timeout 100 ./bench.test -test.run '^$' -test.bench "^BenchmarkTrainStep/cuda(-tf32)?/$m\$" -test.benchtime 200x -test.count 1) >"$out/bench-$m.log" 2>&1
-	g=$(grep -E "BenchmarkTrainStep/cuda/$m" "$out/bench-$m.log" | grep -oE '[0-9.]+ img/s' | head -1 | awk '{printf "%.0f", $1}')
-	g32=$(grep -E "BenchmarkTrainStep/cuda-tf32/$m" "$out/bench-$m.log" | grep -oE '[0-9.]+ img/s' | head -1 | awk '{printf "%.0f", $1}')
-	p=""
-	if command -v python3 >/dev/null && [ -f "$repo/bench/pytorch/step.py" ]; then
-		p=$(cd "$repo" && timeout 60 python3 bench/pytorch/step.py --model $m --device cuda --batch 64 --warmup 10 --seconds 5 $(ptflags $m) 2>"$out/torch-$m.err" | tee "$out/torch-$m.json" | python3 -c 'import json,sys; print(round(json.load(sys.stdin).get("img_per_sec", 0)))' 2>/dev/null)
-	fi
-	best=$(printf '%s\n%s\n' "${g:-0}" "${g32:-0}" | sort -n | tail -1)
-	if [ -z "$g" ] && [ -z "$g32" ]; then
-		check "throughput $m" FAIL "no gotrain number (bench-$m.log: $(tail -3 "$out/bench-$m.log" | tr '\n' ' ' | head -c 200))"
-	elif [ -n "$p" ] && [ "$p" != 0 ]; then
-		r=$(awk -v g="$best" -v p="$p" 'BEGIN{printf "%.2f", g/p}')
-		s=ok
-		[ "$m" = seresnet ] && awk -v r="$r" 'BEGIN{exit !(r < 1)}' && s=FAIL
-		check "throughput $m" $s "gotrain fp32 ${g:-?} img/s, tf32 ${g32:-?} img/s; PyTorch eager $p img/s: best ${r}x"
+
+# step_row MODEL DIR: one row of the step table from DIR's files:
+# gotrain-MODEL/metrics.jsonl (a graphed one-epoch run: img/s, device ms and
+# launches per step), bench-MODEL.log (bench.test: op-by-op steps, FP32 and
+# TF32), torch-MODEL-eager.json and torch-MODEL-compiled.json (step.py).
+step_row() {
+	python3 - "$1" "$2" <<'EOF'
+import json, os, re, sys
+model, d = sys.argv[1], sys.argv[2]
+def last_json(path):
+    try:
+        with open(path) as f:
+            lines = [l for l in f if l.strip().startswith("{")]
+        return json.loads(lines[-1]) if lines else None
+    except (OSError, ValueError):
+        return None
+m = last_json(os.path.join(d, "gotrain-%s" % model, "metrics.jsonl"))
+bench = {}
+try:
+    for line in open(os.path.join(d, "bench-%s.log" % model)):
+        r = re.match(r"BenchmarkTrainStep/(cuda(?:-tf32)?)/%s(?:-\d+)?\s.*?([\d.]+) img/s" % re.escape(model), line)
+        if r:
+            bench[r.group(1)] = float(r.group(2))
+except OSError:
+    pass
+eager = last_json(os.path.join(d, "torch-%s-eager.json" % model))
+comp = last_json(os.path.join(d, "torch-%s-compiled.json" % model))
+def ips(j):
+    return j["img_per_sec"] if j and j.get("available") and j.get("img_per_sec") else None
+g = m["images_per_sec"] if m else None
+e, c = ips(eager), ips(comp)
+fmt = lambda v: "%.0f" % v if v else "n/a"
+ratio = lambda a, b: "%.2fx" % (a / b) if a and b else "n/a"
+cols = [model, fmt(g)]
+if m and m.get("device_ms_per_step") and g:
+    wall = 1000.0 * 64 / g  # batch-64 steps
+    cols += ["%.2f" % m["device_ms_per_step"], "%.3g" % m.get("launches_per_step", 0),
+             "%.0f%%" % max(0.0, 100 * (1 - m["device_ms_per_step"] / wall))]
+else:
+    cols += ["n/a", "n/a", "n/a"]
+cols += [fmt(bench.get("cuda-tf32")), fmt(bench.get("cuda")), fmt(e), fmt(c),
+         "%.0f" % comp["warmup_seconds"] if comp and comp.get("available") else "n/a",
+         ratio(g, e), ratio(g, c)]
+print("| " + " | ".join(cols) + " |")
+EOF
+}
+
+step_header() {
+	echo "| model | gotrain graphed img/s | device ms/step | launches/step | host share of step | gotrain op-by-op TF32 img/s | op-by-op FP32 img/s | PyTorch eager img/s | torch.compile img/s | compile warm-up s | gotrain/eager | gotrain/compiled |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+}
+
+# recipe_flags MODEL: step.py's optimizer flags from gotrain's recipe.
+recipe_flags() {
+	"$kit/gotrain" summary -model "$1" -recipe | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+f = ["--optimizer", r["optimizer"], "--lr", repr(r["lr"]), "--momentum", repr(r["momentum"]), "--weight-decay", repr(r["weight_decay"])]
+if r["nesterov"]:
+    f.append("--nesterov")
+print(" ".join(f))'
+}
+
+# measure MODEL OUT STEPS BUDGET: the step table's files for MODEL: a
+# graphed gotrain epoch of STEPS batch-64 steps, bench.test's op-by-op
+# steps, PyTorch eager and compiled (TF32 allowed, as gotrain runs); the
+# compiled run is skipped once the part has run BUDGET seconds.
+measure() {
+	local m=$1 out=$2 steps=$3 budget=$4
+	rm -rf "$out/gotrain-$m"
+	timeout 120 "$kit/gotrain" -device cuda:0 -model "$m" -epochs 1 -batch-size 64 -limit-train $((steps * 64)) -limit-test 1000 \
+		-data "$kit/mnist" -out "$out/gotrain-$m" >"$out/gotrain-$m.log" 2>&1 || check "gotrain $m" FAIL "$(tail -2 "$out/gotrain-$m.log" | tr '\n' ' ' | head -c 300)"
+	(cd "$kit" && timeout 60 ./bench.test -test.run '^$' -test.bench "^BenchmarkTrainStep/cuda(-tf32)?/$m\$" -test.benchtime 50x -test.count 1) >"$out/bench-$m.log" 2>&1
+	command -v python3 >/dev/null || return
+	local flags
+	flags=$(recipe_flags "$m") || return
+	for mode in eager compiled; do
+		if [ $mode = compiled ] && [ "$(secs "$part_start")" -gt "$budget" ]; then
+			echo '{"available": false, "reason": "time budget"}' >"$out/torch-$m-$mode.json"
+			continue
+		fi
+		# shellcheck disable=SC2086
+		timeout 90 python3 "$kit/pytorch/step.py" --model "$m" --mode $mode --device cuda --batch 64 --tf32 --warmup 5 --seconds 3 $flags \
+			>"$out/torch-$m-$mode.json" 2>"$out/torch-$m-$mode.err"
+	done
+}
+
+# run_tests OUT: every GPU test binary through test2json.
+run_tests() {
+	local out=$1 t0
+	t0=$(date +%s)
+	for bin in parity cuda models; do
+		local args=(-test.v=test2json -test.count=1 -test.timeout 150s)
+		[ $bin = models ] && args+=(-test.run '^TestTorchModelsCUDA$')
+		(cd "$kit" && timeout 160 ./$bin.test "${args[@]}" 2>&1 | ./test2json -t -p $bin) >"$out/$bin-test.json"
+		local rc=${PIPESTATUS[0]}
+		while IFS=$'\t' read -r name st detail; do check "$name" "$st" "$detail"; done < <(parse_tests "$out/$bin-test.json")
+		grep -qE '"Action":"(pass|fail)"' "$out/$bin-test.json" || check "$bin.test" FAIL "no test results (rc=$rc): see $bin-test.json"
+		[ "$rc" = 0 ] || check "$bin.test exit" FAIL "rc=$rc: see $bin-test.json"
+	done
+	echo "  (tests took $(secs "$t0") s)"
+}
+
+part_a() {
+	local out=$1
+	part_start=$(date +%s)
+	run_tests "$out"
+	# Where a batch-64 SE-ResNet step's device time goes (informational).
+	(cd "$kit" && GOTRAIN_PROFILE=1 timeout 60 ./parity.test -test.v -test.run '^TestProfileSEResNet$') >"$out/profile.log" 2>&1
+	grep -E 'profile tf32' "$out/profile.log" | sed 's/^ *models_test.go:[0-9]*: /  /'
+	for m in seresnet baseline; do measure "$m" "$out" 200 200; done
+	step_header
+	for m in seresnet baseline; do step_row "$m" "$out"; done
+	for m in seresnet baseline; do
+		[ -s "$out/gotrain-$m/metrics.jsonl" ] && check "gotrain graphed $m" ok "$(step_row "$m" "$out" | cut -d'|' -f3-5 | tr -s ' ')" || check "gotrain graphed $m" FAIL "no metrics (gotrain-$m.log)"
+	done
+	# One SE-ResNet epoch, the recipe's: fails below 98% test accuracy.
+	local t0 acc
+	t0=$(date +%s)
+	rm -rf "$out/seresnet-run"
+	timeout 150 "$kit/gotrain" -device cuda:0 -model seresnet -epochs 1 -data "$kit/mnist" -out "$out/seresnet-run" >"$out/train.log" 2>&1
+	local rc=$?
+	acc=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readlines()[-1])["test_acc"])' "$out/seresnet-run/metrics.jsonl" 2>/dev/null)
+	if [ $rc = 0 ] && [ -n "$acc" ] && awk -v a="$acc" 'BEGIN{exit !(a >= 0.98)}'; then
+		check "train seresnet 1 epoch" ok "test acc $acc in $(secs "$t0") s: $(grep -E '^epoch 1/' "$out/train.log" | head -1 | cut -c1-300)"
 	else
-		check "throughput $m" ok "gotrain fp32 ${g:-?} img/s, tf32 ${g32:-?} img/s (no PyTorch number: torch-$m.err)"
+		check "train seresnet 1 epoch" FAIL "rc=$rc, test acc ${acc:-?} (98% needed): $(tail -2 "$out/train.log" | tr '\n' ' ' | head -c 300)"
 	fi
-done
+	echo "  (part a took $(secs "$part_start") s)"
+}
 
-# 3. One epoch of the SE-ResNet on the GPU.
-t0=$(date +%s)
-timeout 150 "$kit/gotrain" -device cuda:0 -model seresnet -epochs 1 -data "$kit/mnist" -out "$out/seresnet-run" >"$out/train.log" 2>&1
-rc=$?
-acc=$(grep -oE 'best test acc [0-9.]+%' "$out/train.log" | awk '{print $4}')
-if [ $rc = 0 ] && [ -n "$acc" ]; then
-	check "train seresnet 1 epoch" ok "test acc $acc in $(secs $t0) s"
-else
-	check "train seresnet 1 epoch" FAIL "rc=$rc: $(tail -2 "$out/train.log" | tr '\n' ' ' | head -c 300)"
-fi
+part_b() {
+	local out=$1
+	part_start=$(date +%s)
+	local models="baseline resnet lightresnet seresnet vgg googlenet vit"
+	for m in $models; do measure "$m" "$out" 100 240; done
+	step_header
+	for m in $models; do step_row "$m" "$out"; done
+	for m in $models; do
+		[ -s "$out/gotrain-$m/metrics.jsonl" ] && check "gotrain graphed $m" ok "" || check "gotrain graphed $m" FAIL "no metrics (gotrain-$m.log)"
+	done
+	echo "  (part b took $(secs "$part_start") s)"
+}
 
+case "${1:-all}" in
+parse-tests)
+	shift
+	parse_tests "$@"
+	exit
+	;;
+step-row)
+	step_row "$2" "$3"
+	exit
+	;;
+a | b | all)
+	part=${1:-all}
+	out="${2:-gpu-out}"
+	;;
+*)
+	part=all
+	out="$1"
+	;;
+esac
+mkdir -p "$out"
+echo "gpu-check: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1)"
+command -v python3 >/dev/null || check "python3" FAIL "python3 is needed to read the results"
+case $part in
+a) part_a "$out" ;;
+b) part_b "$out" ;;
+all)
+	part_a "$out"
+	part_b "$out"
+	;;
+esac
 if [ $failed = 0 ]; then echo "VERDICT: PASS"; else echo "VERDICT: FAIL ($failed checks failed)"; fi
 exit $((failed > 0))

@@ -31,6 +31,10 @@ type Request struct {
 	// model at widths for batches of batch cannot fit there (flag names
 	// the batch-size flag that sets batch).
 	Open func(widths models.Widths, batch int, flag string) (engine.Backend, error)
+	// EvalBatch, when set, picks Config.EvalBatch once the engine is open
+	// (the model's widths, its training batch and the recipe's test batch):
+	// a GPU evaluates in large batches (results do not depend on it).
+	EvalBatch func(widths models.Widths, trainBatch, testBatch int) int
 	// WriteConfig writes a new run's config.json (the command's flags).
 	WriteConfig func(f *runfolder.Folder, cfg Config, be engine.Backend) error
 	// Interrupted, when set, words the error of a run a cancelled context
@@ -68,6 +72,9 @@ func Run(ctx context.Context, r Request) (*Result, error) {
 	be, err := r.Open(cfg.Widths, batch, flag)
 	if err != nil {
 		return nil, err
+	}
+	if r.EvalBatch != nil {
+		cfg.EvalBatch = r.EvalBatch(cfg.Widths, batch, cfg.TestBatchSize)
 	}
 	if folder == nil {
 		if folder, err = runfolder.Create(dir, true); err != nil {

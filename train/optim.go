@@ -15,6 +15,10 @@ import (
 type Optimizer interface {
 	// Step applies one update with learning rate lr.
 	Step(be engine.Backend, lr float64)
+	// Update queues one update reading the learning rate and first-step
+	// flag from the step variables vars (engine/stepvars.go), as a
+	// captured training step does; it does not count the step (SetSteps).
+	Update(be engine.Backend, vars *engine.Tensor)
 	// Name describes the optimizer and its settings.
 	Name() string
 	// State lists the optimizer's state tensors (saved for resume).
@@ -91,6 +95,13 @@ func (o *sgd) Step(be engine.Backend, lr float64) {
 	o.steps++
 }
 
+func (o *sgd) Update(be engine.Backend, vars *engine.Tensor) {
+	be.SGDStep(o.params.Flat(), o.grads.Flat(), o.mom, engine.SGDParams{
+		Momentum: float32(o.cfg.Momentum), Dampening: float32(o.cfg.Dampening),
+		WeightDecay: float32(o.cfg.WeightDecay), Nesterov: o.cfg.Nesterov, Vars: vars,
+	})
+}
+
 type adadelta struct {
 	cfg           OptimizerConfig
 	params, grads *engine.Pool
@@ -112,6 +123,12 @@ func (o *adadelta) Step(be engine.Backend, lr float64) {
 		LR: float32(lr), Rho: float32(o.cfg.Rho), Eps: float32(o.cfg.Eps), WeightDecay: float32(o.cfg.WeightDecay),
 	})
 	o.steps++
+}
+
+func (o *adadelta) Update(be engine.Backend, vars *engine.Tensor) {
+	be.AdadeltaStep(o.params.Flat(), o.grads.Flat(), o.sq, o.acc, engine.AdadeltaParams{
+		Rho: float32(o.cfg.Rho), Eps: float32(o.cfg.Eps), WeightDecay: float32(o.cfg.WeightDecay), Vars: vars,
+	})
 }
 
 // StepLR is torch.optim.lr_scheduler.StepLR stepped once per epoch: the

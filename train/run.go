@@ -70,7 +70,7 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 		}
 		evaluated = true
 		em := EpochMetrics{Epoch: e + 1, LR: lr, TrainLoss: trainLoss, TestLoss: testLoss, TestAcc: acc,
-			Seconds: secs, ImagesPerSec: float64(t.nTrain) / secs}
+			Seconds: secs, ImagesPerSec: float64(t.nTrain) / secs, DeviceMSPerStep: t.devMS, LaunchesPerStep: t.launchesPS}
 		res.Epochs = append(res.Epochs, em)
 		best := acc > res.BestAcc || res.BestEpoch == 0
 		if best {
@@ -82,8 +82,12 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 				mem = "  " + m
 			}
 		}
-		t.logf("epoch %d/%d  lr %.4g  train loss %.4f  test loss %.4f  test acc %.2f%%  %.1fs  %.0f img/s%s\n",
-			e+1, t.cfg.Epochs, lr, trainLoss, testLoss, 100*acc, secs, em.ImagesPerSec, mem)
+		steps := ""
+		if em.LaunchesPerStep > 0 {
+			steps = fmt.Sprintf("  %.3g ms/step on the device, %.3g launches/step", em.DeviceMSPerStep, em.LaunchesPerStep)
+		}
+		t.logf("epoch %d/%d  lr %.4g  train loss %.4f  test loss %.4f  test acc %.2f%%  %.1fs  %.0f img/s%s%s\n",
+			e+1, t.cfg.Epochs, lr, trainLoss, testLoss, 100*acc, secs, em.ImagesPerSec, steps, mem)
 		if folder != nil {
 			if err := t.saveEpoch(folder, best, res); err != nil {
 				return res, err

@@ -42,6 +42,8 @@ func readMetricsLines(t *testing.T, dir string) []map[string]any {
 		require.NoError(t, json.Unmarshal([]byte(line), &m))
 		delete(m, "seconds")
 		delete(m, "images_per_sec")
+		delete(m, "device_ms_per_step")
+		delete(m, "launches_per_step")
 		out = append(out, m)
 	}
 	return out

@@ -13,7 +13,10 @@ steps or steps for --seconds, and reports images per second.
 
 Modes: eager, and compiled = torch.compile(model, mode="reduce-overhead")
 (PyTorch >= 2; on older versions it prints {"available": false} and make
-bench shows n/a).
+bench shows n/a). The compile warm-up (the first steps, which compile and
+record CUDA graphs) is reported as warmup_seconds. On CUDA, --tf32 lets
+convolutions and matmuls use TF32 tensor cores, as gotrain does by default
+(scripts/gpu-check.sh compares with it).
 
 Peak memory, measured in a fresh process per (model, mode):
   - CPU: growth of the resident set from just before the model is built to
@@ -126,7 +129,7 @@ def make_optimizer(args, params):
 
 def run(args):
     out = {"framework": "pytorch", "torch": torch.__version__, "model": args.model, "mode": args.mode,
-           "device": args.device, "threads": args.threads, "batch": args.batch}
+           "device": args.device, "threads": args.threads, "batch": args.batch, "tf32": args.tf32}
     if args.mode == "compiled" and not compile_available():
         out.update(available=False, reason="torch.compile needs PyTorch >= 2 (this is %s)" % torch.__version__)
         return out
@@ -134,10 +137,12 @@ def run(args):
     device = torch.device(args.device)
     cuda = device.type == "cuda"
     if cuda:
-        # FP32 on both sides: no TF32 in convolutions or matmuls.
+        # FP32 on both sides unless --tf32 (gotrain's default on a GPU:
+        # TF32 tensor cores in convolutions and matmuls, as PyTorch's
+        # convolutions default to).
         torch.backends.cudnn.benchmark = True
-        torch.backends.cudnn.allow_tf32 = False
-        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = args.tf32
+        torch.backends.cuda.matmul.allow_tf32 = args.tf32
     torch.manual_seed(1)
     x_host = torch.randn(args.batch, 1, 28, 28)
     y_host = torch.randint(0, 10, (args.batch,))
@@ -198,6 +203,8 @@ def main():
     ap.add_argument("--momentum", type=float, default=0.0)
     ap.add_argument("--weight-decay", type=float, default=0.0)
     ap.add_argument("--nesterov", action="store_true")
+    ap.add_argument("--tf32", action="store_true",
+                    help="CUDA: allow TF32 in convolutions and matmuls (gotrain's default); else FP32")
     args = ap.parse_args()
     if args.info:
         print(json.dumps(info()))

@@ -93,6 +93,8 @@ func metricsNoTime(t *testing.T, dir string) []map[string]any {
 		require.NoError(t, json.Unmarshal([]byte(line), &m), "%s: %q", dir, line)
 		delete(m, "seconds")
 		delete(m, "images_per_sec")
+		delete(m, "device_ms_per_step")
+		delete(m, "launches_per_step")
 		out = append(out, m)
 	}
 	return out

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gotrain/gotrain/engine"
+	"github.com/gotrain/gotrain/gpuinfo"
 )
 
 const cudaBuildHint = "rebuild with CUDA: go build -tags cuda -o gotrain ./cmd/gotrain (needs the NVIDIA driver and CUDA 11.8 or 12.x headers; see DEVELOPERS.md, Building with CUDA)"
@@ -74,6 +75,33 @@ type gpuMemory interface {
 // gpu is the GPU backend openDevice opened last (nil: none).
 var gpu gpuMemory
 
+// nvmlMonitor samples the opened GPU's utilisation (nil: not opened yet,
+// or NVML is missing).
+var nvmlMonitor *gpuinfo.Monitor
+
+// gpuUtilisation is NVML's utilisation of the opened GPU over its last
+// sample period (the end of the evaluation). NVML's index is CUDA's
+// ordinal unless CUDA_VISIBLE_DEVICES reorders them, so it says nothing
+// then.
+func gpuUtilisation() (int, bool) {
+	o, ok := gpu.(interface{ Ordinal() int })
+	if !ok || os.Getenv("CUDA_VISIBLE_DEVICES") != "" {
+		return 0, false
+	}
+	if nvmlMonitor == nil {
+		m, err := gpuinfo.OpenMonitor(o.Ordinal())
+		if err != nil {
+			return 0, false
+		}
+		nvmlMonitor = m
+	}
+	s, err := nvmlMonitor.Sample()
+	if err != nil {
+		return 0, false
+	}
+	return int(s.GPUPercent), true
+}
+
 func openGPU(index int) (engine.Backend, error) {
 	be, err := engine.Open("cuda", engine.Options{Index: index})
 	if err != nil {
@@ -99,12 +127,17 @@ func deviceMemory() func() string {
 		if err != nil {
 			return ""
 		}
-		return fmt.Sprintf("gpu mem %d MiB (gotrain %d MiB, %d MiB free)", (total-free)>>20, held>>20, free>>20)
+		line := fmt.Sprintf("gpu mem %d MiB (gotrain %d MiB, %d MiB free)", (total-free)>>20, held>>20, free>>20)
+		if u, ok := gpuUtilisation(); ok {
+			line += fmt.Sprintf(", utilisation %d%% (NVML)", u)
+		}
+		return line
 	}
 }
 
-// deviceFree is the opened GPU's free memory (false: none opened).
-func deviceFree() (int64, bool) {
+// deviceFree is the opened GPU's free memory (false: none opened); a
+// variable so that tests can give a GPU's answer.
+var deviceFree = func() (int64, bool) {
 	if gpu == nil {
 		return 0, false
 	}

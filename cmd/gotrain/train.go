@@ -125,6 +125,9 @@ func (r *trainRequest) run(ctx context.Context) (*train.Result, error) {
 		Spec: r.spec, Config: r.cfg, Data: r.data, TrainSet: r.trainSet, TestSet: r.testSet,
 		Out: r.out, Resume: r.resume != "",
 		Open: openFit(r.device, r.threads, r.spec),
+		EvalBatch: func(widths models.Widths, trainBatch, testBatch int) int {
+			return gpuEvalBatch(r.device, r.spec, widths, trainBatch, testBatch)
+		},
 		WriteConfig: func(f *runfolder.Folder, cfg train.Config, be engine.Backend) error {
 			return writeRunConfig(f, r.fs, cfg, r.spec, be)
 		},
@@ -151,4 +154,31 @@ func openFit(device string, threads int, spec *models.Spec) func(models.Widths, 
 		}
 		return be, nil
 	}
+}
+
+// fastEvalBatch is the batch a GPU evaluates in (or the largest that fits
+// beside the training model), whatever the recipe's test batch: batch norm
+// is in eval mode and dropout off, so the results do not depend on it
+// (train.Config.EvalBatch).
+const fastEvalBatch = 1000
+
+// gpuEvalBatch is the evaluation batch of a run on device: 0 (the test
+// batch) on the CPU, else the largest of fastEvalBatch, 3/4 of it, ...
+// whose forward-only model fits in the GPU's free memory beside the
+// training model of batch trainBatch.
+func gpuEvalBatch(device string, spec *models.Spec, widths models.Widths, trainBatch, testBatch int) int {
+	if hostMemory(device) || deviceFree == nil {
+		return 0
+	}
+	free, ok := deviceFree()
+	need, err := modelBytes(spec, widths, trainBatch, true)
+	if !ok || err != nil {
+		return 0
+	}
+	for b := fastEvalBatch; b > max(testBatch, trainBatch); b = b * 3 / 4 {
+		if e, err := modelBytes(spec, widths, b, false); err == nil && need+e <= free {
+			return b
+		}
+	}
+	return 0
 }

@@ -4,6 +4,7 @@
 
 extern "C" {
 void emu_register_conv(void);
+void emu_register_data(void);
 void emu_register_elementwise(void);
 void emu_register_fused(void);
 void emu_register_gemm(void);
@@ -15,6 +16,7 @@ void emu_register_selftest(void);
 // emu_register_all registers every kernel family (once).
 void emu_register_all(void) {
     emu_register_conv();
+    emu_register_data();
     emu_register_elementwise();
     emu_register_fused();
     emu_register_gemm();
