@@ -26,10 +26,14 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"sync"
 
 	"github.com/gotrain/gotrain/engine"
 	"github.com/gotrain/gotrain/kernels"
 )
+
+// tf32EnvOnce prints GOTRAIN_TF32's deprecation once per process.
+var tf32EnvOnce sync.Once
 
 // Backend is the CUDA engine on one device.
 type Backend struct {
@@ -46,7 +50,9 @@ type Backend struct {
 
 	err error
 
-	tf32 bool // GEMMs (convolutions, linear, matmul) on TF32 tensor cores
+	prec engine.Precision // GEMMs (convolutions, linear, matmul): fp32, or TF32/BF16 tensor cores
+
+	convVariant string // SetKernelVariant: "" (the table's pick), "im2col", "l" or "s"
 
 	batchedPQ int // SetConvBatchedBelow
 
@@ -101,11 +107,17 @@ func Open(ordinal int) (*Backend, error) {
 	}
 	b.name = fmt.Sprintf("cuda:%d %s", ordinal, info.name)
 	// TF32 GEMMs by default where the GPU has them, as PyTorch runs its
-	// convolutions; GOTRAIN_TF32=0 keeps every GEMM in float32.
-	b.tf32 = b.cc[0] >= 8
+	// convolutions; -precision (SetPrecision) changes it. GOTRAIN_TF32=0,
+	// deprecated (kept for one release), still keeps every GEMM in float32.
+	if b.cc[0] >= 8 {
+		b.prec = engine.TF32
+	}
 	switch os.Getenv("GOTRAIN_TF32") {
 	case "0", "false", "off":
-		b.tf32 = false
+		b.prec = engine.FP32
+		tf32EnvOnce.Do(func() {
+			fmt.Fprintln(os.Stderr, "gotrain: GOTRAIN_TF32=0 is deprecated and goes in the next release: use -precision fp32")
+		})
 	}
 	for _, m := range kernels.Modules() {
 		entries := kernels.Entries(m.PTX)
@@ -162,8 +174,11 @@ func (b *Backend) Close() error {
 
 // Name says which device the backend runs on.
 func (b *Backend) Name() string {
-	if b.tf32 {
+	switch b.prec {
+	case engine.TF32:
 		return b.name + " (TF32)"
+	case engine.BF16:
+		return b.name + " (BF16)"
 	}
 	return b.name
 }
@@ -194,12 +209,37 @@ func (b *Backend) MemInfo() (free, total, held int64, err error) {
 // on from Open unless GOTRAIN_TF32=0 was set. It reports whether TF32 is
 // now in use.
 func (b *Backend) SetTF32(on bool) bool {
-	b.tf32 = on && b.cc[0] >= 8
-	return b.tf32
+	p := engine.FP32
+	if on {
+		p = engine.TF32
+	}
+	return b.SetPrecision(p) == nil && on
 }
 
 // TF32 reports whether GEMMs run on TF32 tensor cores.
-func (b *Backend) TF32() bool { return b.tf32 }
+func (b *Backend) TF32() bool { return b.prec == engine.TF32 }
+
+// SetPrecision sets the arithmetic of the GEMMs of convolutions, linear
+// layers and matmuls (engine.Precision): fp32 anywhere, tf32 and bf16 on
+// compute capability 8.0 and later (an error below, the precision then
+// unchanged). Batch norm, losses, optimizers and the weights stay float32.
+func (b *Backend) SetPrecision(p engine.Precision) error {
+	switch p {
+	case engine.FP32:
+	case engine.TF32, engine.BF16:
+		if b.cc[0] < 8 {
+			return fmt.Errorf("cuda: -precision %s needs compute capability 8.0 or later; %s has %d.%d: use -precision fp32",
+				p, b.name, b.cc[0], b.cc[1])
+		}
+	default:
+		return fmt.Errorf("cuda: unknown precision %v", p)
+	}
+	b.prec = p
+	return nil
+}
+
+// Precision is the GEMMs' arithmetic.
+func (b *Backend) Precision() engine.Precision { return b.prec }
 
 // Err returns the first error recorded by an op.
 func (b *Backend) Err() error { return b.err }
@@ -479,6 +519,16 @@ func (b *Backend) TakeLaunched() map[string]int {
 		b.kernels[ki].launches = 0
 	}
 	b.launched = b.launched[:0]
+	return out
+}
+
+// PeekLaunched reports which kernels were launched since TakeLaunched,
+// without forgetting them.
+func (b *Backend) PeekLaunched() map[string]bool {
+	out := make(map[string]bool, len(b.launched))
+	for _, ki := range b.launched {
+		out[b.kernels[ki].name] = true
+	}
 	return out
 }
 

@@ -32,23 +32,61 @@ func dev(t *testing.T) *Backend {
 	return testB
 }
 
-// Every GEMM variant the dispatcher can pick is in the embedded PTX.
+// Every GEMM and convolution variant the dispatcher can pick is in the
+// embedded PTX.
 func TestGemmKernelsExist(t *testing.T) {
 	b := dev(t)
-	n := 0
+	var names []string
 	for _, a := range gemmKernels {
 		for _, c := range a {
-			for _, d := range c {
-				for _, k := range d {
-					if _, ok := b.fns[k]; !ok {
-						t.Errorf("kernel %s is not loaded", k)
-					}
-					n++
-				}
+			names = append(names, c[0], c[1])
+		}
+	}
+	for _, p := range tcKernels {
+		for _, a := range p {
+			for _, c := range a {
+				names = append(names, c[0], c[1])
 			}
 		}
 	}
-	t.Logf("ok %d GEMM kernels loaded", n)
+	for _, op := range []string{"fwd", "dgrad", "wgrad"} {
+		for _, p := range []string{"tf32", "bf16"} {
+			for _, tile := range []string{"l", "s"} {
+				names = append(names, "conv_igemm_"+op+"_"+p+"_"+tile)
+			}
+		}
+	}
+	for _, k := range names {
+		if _, ok := b.fns[k]; !ok {
+			t.Errorf("kernel %s is not loaded", k)
+		}
+	}
+	t.Logf("ok %d GEMM and convolution kernels loaded", len(names))
+}
+
+// The embedded variant table parses, and bad tables are refused with the
+// line that is wrong.
+func TestVariantTable(t *testing.T) {
+	if len(variantTable) == 0 {
+		t.Fatal("variants.tsv has no rows")
+	}
+	for _, c := range []struct{ text, want string }{
+		{"gemm tf32 1.0", "3 fields"},
+		{"conv tf32 1 l", "unknown op"},
+		{"gemm fp32 1 l", "precision"},
+		{"gemm tf32 x l", "fill"},
+		{"gemm tf32 1 im2col", "convolution variant"},
+		{"conv_fwd bf16 1 q", "unknown variant"},
+	} {
+		if _, err := ParseVariants(c.text); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("ParseVariants(%q) = %v, want an error with %q", c.text, err, c.want)
+		}
+	}
+	rows, err := ParseVariants("# c\nconv_wgrad\tbf16\t0.5\tim2col # trailing\n")
+	if err != nil || len(rows) != 1 || rows[0] != (VariantRow{Op: opConvWgrad, Prec: engine.BF16, Fill: 0.5, Variant: "im2col"}) {
+		t.Errorf("ParseVariants: %v %v", rows, err)
+	}
+	t.Logf("ok variant table: %d rows", len(variantTable))
 }
 
 // Every kernel is loaded with the parameter kinds of its PTX .param list.

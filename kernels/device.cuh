@@ -87,6 +87,19 @@ __device__ __forceinline__ void cp_async16(void* dst, const void* src, int src_b
 #endif
 }
 
+// cp_async4: cp.async.ca.shared.global, 4 bytes from global src to shared
+// dst (both 4-byte aligned); src_bytes 0 or 4 (0: dst is zero-filled and
+// src not read). For gathered operands (a convolution's input pixels) that
+// are not contiguous along the copied dimension.
+__device__ __forceinline__ void cp_async4(void* dst, const void* src, int src_bytes) {
+#ifdef GOTRAIN_EMU
+    emu_cp_async(dst, src, 4, src_bytes);
+#else
+    unsigned int a = (unsigned int)__cvta_generic_to_shared(dst);
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(a), "l"(src), "r"(src_bytes));
+#endif
+}
+
 // cp_async_commit: cp.async.commit_group, closing the thread's current
 // group of copies.
 __device__ __forceinline__ void cp_async_commit() {

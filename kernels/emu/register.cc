@@ -4,6 +4,7 @@
 
 extern "C" {
 void emu_register_conv(void);
+void emu_register_conv_igemm(void);
 void emu_register_elementwise(void);
 void emu_register_gemm(void);
 void emu_register_norm(void);
@@ -14,6 +15,7 @@ void emu_register_selftest(void);
 // emu_register_all registers every kernel family (once).
 void emu_register_all(void) {
     emu_register_conv();
+    emu_register_conv_igemm();
     emu_register_elementwise();
     emu_register_gemm();
     emu_register_norm();
