@@ -36,14 +36,14 @@ func precTol(p engine.Precision, k int) float64 {
 // weight-gradient reduction, and both the 16-byte and the 4-byte copies of
 // the weights and dy.
 var igemmCases = []convCase{
-	{2, 5, 9, 7, 6, 3, 3, engine.Conv2dParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, true},  // odd everything
-	{2, 1, 12, 12, 8, 3, 3, engine.Conv2dParams{StrideH: 1, StrideW: 1}, true},                 // baseline conv1: C = 1, no padding
-	{2, 8, 10, 10, 12, 3, 3, engine.Conv2dParams{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, false}, // strided 3x3, P·Q = 25
-	{2, 16, 8, 8, 24, 1, 1, engine.Conv2dParams{StrideH: 1, StrideW: 1}, false},                 // 1x1: 16-byte A copies
-	{2, 12, 7, 7, 8, 1, 1, engine.Conv2dParams{StrideH: 2, StrideW: 2}, false},                  // strided 1x1 shortcut
-	{2, 3, 16, 16, 8, 7, 7, engine.Conv2dParams{StrideH: 2, StrideW: 2, PadH: 3, PadW: 3}, true}, // 7x7/2 stem
-	{2, 1, 16, 16, 20, 4, 4, engine.Conv2dParams{StrideH: 4, StrideW: 4}, true},                 // ViT patches 4x4/4
-	{3, 7, 5, 6, 3, 2, 3, engine.Conv2dParams{StrideH: 2, StrideW: 1, PadH: 1, PadW: 2}, true},  // asymmetric
+	{2, 5, 9, 7, 6, 3, 3, engine.Conv2dParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, true},      // odd everything
+	{2, 1, 12, 12, 8, 3, 3, engine.Conv2dParams{StrideH: 1, StrideW: 1}, true},                      // baseline conv1: C = 1, no padding
+	{2, 8, 10, 10, 12, 3, 3, engine.Conv2dParams{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, false},  // strided 3x3, P·Q = 25
+	{2, 16, 8, 8, 24, 1, 1, engine.Conv2dParams{StrideH: 1, StrideW: 1}, false},                     // 1x1: 16-byte A copies
+	{2, 12, 7, 7, 8, 1, 1, engine.Conv2dParams{StrideH: 2, StrideW: 2}, false},                      // strided 1x1 shortcut
+	{2, 3, 16, 16, 8, 7, 7, engine.Conv2dParams{StrideH: 2, StrideW: 2, PadH: 3, PadW: 3}, true},    // 7x7/2 stem
+	{2, 1, 16, 16, 20, 4, 4, engine.Conv2dParams{StrideH: 4, StrideW: 4}, true},                     // ViT patches 4x4/4
+	{3, 7, 5, 6, 3, 2, 3, engine.Conv2dParams{StrideH: 2, StrideW: 1, PadH: 1, PadW: 2}, true},      // asymmetric
 	{4, 40, 12, 12, 70, 3, 3, engine.Conv2dParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, false}, // 2 M tiles, split-K
 }
 
