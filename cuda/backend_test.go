@@ -154,3 +154,35 @@ func TestLaunchArgumentsChecked(t *testing.T) {
 		}
 	}
 }
+
+// SetPrecision: fp32, tf32 and bf16 where the device has tensor cores (the
+// emulator says compute capability 8.0), named in Name; below 8.0 tf32 and
+// bf16 are refused with one line and the precision stays.
+func TestSetPrecision(t *testing.T) {
+	b := dev(t)
+	defer b.SetPrecision(engine.FP32)
+	for _, c := range []struct {
+		p    engine.Precision
+		name string
+	}{{engine.FP32, ""}, {engine.TF32, " (TF32)"}, {engine.BF16, " (BF16)"}} {
+		if err := b.SetPrecision(c.p); err != nil {
+			t.Fatalf("SetPrecision(%v): %v", c.p, err)
+		}
+		if b.Precision() != c.p || !strings.HasSuffix(b.Name(), c.name) || b.TF32() != (c.p == engine.TF32) {
+			t.Errorf("after SetPrecision(%v): Precision %v, Name %q, TF32 %v", c.p, b.Precision(), b.Name(), b.TF32())
+		}
+	}
+	old := b.cc
+	defer func() { b.cc = old }()
+	b.cc = [2]int{7, 5}
+	b.SetPrecision(engine.FP32)
+	for _, p := range []engine.Precision{engine.TF32, engine.BF16} {
+		err := b.SetPrecision(p)
+		if err == nil || !strings.Contains(err.Error(), "needs compute capability 8.0") || b.Precision() != engine.FP32 {
+			t.Errorf("SetPrecision(%v) on 7.5: %v (precision %v)", p, err, b.Precision())
+		}
+	}
+	if err := engine.ApplyPrecision(b, "auto"); err != nil || b.Precision() != engine.FP32 {
+		t.Errorf("ApplyPrecision(auto) changed the precision: %v %v", err, b.Precision())
+	}
+}

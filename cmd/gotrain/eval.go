@@ -29,6 +29,7 @@ func runEval(ctx context.Context, args []string) error {
 	batch := fs.Int("batch-size", 250, "images per forward pass")
 	out := fs.String("out", "", "folder for predictions.csv and the figures (default runs/eval-<model>-<YYYYMMDD-HHMMSS>)")
 	threads := fs.Int("threads", 0, "CPU engine threads (0: all cores)")
+	precision := precisionFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -40,6 +41,9 @@ func runEval(ctx context.Context, args []string) error {
 		return err
 	}
 	if _, _, err := parseDevice(*device); err != nil {
+		return err
+	}
+	if err := checkPrecision(*precision, *device); err != nil {
 		return err
 	}
 	spec, widths, err := checkpointModel(*weights, *model, "")
@@ -58,7 +62,7 @@ func runEval(ctx context.Context, args []string) error {
 		n = *limitTest
 	}
 	b := min(*batch, n) // a batch larger than the images is clamped
-	be, err := openDevice(*device, *threads)
+	be, err := openDevice(*device, *threads, *precision)
 	if err != nil {
 		return err
 	}

@@ -47,6 +47,7 @@ type pruneRequest struct {
 	rcfg                       runfolder.Config
 	weights, device, data, out string
 	percent                    float64
+	precision                  string
 	threads                    int
 	// minRemoved, when positive, replaces percent by the smallest percent
 	// (in steps of 1%) whose plan removes at least this fraction of the
@@ -82,6 +83,7 @@ func parsePrune(args []string) (*pruneRequest, error) {
 	limitTrain := fs.Int("limit-train", 0, "fine-tune on the first N training images only (0: all)")
 	limitTest := fs.Int("limit-test", 0, "test on the first N test images only (0: all)")
 	threads := fs.Int("threads", 0, "CPU engine threads (0: all cores)")
+	precision := precisionFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return nil, err
 	}
@@ -103,12 +105,15 @@ func parsePrune(args []string) (*pruneRequest, error) {
 	if _, _, err := parseDevice(*device); err != nil {
 		return nil, err
 	}
+	if err := checkPrecision(*precision, *device); err != nil {
+		return nil, err
+	}
 	dir := *out
 	if dir == "" {
 		dir = filepath.Join("runs", fmt.Sprintf("prune-%s-%s", spec.Name, time.Now().Format("20060102-150405")))
 	}
 	return &pruneRequest{fs: fs, spec: spec, rcfg: rcfg, weights: *weights, device: *device, data: *data, out: dir,
-		percent: *percent, threads: *threads}, nil
+		percent: *percent, precision: *precision, threads: *threads}, nil
 }
 
 // runPrune prunes a trained model by network slimming and fine-tunes it.
@@ -148,7 +153,7 @@ func (r *pruneRequest) run(ctx context.Context) (*pruneReport, error) {
 			return nil, err
 		}
 	}
-	be, err := openDevice(r.device, r.threads)
+	be, err := openDevice(r.device, r.threads, r.precision)
 	if err != nil {
 		return nil, err
 	}

@@ -96,6 +96,7 @@ type reproState struct {
 // reproduction is a gotrain reproduce command line at work.
 type reproduction struct {
 	dir, device, data string
+	precision         string
 	threads           int
 	state             reproState
 	command           string
@@ -113,6 +114,7 @@ func runReproduce(ctx context.Context, args []string) error {
 	device := fs.String("device", "auto", "auto (the first GPU in a CUDA build, else the CPU), cpu, or cuda:N")
 	data := fs.String("data", mnist.DefaultDir(), "MNIST folder (fetched there when missing)")
 	threads := fs.Int("threads", 0, "CPU engine threads (0: all cores)")
+	precision := precisionFlag(fs)
 	seed := fs.Uint64("seed", 1, "random seed of every row")
 	limitTrain := fs.Int("limit-train", 0, "train on the first N images only (0: all)")
 	limitTest := fs.Int("limit-test", 0, "test on the first N images only (0: all)")
@@ -126,7 +128,10 @@ func runReproduce(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	p := &reproduction{device: *device, data: *data, threads: *threads, command: commandLine("reproduce", args),
+	if err := checkPrecision(*precision, *device); err != nil {
+		return err
+	}
+	p := &reproduction{device: *device, data: *data, precision: *precision, threads: *threads, command: commandLine("reproduce", args),
 		state: reproState{Format: reproFormat, Epochs: *epochs, Seed: *seed, LimitTrain: *limitTrain, LimitTest: *limitTest,
 			Seconds: map[string]float64{}}}
 	// Every row's configuration is validated before anything runs.
@@ -265,7 +270,7 @@ func (p *reproduction) trainConfig(model string, sparsity float64) runfolder.Con
 
 // where are the flags that may differ between the runs of a reproduction.
 func (p *reproduction) where() []string {
-	return []string{"-device", p.device, "-data", p.data, "-threads", strconv.Itoa(p.threads)}
+	return []string{"-device", p.device, "-data", p.data, "-threads", strconv.Itoa(p.threads), "-precision", p.precision}
 }
 
 // trainArgs is the train command line of a training row.

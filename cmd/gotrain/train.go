@@ -22,6 +22,7 @@ type trainRequest struct {
 	spec                      *models.Spec
 	cfg                       train.Config
 	device, data, out, resume string
+	precision                 string
 	threads                   int
 	// trainSet and testSet, when set, are the loaded MNIST (reproduce
 	// loads it once for every row); nil: run loads -data.
@@ -50,6 +51,7 @@ func parseTrain(args []string) (*trainRequest, error) {
 	limitTrain := fs.Int("limit-train", 0, "train on the first N images only (0: all)")
 	limitTest := fs.Int("limit-test", 0, "test on the first N images only (0: all)")
 	threads := fs.Int("threads", 0, "CPU engine threads (0: all cores)")
+	precision := precisionFlag(fs)
 	sparsity := fs.Float64("sparsity", 0, "network-slimming L1 on the pruning-target BN gammas (seresnet; the report's value is 1e-4)")
 	resume := fs.String("resume", "", "continue the interrupted run in folder RUN (its flags apply; -epochs may extend it)")
 	if err := parse(fs, args); err != nil {
@@ -100,6 +102,9 @@ func parseTrain(args []string) (*trainRequest, error) {
 	if _, _, err := parseDevice(*device); err != nil {
 		return nil, err
 	}
+	if err := checkPrecision(*precision, *device); err != nil {
+		return nil, err
+	}
 	dir := *out
 	if dir == "" {
 		dir = filepath.Join("runs", fmt.Sprintf("%s-%s", spec.Name, time.Now().Format("20060102-150405")))
@@ -109,7 +114,8 @@ func parseTrain(args []string) (*trainRequest, error) {
 			return nil, err
 		}
 	}
-	return &trainRequest{fs: fs, spec: spec, cfg: cfg, device: *device, data: *data, out: dir, resume: *resume, threads: *threads}, nil
+	return &trainRequest{fs: fs, spec: spec, cfg: cfg, device: *device, data: *data, out: dir, resume: *resume,
+		precision: *precision, threads: *threads}, nil
 }
 
 func runTrain(ctx context.Context, args []string) error {
@@ -148,7 +154,7 @@ func (r *trainRequest) run(ctx context.Context) (*train.Result, error) {
 			return nil, err
 		}
 	}
-	be, err := openDevice(r.device, r.threads)
+	be, err := openDevice(r.device, r.threads, r.precision)
 	if err != nil {
 		return nil, err
 	}
