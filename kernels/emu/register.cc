@@ -7,6 +7,7 @@ void emu_register_conv(void);
 void emu_register_conv_igemm(void);
 void emu_register_elementwise(void);
 void emu_register_gemm(void);
+void emu_register_lab(void);
 void emu_register_norm(void);
 void emu_register_pool(void);
 void emu_register_shape(void);
@@ -18,6 +19,7 @@ void emu_register_all(void) {
     emu_register_conv_igemm();
     emu_register_elementwise();
     emu_register_gemm();
+    emu_register_lab();
     emu_register_norm();
     emu_register_pool();
     emu_register_shape();
