@@ -95,7 +95,7 @@ ptx-check:
 # Everything a GPU machine without Go needs to check the CUDA engine, in
 # $(GPU_KIT) (git-ignored, about 60 MB): the cuda-tagged test binaries of
 # cuda/, kernels/parity/, models/ (with its PyTorch fixtures) and bench/
-# (stripped), gotrain built with CUDA, the gzipped MNIST files and
+# (stripped), gotrain and the kernel lab (cmd/kernellab) built with CUDA, the gzipped MNIST files and
 # gpu-check.sh, which runs them all (see scripts/gpu-check.sh).
 GPU_KIT ?= bin/gpu
 gpu-kit:
@@ -106,6 +106,7 @@ gpu-kit:
 	cp -r models/testdata/torch '$(GPU_KIT)/testdata/' 
 	$(GO) test -c -tags cuda -ldflags '-s -w' -o '$(GPU_KIT)/bench.test' ./bench
 	$(GO) build -tags cuda -ldflags '-s -w' -o '$(GPU_KIT)/gotrain' ./cmd/gotrain
+	$(GO) build -tags cuda -ldflags '-s -w' -o '$(GPU_KIT)/kernellab' ./cmd/kernellab
 	$(MAKE) --no-print-directory mnist DATA='$(abspath $(GPU_KIT))/mnist'
 	cp scripts/gpu-check.sh '$(GPU_KIT)/'
 	@du -sh '$(GPU_KIT)'
