@@ -95,8 +95,9 @@ ptx-check:
 # Everything a GPU machine without Go needs to check the CUDA engine, in
 # $(GPU_KIT) (git-ignored, about 60 MB): the cuda-tagged test binaries of
 # cuda/, kernels/parity/, models/ (with its PyTorch fixtures) and bench/
-# (stripped), gotrain and the kernel lab (cmd/kernellab) built with CUDA, the gzipped MNIST files and
-# gpu-check.sh, which runs them all (see scripts/gpu-check.sh).
+# (stripped), gotrain and the kernel lab (cmd/kernellab) built with CUDA,
+# the gzipped MNIST files and gpu-check.sh, which runs them all (see
+# scripts/gpu-check.sh).
 GPU_KIT ?= bin/gpu
 gpu-kit:
 	@mkdir -p '$(GPU_KIT)/mnist' '$(GPU_KIT)/testdata'

@@ -8,7 +8,8 @@
 # verdict line per kernel, one training step of every model, 20 SE-ResNet
 # steps, every model's step against PyTorch's), times batch-64 training
 # steps of the SE-ResNet and the baseline beside PyTorch eager on the same
-# GPU, trains the SE-ResNet for one epoch, prints one line per check and a
+# GPU, trains the SE-ResNet for one epoch, runs the kernel lab (writing its
+# variant table to OUT/variants.tsv), prints one line per check and a
 # verdict line, and writes logs under OUT (default: ./gpu-out).
 set -uo pipefail
 kit="$(cd "$(dirname "$0")" && pwd)"
@@ -97,6 +98,17 @@ if [ $rc = 0 ] && [ -n "$acc" ]; then
 else
 	check "train seresnet 1 epoch" FAIL "rc=$rc: $(tail -2 "$out/train.log" | tr '\n' ' ' | head -c 300)"
 fi
+
+# 4. The kernel lab: every conv, GEMM, norm, pool and elementwise variant
+# checked against the CPU engine and timed against the mma.sync and copy
+# peaks measured in the same run; the variant table it measured goes to
+# OUT/variants.tsv (commit it as cuda/variants.tsv).
+t0=$(date +%s)
+(cd "$kit" && timeout 300 ./kernellab -write "$out/variants.tsv") >"$out/kernellab.log" 2>&1
+rc=$?
+line=$(grep -E '^kernellab: ' "$out/kernellab.log" | tail -1)
+peaks=$(grep -E '^peaks measured now' "$out/kernellab.log" | cut -c21-)
+[ $rc = 0 ] && check "kernel lab" ok "$line; $peaks ($(secs $t0) s)" || check "kernel lab" FAIL "rc=$rc: $(tail -2 "$out/kernellab.log" | tr '\n' ' ' | head -c 300)"
 
 if [ $failed = 0 ]; then echo "VERDICT: PASS"; else echo "VERDICT: FAIL ($failed checks failed)"; fi
 exit $((failed > 0))
