@@ -186,3 +186,33 @@ func TestSetPrecision(t *testing.T) {
 		t.Errorf("ApplyPrecision(auto) changed the precision: %v %v", err, b.Precision())
 	}
 }
+
+// fastDiv's constants divide exactly: every divisor up to 4096 and the
+// convolutions' (P·Q up to 784·... and products) against n/d on dividends
+// near 0, near multiples of d, and up to 2^31-1.
+func TestFastDiv(t *testing.T) {
+	div := func(n, d int) int {
+		mul, shr := fastDiv(d)
+		if d == 1 {
+			return n
+		}
+		return int((uint64(uint32(n))*uint64(mul))>>32) >> shr
+	}
+	ds := []int{1 << 20, 12544, 50176, 1<<31 - 1, 3 * 3 * 512}
+	for d := 1; d <= 4096; d++ {
+		ds = append(ds, d)
+	}
+	checks := 0
+	for _, d := range ds {
+		for _, n := range []int{0, 1, d - 1, d, d + 1, 2*d - 1, 7 * d, 1<<31 - 1, 1<<31 - 2, 1 << 30, 123456789} {
+			if n < 0 || n > 1<<31-1 {
+				continue
+			}
+			if got := div(n, d); got != n/d {
+				t.Fatalf("fastDiv(%d): %d / %d = %d, want %d", d, n, d, got, n/d)
+			}
+			checks++
+		}
+	}
+	t.Logf("ok fastDiv: %d quotients exact", checks)
+}

@@ -3,6 +3,8 @@
 package cuda
 
 import (
+	"math/bits"
+
 	"github.com/gotrain/gotrain/engine"
 )
 
@@ -36,10 +38,30 @@ func tileName(large bool) string {
 	return "s"
 }
 
+// shapeArgs are the kernels' CONV_SHAPE_PARAMS: the sizes, then the
+// FastDiv constants of R·S, S, the strides, Q and P·Q.
 func (g *convGeom) shapeArgs() []arg {
 	p := g.Params
-	return []arg{i32(g.N), i32(g.C), i32(g.H), i32(g.W), i32(g.K), i32(g.R), i32(g.S), i32(g.P), i32(g.Q),
+	args := []arg{i32(g.N), i32(g.C), i32(g.H), i32(g.W), i32(g.K), i32(g.R), i32(g.S), i32(g.P), i32(g.Q),
 		i32(p.StrideH), i32(p.StrideW), i32(p.PadH), i32(p.PadW)}
+	for _, d := range []int{g.R * g.S, g.S, p.StrideH, p.StrideW, g.Q, g.PQ} {
+		mul, shr := fastDiv(d)
+		args = append(args, u32(mul), u32(shr))
+	}
+	return args
+}
+
+// fastDiv returns the multiplier and shift with which kernels/igemm.cuh's
+// FastDiv divides n in [0, 2^31) by d >= 1: n/d = umulhi(n, mul) >> shr
+// (d = 1: n itself). With l = ceil(log2 d), mul = ceil(2^(31+l) / d) and
+// shr = l - 1 (CUTLASS's FastDivmod).
+func fastDiv(d int) (mul, shr uint32) {
+	if d <= 1 {
+		return 0, 0
+	}
+	l := bits.Len32(uint32(d - 1)) // ceil(log2 d)
+	p := 31 + l
+	return uint32((uint64(1)<<p + uint64(d) - 1) / uint64(d)), uint32(p - 32)
 }
 
 // aligned16 reports whether a device address allows 16-byte copies.

@@ -36,10 +36,18 @@
 
 struct ConvShape {
     int N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw;
+    FastDiv fRS, fS, fSh, fSw, fQ, fPQ;  // division by R·S, S, sh, sw, Q, P·Q
 };
 
-#define CONV_SHAPE_PARAMS int N, int C, int H, int W, int K, int R, int S, int P, int Q, int sh, int sw, int ph, int pw
-#define CONV_SHAPE_INIT {N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw}
+// The shape's parameters: the sizes, then (mul, shr) of the FastDiv of
+// R·S, S, sh, sw, Q and P·Q (cuda/conv_igemm.go's fastDiv).
+#define CONV_SHAPE_PARAMS                                                                                   \
+    int N, int C, int H, int W, int K, int R, int S, int P, int Q, int sh, int sw, int ph, int pw,          \
+        unsigned int mRS, unsigned int sRS, unsigned int mS, unsigned int sS, unsigned int mSh, unsigned int sSh, \
+        unsigned int mSw, unsigned int sSw, unsigned int mQ, unsigned int sQ, unsigned int mPQ, unsigned int sPQ
+#define CONV_SHAPE_INIT                                                                                     \
+    {N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, {R * S, mRS, sRS}, {S, mS, sS}, {sh, mSh, sSh}, {sw, mSw, sSw}, \
+     {Q, mQ, sQ}, {P * Q, mPQ, sPQ}}
 
 // ---- forward ------------------------------------------------------------
 template <class Cfg>
@@ -87,8 +95,8 @@ struct FwdLoader {
         for (int i = 0; i < Cfg::BN * 16 / NT; i++) {
             const int kk = threadIdx.x / Cfg::BN + i * (NT / Cfg::BN);
             const int crs = k + kk;
-            const int c = crs / RS, rs = crs - c * RS;
-            const int r = rs / s.S, sx = rs - r * s.S;
+            const int c = s.fRS.div(crs), rs = crs - c * RS;
+            const int r = s.fS.div(rs), sx = rs - r * s.S;
             const int h = h0 + r, ww = w0 + sx;
             const bool ok = pix && crs < k1 && h >= 0 && h < s.H && ww >= 0 && ww < s.W;
             cp_async4z(&Bs[row][kk], ok ? xb + ((size_t)c * s.H + h) * s.W + ww : x, ok);
@@ -115,7 +123,7 @@ __device__ __forceinline__ void conv_fwd_body(float* __restrict__ y, const float
     mma.each((warp / Cfg::WN) * 32, (warp % Cfg::WN) * 32, lane, [&](int ml, int nl, float v) {
         const int gm = m0 + ml, gn = n0 + nl;
         if (gm >= s.K || gn >= NPQ) return;
-        const int n = gn / PQ, pq = gn - n * PQ;
+        const int n = s.fPQ.div(gn), pq = gn - n * PQ;
         if (bias) v += bias[gm];
         y[((size_t)n * s.K + gm) * PQ + pq] = v;
     });
@@ -146,7 +154,7 @@ struct DgradLoader {
         const int k1 = KRS;
         {
             const int kk = threadIdx.x & 15, krs = k + kk;
-            const int ko = krs / RS, rs = krs - ko * RS;
+            const int ko = s.fRS.div(krs), rs = krs - ko * RS;
 #pragma unroll
             for (int i = 0; i < Cfg::BM * 16 / NT; i++) {
                 const int row = (threadIdx.x >> 4) + i * (NT / 16);
@@ -160,10 +168,10 @@ struct DgradLoader {
         for (int i = 0; i < Cfg::BN * 16 / NT; i++) {
             const int kk = threadIdx.x / Cfg::BN + i * (NT / Cfg::BN);
             const int krs = k + kk;
-            const int ko = krs / RS, rs = krs - ko * RS;
-            const int r = rs / s.S, sx = rs - r * s.S;
+            const int ko = s.fRS.div(krs), rs = krs - ko * RS;
+            const int r = s.fS.div(rs), sx = rs - r * s.S;
             const int th = hp - r, tw = wp - sx;
-            const int p = th / s.sh, q = tw / s.sw;  // th, tw >= 0 checked below
+            const int p = s.fSh.div(th), q = s.fSw.div(tw);  // garbage when th or tw < 0: checked below
             const bool ok = pix && krs < k1 && th >= 0 && tw >= 0 && p * s.sh == th && q * s.sw == tw && p < s.P &&
                             q < s.Q;
             cp_async4z(&Bs[row][kk], ok ? dyb + ((size_t)ko * s.P + p) * s.Q + q : dy, ok);
@@ -219,14 +227,15 @@ struct WgradLoader {
         constexpr int NT = Cfg::NT;
         const int kk = threadIdx.x & 15, npq = k + kk;
         const bool kok = npq < k1;
-        const int n = kok ? npq / PQ : 0, pq = kok ? npq - n * PQ : 0;
+        const int n = kok ? s.fPQ.div(npq) : 0, pq = kok ? npq - n * PQ : 0;
         if (vecA) {
             const float* d = dy;
             const int M = s.K, m0_ = m0, K = s.K, pqs = PQ;
+            const FastDiv fpq = s.fPQ;
             ig_vec_rows<Cfg::BM, NT>(As, dy, k, k1, [=](int row, int kg) -> const float* {
                 const int gm = m0_ + row;
                 if (gm >= M) return nullptr;
-                const int nn = kg / pqs;
+                const int nn = fpq.div(kg);
                 return d + ((size_t)nn * K + gm) * pqs + (kg - nn * pqs);
             });
         } else {
@@ -238,7 +247,7 @@ struct WgradLoader {
                 cp_async4z(&As[row][kk], ok ? dy + ((size_t)n * s.K + gm) * PQ + pq : dy, ok);
             }
         }
-        const int p = pq / s.Q, q = pq - p * s.Q;
+        const int p = s.fQ.div(pq), q = pq - p * s.Q;
         const int hb = p * s.sh, wb = q * s.sw;
         const float* xn = x + (size_t)n * s.C * s.H * s.W;
 #pragma unroll
@@ -279,19 +288,19 @@ __device__ __forceinline__ void conv_wgrad_body(float* __restrict__ out, const f
 }
 
 #define CONV_FWD(name, CFG, PREC)                                                                               \
-    extern "C" __global__ void __launch_bounds__(CFG::NT) name(float* __restrict__ y, const float* __restrict__ x, \
+    extern "C" __global__ void IG_BOUNDS(CFG) name(float* __restrict__ y, const float* __restrict__ x, \
                                                                const float* __restrict__ w,                     \
                                                                const float* __restrict__ bias, CONV_SHAPE_PARAMS, \
                                                                int vecA) {                                      \
         conv_fwd_body<CFG, PREC>(y, x, w, bias, ConvShape CONV_SHAPE_INIT, vecA);                               \
     }
 #define CONV_DGRAD(name, CFG, PREC)                                                                              \
-    extern "C" __global__ void __launch_bounds__(CFG::NT) name(float* __restrict__ dx, const float* __restrict__ dy, \
+    extern "C" __global__ void IG_BOUNDS(CFG) name(float* __restrict__ dx, const float* __restrict__ dy, \
                                                                const float* __restrict__ w, CONV_SHAPE_PARAMS) {  \
         conv_dgrad_body<CFG, PREC>(dx, dy, w, ConvShape CONV_SHAPE_INIT);                                        \
     }
 #define CONV_WGRAD(name, CFG, PREC)                                                                               \
-    extern "C" __global__ void __launch_bounds__(CFG::NT) name(float* __restrict__ out, const float* __restrict__ dy, \
+    extern "C" __global__ void IG_BOUNDS(CFG) name(float* __restrict__ out, const float* __restrict__ dy, \
                                                                const float* __restrict__ x, CONV_SHAPE_PARAMS,     \
                                                                int chunk, int outStride, int vecA) {               \
         conv_wgrad_body<CFG, PREC>(out, dy, x, ConvShape CONV_SHAPE_INIT, chunk, outStride, vecA);                \

@@ -260,10 +260,10 @@ __device__ __forceinline__ void gemm_tc_body(const float* __restrict__ A, int ld
 // 128 threads), grid (ceil(N/64), ceil(M/BM), Z). Results agree with the
 // CPU engine within TF32 or BF16 rounding.
 #define GEMM_TC(prec, P, cfg, CFG)                                                                                   \
-    extern "C" __global__ void __launch_bounds__(CFG::NT) gemm_##prec##_##cfg##_nn(GEMM_PARAMS) { gemm_tc_body<CFG, P, false, false>(GEMM_ARGS); } \
-    extern "C" __global__ void __launch_bounds__(CFG::NT) gemm_##prec##_##cfg##_nt(GEMM_PARAMS) { gemm_tc_body<CFG, P, false, true>(GEMM_ARGS); }  \
-    extern "C" __global__ void __launch_bounds__(CFG::NT) gemm_##prec##_##cfg##_tn(GEMM_PARAMS) { gemm_tc_body<CFG, P, true, false>(GEMM_ARGS); }  \
-    extern "C" __global__ void __launch_bounds__(CFG::NT) gemm_##prec##_##cfg##_tt(GEMM_PARAMS) { gemm_tc_body<CFG, P, true, true>(GEMM_ARGS); }
+    extern "C" __global__ void IG_BOUNDS(CFG) gemm_##prec##_##cfg##_nn(GEMM_PARAMS) { gemm_tc_body<CFG, P, false, false>(GEMM_ARGS); } \
+    extern "C" __global__ void IG_BOUNDS(CFG) gemm_##prec##_##cfg##_nt(GEMM_PARAMS) { gemm_tc_body<CFG, P, false, true>(GEMM_ARGS); }  \
+    extern "C" __global__ void IG_BOUNDS(CFG) gemm_##prec##_##cfg##_tn(GEMM_PARAMS) { gemm_tc_body<CFG, P, true, false>(GEMM_ARGS); }  \
+    extern "C" __global__ void IG_BOUNDS(CFG) gemm_##prec##_##cfg##_tt(GEMM_PARAMS) { gemm_tc_body<CFG, P, true, true>(GEMM_ARGS); }
 GEMM_TC(tf32, IG_TF32, l, IgLarge)
 GEMM_TC(tf32, IG_TF32, s, IgSmall)
 GEMM_TC(bf16, IG_BF16, l, IgLarge)

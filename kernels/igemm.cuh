@@ -33,17 +33,24 @@
 
 enum IgPrec { IG_TF32 = 0, IG_BF16 = 1 };
 
-template <int BM_, int BN_, int WM_, int WN_, int STAGES_>
+template <int BM_, int BN_, int WM_, int WN_, int STAGES_, int MINB_>
 struct IgCfg {
     static constexpr int BM = BM_, BN = BN_, WM = WM_, WN = WN_, STAGES = STAGES_;
+    static constexpr int MINB = MINB_;  // __launch_bounds__'s blocks per SM
     static constexpr int NT = WM * WN * 32;
     static_assert(BM == WM * 32 && BN == WN * 32, "warp tiles are 32x32");
 };
 // The two tile shapes: 128×64 (8 warps) for large problems, 64×64 (4
 // warps) for small or skinny ones. Shared memory: 3 stages ×
 // (BM+BN)·20·4 bytes = 46,080 and 30,720 bytes (static, under 48 KiB).
-typedef IgCfg<128, 64, 4, 2, 3> IgLarge;
-typedef IgCfg<64, 64, 2, 2, 3> IgSmall;
+// Both ask for at least 16 warps per SM (2 large or 4 small blocks: at
+// most 128 registers a thread, 92 or 120 KiB of shared memory): without
+// the bound ptxas gave one kernel 80 registers and spills, and the small
+// tile's GEMMs up to 231 registers (4 warps per SM).
+typedef IgCfg<128, 64, 4, 2, 3, 2> IgLarge;
+typedef IgCfg<64, 64, 2, 2, 3, 4> IgSmall;
+
+#define IG_BOUNDS(CFG) __launch_bounds__(CFG::NT, CFG::MINB)
 
 template <class Cfg>
 struct IgSmem {
@@ -61,6 +68,19 @@ __device__ __forceinline__ unsigned int bf16_rn(unsigned int u) {
 __device__ __forceinline__ unsigned int bf16_pack(unsigned int lo, unsigned int hi) {
     return bf16_rn(lo) | (bf16_rn(hi) << 16);
 }
+
+// FastDiv divides non-negative ints below 2^31 by a divisor fixed for the
+// launch with a multiply-high and a shift (the host computes mul and shr:
+// cuda/conv_igemm.go's fastDiv, CUTLASS's FastDivmod) instead of the ~20
+// instructions of an integer division: the convolution loaders split
+// reduction indices into (c, r, s) for every element of every k-tile.
+struct FastDiv {
+    int d;
+    unsigned int mul, shr;
+    __device__ __forceinline__ int div(int n) const {
+        return d == 1 ? n : (int)(__umulhi((unsigned int)n, mul) >> shr);
+    }
+};
 
 // cp_async4z: a 4-byte cp.async of *src, or zeros when !ok (src is then
 // not read; any 4-byte aligned address will do).

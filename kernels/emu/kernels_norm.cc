@@ -2,7 +2,7 @@
 // The sources it includes (the Go build cache does not see them):
 // norm.cu sha256 ac33f38c6476480ab2938222e6b83d78fff5b3ddcd0293273048f4825f0c8fb1
 // device.cuh sha256 11beb88a2c6c09f7aa319a4a369815561048c5ef48bd370299cee92c45d9613b
-// igemm.cuh sha256 5c55030ae9927410fda30fd60b8913110e75d633f47efa6e489d718886201435
+// igemm.cuh sha256 d6155bb5ad998b9a44561d48333d176a2377f087e8c44d1322564986d8e74e9d
 
 #include "emu.h"
 #include "emu_api.h"
