@@ -58,15 +58,10 @@ struct IgSmem {
     float b[Cfg::STAGES][Cfg::BN][IG_LDS];
 };
 
-// bf16_rn: float to BF16, round to nearest even (NaN stays NaN), in the
-// low 16 bits. Plain integer arithmetic: the same on the GPU and the
-// emulator.
-__device__ __forceinline__ unsigned int bf16_rn(unsigned int u) {
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (u >> 16) | 0x40u;
-    return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-}
+// bf16_pack rounds two float32 bit patterns to BF16 and packs them, lo in
+// the low half (device.cuh's bf16x2_rn: one cvt.rn.bf16x2.f32).
 __device__ __forceinline__ unsigned int bf16_pack(unsigned int lo, unsigned int hi) {
-    return bf16_rn(lo) | (bf16_rn(hi) << 16);
+    return bf16x2_rn(__uint_as_float(lo), __uint_as_float(hi));
 }
 
 // FastDiv divides non-negative ints below 2^31 by a divisor fixed for the
