@@ -97,10 +97,11 @@ ptx-check:
 # Everything a GPU machine without Go needs to check the CUDA engine, in
 # $(GPU_KIT) (git-ignored, about 60 MB): the cuda-tagged test binaries of
 # cuda/, kernels/parity/, models/ (with its PyTorch fixtures) and bench/
-# (stripped), gotrain built with CUDA, test2json (the GPU machine has no Go:
-# gpu-check.sh reads the tests' -test.v=test2json events through it),
-# bench/pytorch's step timer, the gzipped MNIST files and gpu-check.sh, which
-# runs them all (see scripts/gpu-check.sh).
+# (stripped), gotrain and the kernel lab (cmd/kernellab) built with CUDA,
+# test2json (the GPU machine has no Go: gpu-check.sh reads the tests'
+# -test.v=test2json events through it), bench/pytorch's step timer, the
+# gzipped MNIST files and gpu-check.sh, which runs them all (see
+# scripts/gpu-check.sh).
 GPU_KIT ?= bin/gpu
 gpu-kit:
 	@mkdir -p '$(GPU_KIT)/mnist' '$(GPU_KIT)/testdata'
@@ -110,6 +111,7 @@ gpu-kit:
 	cp -r models/testdata/torch '$(GPU_KIT)/testdata/' 
 	$(GO) test -c -tags cuda -ldflags '-s -w' -o '$(GPU_KIT)/bench.test' ./bench
 	$(GO) build -tags cuda -ldflags '-s -w' -o '$(GPU_KIT)/gotrain' ./cmd/gotrain
+	$(GO) build -tags cuda -ldflags '-s -w' -o '$(GPU_KIT)/kernellab' ./cmd/kernellab
 	$(MAKE) --no-print-directory mnist DATA='$(abspath $(GPU_KIT))/mnist'
 	$(GO) build -ldflags '-s -w' -o '$(GPU_KIT)/test2json' cmd/test2json
 	@mkdir -p '$(GPU_KIT)/pytorch'

@@ -20,16 +20,73 @@
 // the backend from that goroutine only (or call Bind from another one).
 // Every op is queued on one stream without waiting; errors from the driver
 // are recorded with the op's name and surface at Err or Sync.
+//
+// # Precision and the tensor-core kernels
+//
+// The GEMMs of convolutions, linear layers and matmuls run at the
+// backend's engine.Precision (SetPrecision; -precision on the command
+// line): fp32 (float32 products and sums: the float32 SIMT GEMM of
+// kernels/gemm.cu, convolutions as im2col or col2im around it), tf32 (the
+// default on compute capability 8.0 and later) or bf16 (tensor cores,
+// mma.sync m16n8k8 TF32 or m16n8k16 BF16, operands rounded to nearest,
+// float32 sums). Batch norm, losses, optimizers, the weights (master
+// copies) and every tensor in memory stay float32 in all three: BF16
+// operands are made from float32 as they go from shared memory to the
+// tensor cores (activations are not stored in BF16 between layers, which
+// would halve the operand traffic but needs BF16 tensors in the engine).
+//
+// At tf32 and bf16 the convolutions are implicit GEMMs
+// (kernels/conv_igemm.cu): forward, backward-data and backward-weight
+// gather their operand tiles straight from the NCHW tensors with cp.async
+// into shared memory, so no column buffer is written or read (im2col
+// cost a 9x copy of a 3x3 convolution's input each pass, and col2im a
+// second pass over the gradient). Linear and MatMul use the same mainloop
+// (kernels/igemm.cuh) through the tensor-core kernels of kernels/gemm.cu.
+//
+// Layout: the engine keeps NCHW, and so do the kernels: no conversion
+// runs at all. The cost is in the loads: shared memory holds both operands
+// k-contiguous (what ldmatrix and the mma fragments need), and along the
+// reduction (c, r, s) an NCHW input is contiguous only within a filter
+// row, so the input pixels (forward B, backward-weight B) and dy
+// (backward-data B) are gathered with 4-byte cp.async; the weights
+// (forward A, contiguous along C·R·S) and dy in the weight gradient
+// (contiguous along P·Q) are read with 16-byte cp.async when the row
+// length is a multiple of 4 and the tensor 16-byte aligned (4-byte copies
+// otherwise). NHWC would make every activation operand contiguous along
+// C (16-byte copies everywhere) but would need a layout change in every
+// other kernel and the CPU reference, or a transpose per convolution (a
+// read and a write of each activation, about what im2col cost): not done;
+// NCHW with gathers is where the kernel lab's numbers on a GPU should
+// decide. The backward-data pass of a strided convolution is a gather over
+// dy whose stride holes are zero-filled copies: for stride 2, 3/4 of its
+// B tile is zeros (the 1x1/2 shortcut and the 3x3/2 downsampling; the 7x7/2
+// stem's dx is never needed).
+//
+// The weight gradient splits its reduction over N·P·Q into chunks (a
+// multiple of 16, at least 256 long) so that tiles times splits fill the
+// device about twice; each split writes its own slice of a partials buffer
+// and gemm_sum_splits adds them in split order: deterministic, no float
+// atomics.
+//
+// Which tile (128×64 with 256 threads, or 64×64 with 128) each op uses, per
+// precision and by how many large tiles the launch has per SM, comes from
+// the committed variant table (variants.tsv, variants.go), which the kernel
+// lab (cmd/kernellab -write) measures on a GPU; the one committed now is a
+// conservative default that says so in its header.
 package cuda
 
 import (
 	"fmt"
 	"math"
 	"os"
+	"sync"
 
 	"github.com/gotrain/gotrain/engine"
 	"github.com/gotrain/gotrain/kernels"
 )
+
+// tf32EnvOnce prints GOTRAIN_TF32's deprecation once per process.
+var tf32EnvOnce sync.Once
 
 // Backend is the CUDA engine on one device.
 type Backend struct {
@@ -46,7 +103,9 @@ type Backend struct {
 
 	err error
 
-	tf32 bool // GEMMs (convolutions, linear, matmul) on TF32 tensor cores
+	prec engine.Precision // GEMMs (convolutions, linear, matmul): fp32, or TF32/BF16 tensor cores
+
+	convVariant string // SetKernelVariant: "" (the table's pick), "im2col", "l" or "s"
 
 	batchedPQ int // SetConvBatchedBelow
 
@@ -108,11 +167,17 @@ func Open(ordinal int) (*Backend, error) {
 	}
 	b.name = fmt.Sprintf("cuda:%d %s", ordinal, info.name)
 	// TF32 GEMMs by default where the GPU has them, as PyTorch runs its
-	// convolutions; GOTRAIN_TF32=0 keeps every GEMM in float32.
-	b.tf32 = b.cc[0] >= 8
+	// convolutions; -precision (SetPrecision) changes it. GOTRAIN_TF32=0,
+	// deprecated (kept for one release), still keeps every GEMM in float32.
+	if b.cc[0] >= 8 {
+		b.prec = engine.TF32
+	}
 	switch os.Getenv("GOTRAIN_TF32") {
 	case "0", "false", "off":
-		b.tf32 = false
+		b.prec = engine.FP32
+		tf32EnvOnce.Do(func() {
+			fmt.Fprintln(os.Stderr, "gotrain: GOTRAIN_TF32=0 is deprecated and goes in the next release: use -precision fp32")
+		})
 	}
 	for _, m := range kernels.Modules() {
 		entries := kernels.Entries(m.PTX)
@@ -169,8 +234,11 @@ func (b *Backend) Close() error {
 
 // Name says which device the backend runs on.
 func (b *Backend) Name() string {
-	if b.tf32 {
+	switch b.prec {
+	case engine.TF32:
 		return b.name + " (TF32)"
+	case engine.BF16:
+		return b.name + " (BF16)"
 	}
 	return b.name
 }
@@ -201,12 +269,37 @@ func (b *Backend) MemInfo() (free, total, held int64, err error) {
 // on from Open unless GOTRAIN_TF32=0 was set. It reports whether TF32 is
 // now in use.
 func (b *Backend) SetTF32(on bool) bool {
-	b.tf32 = on && b.cc[0] >= 8
-	return b.tf32
+	p := engine.FP32
+	if on {
+		p = engine.TF32
+	}
+	return b.SetPrecision(p) == nil && on
 }
 
 // TF32 reports whether GEMMs run on TF32 tensor cores.
-func (b *Backend) TF32() bool { return b.tf32 }
+func (b *Backend) TF32() bool { return b.prec == engine.TF32 }
+
+// SetPrecision sets the arithmetic of the GEMMs of convolutions, linear
+// layers and matmuls (engine.Precision): fp32 anywhere, tf32 and bf16 on
+// compute capability 8.0 and later (an error below, the precision then
+// unchanged). Batch norm, losses, optimizers and the weights stay float32.
+func (b *Backend) SetPrecision(p engine.Precision) error {
+	switch p {
+	case engine.FP32:
+	case engine.TF32, engine.BF16:
+		if b.cc[0] < 8 {
+			return fmt.Errorf("cuda: -precision %s needs compute capability 8.0 or later; %s has %d.%d: use -precision fp32",
+				p, b.name, b.cc[0], b.cc[1])
+		}
+	default:
+		return fmt.Errorf("cuda: unknown precision %v", p)
+	}
+	b.prec = p
+	return nil
+}
+
+// Precision is the GEMMs' arithmetic.
+func (b *Backend) Precision() engine.Precision { return b.prec }
 
 // Err returns the first error recorded by an op.
 func (b *Backend) Err() error { return b.err }
@@ -491,6 +584,16 @@ func (b *Backend) TakeLaunched() map[string]int {
 		b.kernels[ki].launches = 0
 	}
 	b.launched = b.launched[:0]
+	return out
+}
+
+// PeekLaunched reports which kernels were launched since TakeLaunched,
+// without forgetting them.
+func (b *Backend) PeekLaunched() map[string]bool {
+	out := make(map[string]bool, len(b.launched))
+	for _, ki := range b.launched {
+		out[b.kernels[ki].name] = true
+	}
 	return out
 }
 

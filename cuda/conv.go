@@ -118,6 +118,10 @@ func (b *Backend) Conv2d(y, x, w, bias *engine.Tensor, p engine.Conv2dParams) {
 	if !ok {
 		return
 	}
+	if ig, large := b.useIGemm(opConvFwd, blocks(g.K, 128)*blocks(g.N*g.PQ, 64)); ig {
+		b.igemmFwd(op, y, x, w, bias, &g, large)
+		return
+	}
 	col, ok := b.cols(op, x, &g)
 	if !ok {
 		return
@@ -160,6 +164,23 @@ func (b *Backend) Conv2dBackward(dx, dw, db, dy, x, w *engine.Tensor, p engine.C
 	}
 	if db != nil {
 		b.launch(op, "conv_bias_grad", d1(g.K), d1(256), 0, ptr(db), ptr(dy), i32(g.N), i32(g.K), i32(g.PQ))
+	}
+	// Tensor-core precisions: implicit GEMMs where the variant table says
+	// so; what remains runs im2col and the GEMM.
+	if dw != nil {
+		if ig, large := b.useIGemm(opConvWgrad, blocks(g.K, 128)*blocks(g.CRS, 64)); ig {
+			b.igemmWgrad(op, dw, dy, x, &g, large)
+			dw = nil
+		}
+	}
+	if dx != nil {
+		if ig, large := b.useIGemm(opConvDgrad, blocks(g.C, 128)*blocks(g.N*g.H*g.W, 64)); ig {
+			b.igemmDgrad(op, dx, dy, w, &g, large)
+			dx = nil
+		}
+	}
+	if dx == nil && dw == nil {
+		return
 	}
 	if g.batched {
 		b.conv2dBackwardBatched(op, dx, dw, dy, x, w, &g)

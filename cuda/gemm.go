@@ -26,19 +26,38 @@ type gemmCall struct {
 	biasMode       int // 0 none, 1 per row, 2 per column
 }
 
-// gemmKernels names the GEMM kernels by [TF32][128-tile][transA][transB].
-var gemmKernels = func() (k [2][2][2][2]string) {
-	for f, pre := range []string{"gemm_", "gemm_tf32_"} {
-		for t, tile := range []string{"64_", "128_"} {
+// gemmKernels names the float32 GEMM kernels by [128-tile][transA][transB];
+// tcKernels the tensor-core ones by [precision][large tile][transA][transB]
+// (precision 0: TF32, 1: BF16).
+var gemmKernels, tcKernels = func() (k [2][2][2]string, tc [2][2][2][2]string) {
+	for t, tile := range []string{"64_", "128_"} {
+		for a, ta := range "nt" {
+			for b, tb := range "nt" {
+				k[t][a][b] = "gemm_" + tile + string(ta) + string(tb)
+			}
+		}
+	}
+	for p, pre := range []string{"gemm_tf32_", "gemm_bf16_"} {
+		for t, tile := range []string{"s_", "l_"} {
 			for a, ta := range "nt" {
 				for b, tb := range "nt" {
-					k[f][t][a][b] = pre + tile + string(ta) + string(tb)
+					tc[p][t][a][b] = pre + tile + string(ta) + string(tb)
 				}
 			}
 		}
 	}
-	return k
+	return k, tc
 }()
+
+// tcTile is a tensor-core kernel's block tile (BM×64) and thread count:
+// the large tile 128×64 (256 threads), the small 64×64 (128 threads), as in
+// kernels/igemm.cuh.
+func tcTile(large bool) (bm, bn, threads int) {
+	if large {
+		return 128, 64, 256
+	}
+	return 64, 64, 128
+}
 
 func b2i(v bool) int {
 	if v {
@@ -58,17 +77,24 @@ func (b *Backend) gemm(op string, g gemmCall) {
 	if g.kLast == 0 {
 		g.kLast = g.k
 	}
-	big := g.m >= 96 && g.n >= 96
-	tile := 64
-	if big {
-		tile = 128
+	var kernel string
+	bm, bn, threads := 64, 64, 256
+	if b.prec == engine.FP32 {
+		big := g.m >= 96 && g.n >= 96
+		if big {
+			bm, bn = 128, 128
+		}
+		if big && !g.reduce && blocks(g.m, 128)*blocks(g.n, 128)*g.batch < b.sms {
+			// Too few 128-tiles to fill the device: smaller tiles.
+			bm, bn = 64, 64
+		}
+		kernel = gemmKernels[b2i(bm == 128)][b2i(g.transA)][b2i(g.transB)]
+	} else {
+		large := b.pickLarge(opGemm, g.m, g.n, g.batch, g.reduce)
+		bm, bn, threads = tcTile(large)
+		kernel = tcKernels[b2i(b.prec == engine.BF16)][b2i(large)][b2i(g.transA)][b2i(g.transB)]
 	}
-	tiles := blocks(g.m, tile) * blocks(g.n, tile)
-	if big && !g.reduce && tiles*g.batch < b.sms {
-		// Too few 128-tiles to fill the device: smaller tiles.
-		tile, tiles = 64, blocks(g.m, 64)*blocks(g.n, 64)
-	}
-	kernel := gemmKernels[b2i(b.tf32)][b2i(tile == 128)][b2i(g.transA)][b2i(g.transB)]
+	tiles := blocks(g.m, bm) * blocks(g.n, bn)
 
 	z, bpz := g.batch, 1
 	c, ldc, sC := g.c, g.ldc, g.sC
@@ -100,7 +126,7 @@ func (b *Backend) gemm(op string, g gemmCall) {
 		b.fail(op, "gemm: %d products in one launch (at most 65535)", z)
 		return
 	}
-	b.launch(op, kernel, dim3{blocks(g.n, tile), blocks(g.m, tile), z}, d1(256), 0,
+	b.launch(op, kernel, dim3{blocks(g.n, bn), blocks(g.m, bm), z}, d1(threads), 0,
 		dp(g.a), i32(g.lda), i32(g.sA), dp(g.b), i32(g.ldb), i32(g.sB), dp(c), i32(ldc), i32(sC),
 		i32(g.m), i32(g.n), i32(g.k), i32(g.kLast), i32(g.batch), i32(bpz),
 		f32(g.alpha), f32(g.beta), dp(g.bias), i32(g.biasMode))

@@ -54,8 +54,24 @@ type op struct {
 // in float32 or on TF32 tensor cores, and may split k.
 var gemm = []string{
 	"gemm_64_nn", "gemm_64_nt", "gemm_64_tn", "gemm_64_tt", "gemm_128_nn", "gemm_128_nt", "gemm_128_tn", "gemm_128_tt",
-	"gemm_tf32_64_nn", "gemm_tf32_64_nt", "gemm_tf32_64_tn", "gemm_tf32_64_tt",
-	"gemm_tf32_128_nn", "gemm_tf32_128_nt", "gemm_tf32_128_tn", "gemm_tf32_128_tt", "gemm_sum_splits",
+	"gemm_tf32_l_nn", "gemm_tf32_l_nt", "gemm_tf32_l_tn", "gemm_tf32_l_tt", "gemm_tf32_s_nn", "gemm_tf32_s_nt", "gemm_tf32_s_tn", "gemm_tf32_s_tt",
+	"gemm_bf16_l_nn", "gemm_bf16_l_nt", "gemm_bf16_l_tn", "gemm_bf16_l_tt", "gemm_bf16_s_nn", "gemm_bf16_s_nt", "gemm_bf16_s_tn", "gemm_bf16_s_tt",
+	"gemm_sum_splits",
+}
+
+// The implicit-GEMM convolutions (tf32 and bf16 tensor cores, large and
+// small tiles), which the convolutions run at those precisions.
+var (
+	igemmFwd  = []string{"conv_igemm_fwd_tf32_l", "conv_igemm_fwd_tf32_s", "conv_igemm_fwd_bf16_l", "conv_igemm_fwd_bf16_s"}
+	igemmBack = []string{"conv_igemm_dgrad_tf32_l", "conv_igemm_dgrad_tf32_s", "conv_igemm_dgrad_bf16_l", "conv_igemm_dgrad_bf16_s",
+		"conv_igemm_wgrad_tf32_l", "conv_igemm_wgrad_tf32_s", "conv_igemm_wgrad_bf16_l", "conv_igemm_wgrad_bf16_s"}
+)
+
+// notOps are the kernels in the PTX that belong to no Backend op, each with
+// what it is for (they must still exist).
+var notOps = map[string]string{
+	"lab_mma_tf32": "the kernel lab's mma.sync TF32 peak (cmd/kernellab, TestLabPeakKernels)",
+	"lab_mma_bf16": "the kernel lab's mma.sync BF16 peak (cmd/kernellab, TestLabPeakKernels)",
 }
 
 func with(a []string, b ...string) []string { return append(slices.Clone(a), b...) }
@@ -96,8 +112,8 @@ var contract = map[string]op{
 	"Dropout":         {CPUTest: "TestDropoutMask", GradCheck: "dropout/", Kernels: []string{"ew_dropout"}, Parity: "TestDropoutParity", Tracer: models},
 	"DropoutBackward": {CPUTest: "TestDropoutMask", GradCheck: "dropout/", Kernels: []string{"ew_dropout"}, Parity: "TestDropoutParity", Tracer: refuses},
 
-	"Conv2d":         {CPUTest: "TestConvForwardReference", GradCheck: "conv2d/", Fixture: "conv2d", Kernels: with(gemm, "conv_im2col_flat", "conv_im2col_plane", "conv_swap01"), Parity: "TestConvParity", Tracer: models},
-	"Conv2dBackward": {CPUTest: "TestConvPathsAgree", GradCheck: "conv2d/", Fixture: "conv2d", Kernels: with(gemm, "conv_bias_grad", "conv_col2im", "conv_col2im_flat", "conv_im2col_flat", "conv_im2col_plane", "conv_swap01"), Parity: "TestConvParity", Tracer: refuses},
+	"Conv2d":         {CPUTest: "TestConvForwardReference", GradCheck: "conv2d/", Fixture: "conv2d", Kernels: with(append(gemm, igemmFwd...), "conv_im2col_flat", "conv_im2col_plane", "conv_swap01"), Parity: "TestConvParity", Tracer: models},
+	"Conv2dBackward": {CPUTest: "TestConvPathsAgree", GradCheck: "conv2d/", Fixture: "conv2d", Kernels: with(append(gemm, igemmBack...), "conv_bias_grad", "conv_col2im", "conv_col2im_flat", "conv_im2col_flat", "conv_im2col_plane", "conv_swap01"), Parity: "TestConvParity", Tracer: refuses},
 	"Linear":         {CPUTest: "TestMatMulLinearReference", GradCheck: "linear/", Fixture: "linear", Kernels: gemm, Parity: "TestLinearParity", Tracer: models},
 	"LinearBackward": {CPUTest: "TestGradCheck", GradCheck: "linear/", Fixture: "linear", Kernels: with(gemm, "gemm_col_sum", "ew_fill"), Parity: "TestLinearParity", Tracer: refuses},
 	"MatMul":         {CPUTest: "TestMatMulLinearReference", GradCheck: "matmul/", Fixture: "matmul", Kernels: with(gemm, "ew_fill"), Parity: "TestMatMulParity", Tracer: models},
@@ -184,6 +200,12 @@ func TestBackendContract(t *testing.T) {
 		if !methods[name] {
 			t.Errorf("contract row %s: engine.Backend has no such method: remove the row", name)
 		}
+	}
+	for k, why := range notOps {
+		if !ptx[k] {
+			t.Errorf("kernel %s (%s): not in the embedded PTX: remove it from notOps", k, why)
+		}
+		named[k] = true
 	}
 	var orphans []string
 	for k := range ptx {

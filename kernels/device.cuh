@@ -20,6 +20,25 @@ __device__ __forceinline__ unsigned int tf32_round(float x) {
 #endif
 }
 
+// bf16x2_rn: cvt.rn.bf16x2.f32, lo and hi rounded to BF16 (to nearest,
+// ties to even) and packed, lo in the low half (the lower k of an
+// mma.m16n8k16 operand pair). The emulator's version rounds with integer
+// arithmetic (a NaN stays a NaN; its payload may differ from the GPU's).
+__device__ __forceinline__ unsigned int bf16x2_rn(float lo, float hi) {
+#ifdef GOTRAIN_EMU
+    auto rn = [](float x) -> unsigned int {
+        unsigned int u = __float_as_uint(x);
+        if ((u & 0x7fffffffu) > 0x7f800000u) return (u >> 16) | 0x40u;
+        return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+    };
+    return rn(lo) | (rn(hi) << 16);
+#else
+    unsigned int r;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+#endif
+}
+
 // mma_tf32_16x8x8: d = A·B + d on the warp's tensor cores,
 // mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32. A is 16×8 (row), B
 // 8×8 (col), d 16×8 float32; with g = lane/4 and t = lane%4 a lane holds
@@ -84,6 +103,19 @@ __device__ __forceinline__ void cp_async16(void* dst, const void* src, int src_b
 #else
     unsigned int a = (unsigned int)__cvta_generic_to_shared(dst);
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(a), "l"(src), "r"(src_bytes));
+#endif
+}
+
+// cp_async4: cp.async.ca.shared.global, 4 bytes from global src to shared
+// dst (both 4-byte aligned); src_bytes 0 or 4 (0: dst is zero-filled and
+// src not read). For gathered operands (a convolution's input pixels) that
+// are not contiguous along the copied dimension.
+__device__ __forceinline__ void cp_async4(void* dst, const void* src, int src_bytes) {
+#ifdef GOTRAIN_EMU
+    emu_cp_async(dst, src, 4, src_bytes);
+#else
+    unsigned int a = (unsigned int)__cvta_generic_to_shared(dst);
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(a), "l"(src), "r"(src_bytes));
 #endif
 }
 

@@ -21,7 +21,7 @@
 // Linear, LinearBackward and MatMul (the CPU sums in another order: results
 // agree within float32 rounding).
 
-#include "device.cuh"
+#include "igemm.cuh"
 
 // TileStage moves one BK-deep slice of op(A) (BM×BK) and op(B) (BK×BN)
 // from global memory into registers (load: bounds-checked, 0 outside) and
@@ -182,111 +182,92 @@ extern "C" __global__ void __launch_bounds__(256) gemm_64_nt(GEMM_PARAMS) { gemm
 extern "C" __global__ void __launch_bounds__(256) gemm_64_tn(GEMM_PARAMS) { gemm_body<64, 64, 8, 4, 4, true, false>(GEMM_ARGS); }
 extern "C" __global__ void __launch_bounds__(256) gemm_64_tt(GEMM_PARAMS) { gemm_body<64, 64, 8, 4, 4, true, true>(GEMM_ARGS); }
 
-// ---- TF32 tensor-core path -------------------------------------------------
-// The same contract as gemm_body, with the products on tensor cores:
-// mma.sync.m16n8k8 in TF32 (inputs rounded to 10-bit mantissas, cvt.rna;
-// float32 accumulation). Block tile 128×128 (or 64×64), BK = 16, 8 warps
-// laid out 2 (M) × 4 (N); each warp owns a (BM/2)×(BN/4) sub-tile of
-// m16n8 accumulators. Shared rows are padded by 8 floats so that the
-// fragment reads (4 k-rows × 8 m or n per warp) hit 32 distinct banks.
+// ---- Tensor-core path (TF32 and BF16) ---------------------------------------
+// The same contract as gemm_body, with the products on tensor cores through
+// the mainloop of igemm.cuh (cp.async stages, ldmatrix fragments,
+// mma.sync): TF32 (m16n8k8, operands rounded with cvt.rna) or BF16
+// (m16n8k16, operands rounded to nearest even), float32 sums. op(A) and
+// op(B) are staged k-contiguous: A as stored (not TA) and B transposed (TB)
+// are read with 16-byte copies when their rows are 16-byte aligned (lda,
+// sA, and the pointer; ldb, sB), the other layouts with 4-byte copies in
+// which consecutive threads read consecutive addresses.
 
+template <class Cfg, bool TA, bool TB>
+struct GemmLoader {
+    const float* A;
+    const float* B;
+    int lda, ldb, M, N, m0, n0, k1;
+    bool vecA, vecB;
+    __device__ __forceinline__ void load(float (*As)[IG_LDS], float (*Bs)[IG_LDS], int k) {
+        constexpr int NT = Cfg::NT;
+        const float* a = A;
+        const float* bp = B;
+        const int la = lda, lb = ldb, Mm = M, Nn = N, mm0 = m0, nn0 = n0;
+        auto aAddr = [=](int row, int kg) -> const float* {
+            const int gm = mm0 + row;
+            if (gm >= Mm) return nullptr;
+            return TA ? a + (size_t)kg * la + gm : a + (size_t)gm * la + kg;
+        };
+        auto bAddr = [=](int row, int kg) -> const float* {
+            const int gn = nn0 + row;
+            if (gn >= Nn) return nullptr;
+            return TB ? bp + (size_t)gn * lb + kg : bp + (size_t)kg * lb + gn;
+        };
+        if (TA) ig_rowfast<Cfg::BM, NT>(As, A, k, k1, aAddr);
+        else if (vecA) ig_vec_rows<Cfg::BM, NT>(As, A, k, k1, aAddr);
+        else ig_kfast<Cfg::BM, NT>(As, A, k, k1, aAddr);
+        if (!TB) ig_rowfast<Cfg::BN, NT>(Bs, B, k, k1, bAddr);
+        else if (vecB) ig_vec_rows<Cfg::BN, NT>(Bs, B, k, k1, bAddr);
+        else ig_kfast<Cfg::BN, NT>(Bs, B, k, k1, bAddr);
+    }
+};
 
-template <int BM, int BN, int BK, bool TA, bool TB>
-__device__ __forceinline__ void gemm_tf32_body(const float* __restrict__ A, int lda, int sA,
-                                               const float* __restrict__ B, int ldb, int sB,
-                                               float* __restrict__ C, int ldc, int sC,
-                                               int M, int N, int K, int kLast, int batch, int bpz,
-                                               float alpha, float beta, const float* __restrict__ bias, int biasMode) {
-    constexpr int NT = 256;
-    constexpr int WM = BM / 2, WN = BN / 4;  // warp tile
-    constexpr int FM = WM / 16, FN = WN / 8;  // mma tiles per warp
-    __shared__ __align__(16) float As[2][BK][BM + 8];
-    __shared__ __align__(16) float Bs[2][BK][BN + 8];
-
-    const int tid = threadIdx.x;
-    const int warp = tid >> 5, lane = tid & 31;
-    const int wm = (warp >> 2) * WM, wn = (warp & 3) * WN;
-    const int grp = lane >> 2, tig = lane & 3;
-    const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
+template <class Cfg, int PREC, bool TA, bool TB>
+__device__ __forceinline__ void gemm_tc_body(const float* __restrict__ A, int lda, int sA,
+                                             const float* __restrict__ B, int ldb, int sB,
+                                             float* __restrict__ C, int ldc, int sC,
+                                             int M, int N, int K, int kLast, int batch, int bpz,
+                                             float alpha, float beta, const float* __restrict__ bias, int biasMode) {
+    __shared__ __align__(16) IgSmem<Cfg> sm;
     const int z = blockIdx.z;
     const int b0 = z * bpz;
     int b1 = b0 + bpz;
     if (b1 > batch) b1 = batch;
-
-    float acc[FM][FN][4];
-#pragma unroll
-    for (int i = 0; i < FM; i++)
-#pragma unroll
-        for (int j = 0; j < FN; j++)
-#pragma unroll
-            for (int r = 0; r < 4; r++) acc[i][j][r] = 0.f;
-
-    TileStage<BM, BN, BK, NT, TA, TB, true> st;
+    GemmLoader<Cfg, TA, TB> ld;
+    ld.lda = lda, ld.ldb = ldb, ld.M = M, ld.N = N;
+    ld.m0 = blockIdx.y * Cfg::BM, ld.n0 = blockIdx.x * Cfg::BN;
+    IgMma<Cfg, PREC> mma;
+    mma.zero();
     for (int bi = b0; bi < b1; bi++) {
-        const float* Ab = A + (size_t)bi * sA;
-        const float* Bb = B + (size_t)bi * sB;
-        const int Kb = bi == batch - 1 ? kLast : K;
-        const int nt = (Kb + BK - 1) / BK;
-        if (nt == 0) continue;
-        st.load(Ab, lda, Bb, ldb, M, N, Kb, m0, n0, 0, tid);
-        st.template store<8>(As[0], Bs[0], tid);
-        __syncthreads();
-        for (int t = 0; t < nt; t++) {
-            const int buf = t & 1;
-            if (t + 1 < nt) st.load(Ab, lda, Bb, ldb, M, N, Kb, m0, n0, (t + 1) * BK, tid);
-#pragma unroll
-            for (int kk = 0; kk < BK; kk += 8) {
-                unsigned int af[FM][4], bf[FN][2];
-#pragma unroll
-                for (int i = 0; i < FM; i++) {
-                    int m = wm + i * 16 + grp;
-                    af[i][0] = __float_as_uint(As[buf][kk + tig][m]);
-                    af[i][1] = __float_as_uint(As[buf][kk + tig][m + 8]);
-                    af[i][2] = __float_as_uint(As[buf][kk + tig + 4][m]);
-                    af[i][3] = __float_as_uint(As[buf][kk + tig + 4][m + 8]);
-                }
-#pragma unroll
-                for (int j = 0; j < FN; j++) {
-                    int n = wn + j * 8 + grp;
-                    bf[j][0] = __float_as_uint(Bs[buf][kk + tig][n]);
-                    bf[j][1] = __float_as_uint(Bs[buf][kk + tig + 4][n]);
-                }
-#pragma unroll
-                for (int i = 0; i < FM; i++)
-#pragma unroll
-                    for (int j = 0; j < FN; j++)
-                        mma_tf32_16x8x8(acc[i][j], af[i], bf[j]);
-            }
-            if (t + 1 < nt) st.template store<8>(As[buf ^ 1], Bs[buf ^ 1], tid);
-            __syncthreads();
-        }
+        ld.A = A + (size_t)bi * sA;
+        ld.B = B + (size_t)bi * sB;
+        ld.vecA = lda % 4 == 0 && ((size_t)ld.A & 15) == 0;
+        ld.vecB = ldb % 4 == 0 && ((size_t)ld.B & 15) == 0;
+        ld.k1 = bi == batch - 1 ? kLast : K;
+        ig_mainloop<Cfg, PREC>(sm, mma, ld, 0, ld.k1);
     }
-
     float* Cz = C + (size_t)z * sC;
-#pragma unroll
-    for (int i = 0; i < FM; i++)
-#pragma unroll
-        for (int j = 0; j < FN; j++)
-#pragma unroll
-            for (int r = 0; r < 4; r++) {
-                int gm = m0 + wm + i * 16 + grp + (r >= 2 ? 8 : 0);
-                int gn = n0 + wn + j * 8 + 2 * tig + (r & 1);
-                if (gm >= M || gn >= N) continue;
-                gemm_write(Cz, ldc, gm, gn, acc[i][j][r], alpha, beta, bias, biasMode);
-            }
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int m0 = ld.m0, n0 = ld.n0;
+    mma.each((warp / Cfg::WN) * 32, (warp % Cfg::WN) * 32, lane, [&](int ml, int nl, float v) {
+        const int gm = m0 + ml, gn = n0 + nl;
+        if (gm < M && gn < N) gemm_write(Cz, ldc, gm, gn, v, alpha, beta, bias, biasMode);
+    });
 }
 
-// gemm_tf32_128_XY and gemm_tf32_64_XY: the tensor-core variants of
-// gemm_128_XY and gemm_64_XY (same arguments, same launch grid, 256
-// threads). Results agree with the CPU engine within TF32 rounding.
-extern "C" __global__ void __launch_bounds__(256) gemm_tf32_128_nn(GEMM_PARAMS) { gemm_tf32_body<128, 128, 16, false, false>(GEMM_ARGS); }
-extern "C" __global__ void __launch_bounds__(256) gemm_tf32_128_nt(GEMM_PARAMS) { gemm_tf32_body<128, 128, 16, false, true>(GEMM_ARGS); }
-extern "C" __global__ void __launch_bounds__(256) gemm_tf32_128_tn(GEMM_PARAMS) { gemm_tf32_body<128, 128, 16, true, false>(GEMM_ARGS); }
-extern "C" __global__ void __launch_bounds__(256) gemm_tf32_128_tt(GEMM_PARAMS) { gemm_tf32_body<128, 128, 16, true, true>(GEMM_ARGS); }
-extern "C" __global__ void __launch_bounds__(256) gemm_tf32_64_nn(GEMM_PARAMS) { gemm_tf32_body<64, 64, 16, false, false>(GEMM_ARGS); }
-extern "C" __global__ void __launch_bounds__(256) gemm_tf32_64_nt(GEMM_PARAMS) { gemm_tf32_body<64, 64, 16, false, true>(GEMM_ARGS); }
-extern "C" __global__ void __launch_bounds__(256) gemm_tf32_64_tn(GEMM_PARAMS) { gemm_tf32_body<64, 64, 16, true, false>(GEMM_ARGS); }
-extern "C" __global__ void __launch_bounds__(256) gemm_tf32_64_tt(GEMM_PARAMS) { gemm_tf32_body<64, 64, 16, true, true>(GEMM_ARGS); }
+// gemm_{tf32,bf16}_{l,s}_XY: the tensor-core variants of gemm_128_XY and
+// gemm_64_XY (same arguments): tiles 128×64 (l, 256 threads) or 64×64 (s,
+// 128 threads), grid (ceil(N/64), ceil(M/BM), Z). Results agree with the
+// CPU engine within TF32 or BF16 rounding.
+#define GEMM_TC(prec, P, cfg, CFG)                                                                                   \
+    extern "C" __global__ void IG_BOUNDS(CFG) gemm_##prec##_##cfg##_nn(GEMM_PARAMS) { gemm_tc_body<CFG, P, false, false>(GEMM_ARGS); } \
+    extern "C" __global__ void IG_BOUNDS(CFG) gemm_##prec##_##cfg##_nt(GEMM_PARAMS) { gemm_tc_body<CFG, P, false, true>(GEMM_ARGS); }  \
+    extern "C" __global__ void IG_BOUNDS(CFG) gemm_##prec##_##cfg##_tn(GEMM_PARAMS) { gemm_tc_body<CFG, P, true, false>(GEMM_ARGS); }  \
+    extern "C" __global__ void IG_BOUNDS(CFG) gemm_##prec##_##cfg##_tt(GEMM_PARAMS) { gemm_tc_body<CFG, P, true, true>(GEMM_ARGS); }
+GEMM_TC(tf32, IG_TF32, l, IgLarge)
+GEMM_TC(tf32, IG_TF32, s, IgSmall)
+GEMM_TC(bf16, IG_BF16, l, IgLarge)
+GEMM_TC(bf16, IG_BF16, s, IgSmall)
 
 // gemm_sum_splits: C[r*ldc+c] = Σ_z P[z*M*N + r*N + c], z ascending (the
 // split partial sums of a gemm with Z > 1 added in a fixed order). One

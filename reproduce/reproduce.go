@@ -108,9 +108,9 @@ type Request struct {
 	Rows []Row
 	// Dir is the reproduction folder.
 	Dir string
-	// Device, Data and Threads may differ between runs into Dir.
-	Device, Data string
-	Threads      int
+	// Device, Data, Threads and Precision may differ between runs into Dir.
+	Device, Data, Precision string
+	Threads                 int
 	// Epochs caps every phase (0: the recipes); Seed, LimitTrain and
 	// LimitTest are every row's. A reproduction keeps them over its runs.
 	Epochs                int
@@ -245,7 +245,11 @@ func (p *reproduction) trainConfig(model string, sparsity float64) runfolder.Con
 
 // where are the flags that may differ between the runs of a reproduction.
 func (p *reproduction) where() []string {
-	return []string{"-device", p.Device, "-data", p.Data, "-threads", strconv.Itoa(p.Threads)}
+	w := []string{"-device", p.Device, "-data", p.Data, "-threads", strconv.Itoa(p.Threads)}
+	if p.Precision != "" {
+		w = append(w, "-precision", p.Precision)
+	}
+	return w
 }
 
 // trainArgs is the train command line of a training row.

@@ -3,7 +3,7 @@
 # `make gpu-kit` fills (no Go, no network needed; python3 needed to read
 # the results, PyTorch for its columns):
 #
-#   bin/gpu/gpu-check.sh [a|b|all] [OUT]
+#   bin/gpu/gpu-check.sh [a|b|lab|all] [OUT]
 #
 # Part a (under 6 minutes on an H100/H200): every cuda-tagged test (each
 # kernel against the CPU engine with a verdict per kernel, every model's
@@ -15,6 +15,8 @@
 # the compile warm-up; and one SE-ResNet epoch, which fails below 98% test
 # accuracy.
 # Part b (under 6 minutes): the same step table for all seven models.
+# Part lab (under 5 minutes): the kernel lab (cmd/kernellab), writing its
+# variant table to OUT/variants.tsv.
 #
 # Each model's recipe comes from `gotrain summary -model M -recipe`. Prints
 # one line per check, the tables, and a verdict line; logs go under OUT
@@ -231,6 +233,21 @@ part_b() {
 	echo "  (part b took $(secs "$part_start") s)"
 }
 
+# The kernel lab (its own part, under 5 minutes): every conv, GEMM, norm,
+# pool and elementwise variant checked against the CPU engine and timed
+# against the mma.sync and copy peaks measured in the same run; the variant
+# table it measured goes to OUT/variants.tsv (commit it as
+# cuda/variants.tsv).
+part_lab() {
+	local out=$1 t0 rc line peaks
+	t0=$(date +%s)
+	(cd "$kit" && timeout 300 ./kernellab -write "$out/variants.tsv") >"$out/kernellab.log" 2>&1
+	rc=$?
+	line=$(grep -E '^kernellab: ' "$out/kernellab.log" | tail -1)
+	peaks=$(grep -E '^peaks measured now' "$out/kernellab.log" | cut -c21-)
+	[ $rc = 0 ] && check "kernel lab" ok "$line; $peaks ($(secs $t0) s)" || check "kernel lab" FAIL "rc=$rc: $(tail -2 "$out/kernellab.log" | tr '\n' ' ' | head -c 300)"
+}
+
 case "${1:-all}" in
 parse-tests)
 	shift
@@ -241,7 +258,7 @@ step-row)
 	step_row "$2" "$3"
 	exit
 	;;
-a | b | all)
+a | b | lab | all)
 	part=${1:-all}
 	out="${2:-gpu-out}"
 	;;
@@ -256,9 +273,11 @@ command -v python3 >/dev/null || check "python3" FAIL "python3 is needed to read
 case $part in
 a) part_a "$out" ;;
 b) part_b "$out" ;;
+lab) part_lab "$out" ;;
 all)
 	part_a "$out"
 	part_b "$out"
+	part_lab "$out"
 	;;
 esac
 if [ $failed = 0 ]; then echo "VERDICT: PASS"; else echo "VERDICT: FAIL ($failed checks failed)"; fi

@@ -39,9 +39,21 @@ func parseDevice(s string) (kind string, index int, err error) {
 }
 
 // openDevice returns the backend for a -device value, opened by name from
-// engine's registry; threads sets the CPU engine's goroutines (0: all
-// cores). The GPU backend it opens is the one deviceMemory reports on.
-func openDevice(s string, threads int) (engine.Backend, error) {
+// engine's registry, at the -precision value precision; threads sets the
+// CPU engine's goroutines (0: all cores). The GPU backend it opens is the
+// one deviceMemory reports on.
+func openDevice(s string, threads int, precision string) (engine.Backend, error) {
+	be, err := openBackend(s, threads)
+	if err != nil {
+		return nil, err
+	}
+	if err := engine.ApplyPrecision(be, precision); err != nil {
+		return nil, usagef("device %s: %v", be.Name(), err)
+	}
+	return be, nil
+}
+
+func openBackend(s string, threads int) (engine.Backend, error) {
 	kind, index, err := parseDevice(s)
 	if err != nil {
 		return nil, err

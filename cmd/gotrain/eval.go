@@ -21,6 +21,7 @@ type evalRequest struct {
 	spec                       *models.Spec
 	widths                     models.Widths
 	weights, device, data, dir string
+	precision                  string
 	n, batch, threads          int
 }
 
@@ -35,6 +36,7 @@ func parseEval(args []string) (*evalRequest, error) {
 	batch := fs.Int("batch-size", 250, "images per forward pass")
 	out := fs.String("out", "", "folder for predictions.csv and the figures (default runs/eval-<model>-<YYYYMMDD-HHMMSS>)")
 	threads := fs.Int("threads", 0, "CPU engine threads (0: all cores)")
+	precision := precisionFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return nil, err
 	}
@@ -46,6 +48,9 @@ func parseEval(args []string) (*evalRequest, error) {
 		return nil, err
 	}
 	if _, _, err := parseDevice(*device); err != nil {
+		return nil, err
+	}
+	if err := checkPrecision(*precision, *device); err != nil {
 		return nil, err
 	}
 	spec, widths, err := checkpointModel(*weights, *model, "")
@@ -61,7 +66,7 @@ func parseEval(args []string) (*evalRequest, error) {
 		n = *limitTest
 	}
 	return &evalRequest{spec: spec, widths: widths, weights: *weights, device: *device, data: *data, dir: dir,
-		n: n, batch: min(*batch, n), threads: *threads}, nil // a batch larger than the images is clamped
+		n: n, batch: min(*batch, n), threads: *threads, precision: *precision}, nil // a batch larger than the images is clamped
 }
 
 // runEval evaluates saved weights (gotrain's, or a PyTorch state_dict of the
@@ -72,7 +77,7 @@ func runEval(ctx context.Context, args []string) error {
 		return err
 	}
 	spec, b, dir := r.spec, r.batch, r.dir
-	be, err := openDevice(r.device, r.threads)
+	be, err := openDevice(r.device, r.threads, r.precision)
 	if err != nil {
 		return err
 	}

@@ -48,6 +48,10 @@ func TestBadFlagsExit2(t *testing.T) {
 		{[]string{"-nesterov"}, "-nesterov needs"},
 		{[]string{"-no-such-flag"}, "unknown"},
 		{[]string{"train", "extra"}, "unexpected argument"},
+		{[]string{"-precision", "fp64"}, `unknown precision "fp64"`},
+		{[]string{"-precision", "tf32", "-device", "cpu"}, "the CPU engine runs fp32 only"},
+		{[]string{"eval", "-weights", "x.safetensors", "-precision", "bf16", "-device", "cpu"}, "the CPU engine runs fp32 only"},
+		{[]string{"prune", "-weights", "x.safetensors", "-precision", "half"}, `unknown precision "half"`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			stderr := captureStderr(t, func() {

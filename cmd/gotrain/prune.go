@@ -22,6 +22,7 @@ type pruneRequest struct {
 	rcfg                       runfolder.Config
 	weights, device, data, out string
 	percent                    float64
+	precision                  string
 	threads                    int
 	// minRemoved, when positive, replaces percent by the smallest percent
 	// (in steps of 1%) whose plan removes at least this fraction of the
@@ -57,6 +58,7 @@ func parsePrune(args []string) (*pruneRequest, error) {
 	limitTrain := fs.Int("limit-train", 0, "fine-tune on the first N training images only (0: all)")
 	limitTest := fs.Int("limit-test", 0, "test on the first N test images only (0: all)")
 	threads := fs.Int("threads", 0, "CPU engine threads (0: all cores)")
+	precision := precisionFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return nil, err
 	}
@@ -78,9 +80,12 @@ func parsePrune(args []string) (*pruneRequest, error) {
 	if _, _, err := parseDevice(*device); err != nil {
 		return nil, err
 	}
+	if err := checkPrecision(*precision, *device); err != nil {
+		return nil, err
+	}
 	dir := outDir(*out, "prune-"+spec.Name)
 	return &pruneRequest{fs: fs, spec: spec, rcfg: rcfg, weights: *weights, device: *device, data: *data, out: dir,
-		percent: *percent, threads: *threads}, nil
+		percent: *percent, precision: *precision, threads: *threads}, nil
 }
 
 // runPrune prunes a trained model by network slimming and fine-tunes it.
@@ -110,7 +115,7 @@ func (r *pruneRequest) run(ctx context.Context) (*prune.Report, error) {
 		Spec: r.spec, Widths: widths, Weights: r.weights, Config: cfg,
 		Percent: r.percent, MinRemoved: r.minRemoved, Resume: r.resume,
 		Data: r.data, TrainSet: r.trainSet, TestSet: r.testSet, Out: r.out,
-		Open: openFit(r.device, r.threads, r.spec),
+		Open: openFit(r.device, r.threads, r.precision, r.spec),
 		WriteConfig: func(f *runfolder.Folder, cfg train.Config, be engine.Backend) error {
 			return writeRunConfig(f, r.fs, cfg, r.spec, be)
 		},

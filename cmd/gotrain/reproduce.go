@@ -22,6 +22,7 @@ func runReproduce(ctx context.Context, args []string) error {
 	device := fs.String("device", "auto", "auto (the first GPU in a CUDA build, else the CPU), cpu, or cuda:N")
 	data := fs.String("data", mnist.DefaultDir(), "MNIST folder (fetched there when missing)")
 	threads := fs.Int("threads", 0, "CPU engine threads (0: all cores)")
+	precision := precisionFlag(fs)
 	seed := fs.Uint64("seed", 1, "random seed of every row")
 	limitTrain := fs.Int("limit-train", 0, "train on the first N images only (0: all)")
 	limitTest := fs.Int("limit-test", 0, "test on the first N images only (0: all)")
@@ -35,13 +36,16 @@ func runReproduce(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	req := reproduce.Request{Rows: rows, Device: *device, Data: *data, Threads: *threads,
+	req := reproduce.Request{Rows: rows, Device: *device, Data: *data, Threads: *threads, Precision: *precision,
 		Epochs: *epochs, Seed: *seed, LimitTrain: *limitTrain, LimitTest: *limitTest,
 		Command: commandLine("reproduce", args), Version: gotrainVersion(), Train: reproTrain, Prune: reproPrune}
 	if err := reproduce.Validate(req); err != nil {
 		return err
 	}
 	if _, _, err := parseDevice(*device); err != nil {
+		return err
+	}
+	if err := checkPrecision(*precision, *device); err != nil {
 		return err
 	}
 	req.Dir = outDir(*out, "reproduce")

@@ -286,7 +286,8 @@ func TestReproduceBadFlags(t *testing.T) {
 		{[]string{"reproduce", "-limit-train", "-5"}, "-limit-train -5"},
 		{[]string{"reproduce", "-threads", "5000"}, "-threads 5000"},
 		{[]string{"reproduce", "-device", "tpu"}, "allowed: auto, cpu, cuda:N"},
-		{[]string{"reproduce", "-precision", "tf32"}, "unknown flag -precision"},
+		{[]string{"reproduce", "-precision", "fp16"}, `unknown precision "fp16": use fp32, tf32 or bf16`},
+		{[]string{"reproduce", "-precision", "bf16", "-device", "cpu"}, "the CPU engine runs fp32 only"},
 	} {
 		args := append(tc.args, "-out", filepath.Join(t.TempDir(), "never")) // were a flag let through
 		stderr := captureStderr(t, func() { require.Equal(t, exitUsage, run(context.Background(), args)) })

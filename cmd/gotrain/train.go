@@ -21,6 +21,7 @@ type trainRequest struct {
 	spec                      *models.Spec
 	cfg                       train.Config
 	device, data, out, resume string
+	precision                 string
 	threads                   int
 	// trainSet and testSet, when set, are the loaded MNIST (reproduce
 	// loads it once for every row); nil: run loads -data.
@@ -49,6 +50,7 @@ func parseTrain(args []string) (*trainRequest, error) {
 	limitTrain := fs.Int("limit-train", 0, "train on the first N images only (0: all)")
 	limitTest := fs.Int("limit-test", 0, "test on the first N images only (0: all)")
 	threads := fs.Int("threads", 0, "CPU engine threads (0: all cores)")
+	precision := precisionFlag(fs)
 	sparsity := fs.Float64("sparsity", 0, "network-slimming L1 on the pruning-target BN gammas (seresnet; the report's value is 1e-4)")
 	resume := fs.String("resume", "", "continue the interrupted run in folder RUN (its flags apply; -epochs may extend it)")
 	if err := parse(fs, args); err != nil {
@@ -99,13 +101,17 @@ func parseTrain(args []string) (*trainRequest, error) {
 	if _, _, err := parseDevice(*device); err != nil {
 		return nil, err
 	}
+	if err := checkPrecision(*precision, *device); err != nil {
+		return nil, err
+	}
 	dir := outDir(*out, spec.Name)
 	if *resume == "" {
 		if err := runfolder.CheckNew(dir, "-out", true); err != nil {
 			return nil, err
 		}
 	}
-	return &trainRequest{fs: fs, spec: spec, cfg: cfg, device: *device, data: *data, out: dir, resume: *resume, threads: *threads}, nil
+	return &trainRequest{fs: fs, spec: spec, cfg: cfg, device: *device, data: *data, out: dir, resume: *resume,
+		precision: *precision, threads: *threads}, nil
 }
 
 func runTrain(ctx context.Context, args []string) error {
@@ -124,7 +130,7 @@ func (r *trainRequest) run(ctx context.Context) (*train.Result, error) {
 	return train.Run(ctx, train.Request{
 		Spec: r.spec, Config: r.cfg, Data: r.data, TrainSet: r.trainSet, TestSet: r.testSet,
 		Out: r.out, Resume: r.resume != "",
-		Open: openFit(r.device, r.threads, r.spec),
+		Open: openFit(r.device, r.threads, r.precision, r.spec),
 		EvalBatch: func(widths models.Widths, trainBatch, testBatch int) int {
 			return gpuEvalBatch(r.device, r.spec, widths, trainBatch, testBatch)
 		},
@@ -135,17 +141,17 @@ func (r *trainRequest) run(ctx context.Context) (*train.Result, error) {
 	})
 }
 
-// openFit opens -device for a model of spec, failing with one line when
+// openFit opens -device at -precision for a model of spec, failing with one line when
 // it cannot fit at its widths and batch: in the host's memory before
 // opening the CPU engine, in the GPU's free memory after opening it.
-func openFit(device string, threads int, spec *models.Spec) func(models.Widths, int, string) (engine.Backend, error) {
+func openFit(device string, threads int, precision string, spec *models.Spec) func(models.Widths, int, string) (engine.Backend, error) {
 	return func(widths models.Widths, batch int, flag string) (engine.Backend, error) {
 		if hostMemory(device) {
 			if err := fitsMemory(spec, widths, batch, flag); err != nil {
 				return nil, err
 			}
 		}
-		be, err := openDevice(device, threads)
+		be, err := openDevice(device, threads, precision)
 		if err != nil {
 			return nil, err
 		}

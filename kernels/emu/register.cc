@@ -4,10 +4,12 @@
 
 extern "C" {
 void emu_register_conv(void);
+void emu_register_conv_igemm(void);
 void emu_register_data(void);
 void emu_register_elementwise(void);
 void emu_register_fused(void);
 void emu_register_gemm(void);
+void emu_register_lab(void);
 void emu_register_norm(void);
 void emu_register_pool(void);
 void emu_register_shape(void);
@@ -16,10 +18,12 @@ void emu_register_selftest(void);
 // emu_register_all registers every kernel family (once).
 void emu_register_all(void) {
     emu_register_conv();
+    emu_register_conv_igemm();
     emu_register_data();
     emu_register_elementwise();
     emu_register_fused();
     emu_register_gemm();
+    emu_register_lab();
     emu_register_norm();
     emu_register_pool();
     emu_register_shape();

@@ -61,7 +61,7 @@ func ReadRunConfig(dir string) (*RunConfig, error) {
 
 // ResumeFree are the flags a resumed run may set to other values than the
 // run was started with: where it runs, and -epochs, which may be raised.
-var ResumeFree = []string{"resume", "out", "data", "device", "threads", "epochs"}
+var ResumeFree = []string{"resume", "out", "data", "device", "threads", "epochs", "precision"}
 
 // ResumeFlags compares the flags set on a -resume command line (name ->
 // value as the flag prints it) with those the run was started with. A

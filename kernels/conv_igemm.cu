@@ -1,0 +1,320 @@
+// Implicit-GEMM convolutions on tensor cores: forward, backward-data and
+// backward-weight, with no im2col or col2im buffer. Each is a GEMM whose
+// operand tiles are gathered straight from the NCHW tensors into shared
+// memory by cp.async (igemm.cuh has the mainloop, the shared layout and
+// the fragment loads); the convolution's zero padding, the stride's holes
+// and ragged edges are zero-filled copies.
+//
+// Layout: x (N,C,H,W), w (K,C,R,S), y (N,K,P,Q), NCHW row-major, as the
+// engine keeps them (cuda/doc.go says why NCHW and what it costs).
+// crs = c·R·S + r·S + s, pq = p·Q + q, h = p·sh - ph + r, w = q·sw - pw + s.
+//
+//   forward   y[n,k,pq]  = Σ_crs w[k,crs] · x[n,c,h,w] (+ b[k])
+//             GEMM M = K, N = N·P·Q, Kr = C·R·S; A = w (16-byte copies when
+//             C·R·S % 4 == 0), B = the input pixels (4-byte gathers).
+//   backward  dx[n,c,h,w] = Σ_{k,r,s} w[k,c,r,s] · dy[n,k,p,q] over the
+//   data      (p,q) with p·sh = h + ph - r, q·sw = w + pw - s inside the
+//             output: GEMM M = C, N = N·H·W, Kr = K·R·S (4-byte gathers;
+//             a stride's holes are zero-filled).
+//   backward  dw[k,crs] = Σ_{n,pq} dy[n,k,pq] · x[n,c,h,w]: GEMM M = K,
+//   weight    N = C·R·S, Kr = N·P·Q, split-K over grid z: split z reduces
+//             npq in [z·chunk, (z+1)·chunk) into its own slice of a
+//             partials buffer (out + z·outStride) and gemm_sum_splits adds
+//             the slices in z order: deterministic, no atomics. A = dy
+//             (16-byte copies when P·Q % 4 == 0), B = the input pixels.
+//
+// Kernels conv_igemm_{fwd,dgrad,wgrad}_{tf32,bf16}_{l,s}: tile 128×64
+// (l, 256 threads) or 64×64 (s, 128 threads); grid (ceil(GEMM N / 64),
+// ceil(GEMM M / BM), splits). vecA: 1 when A's rows are 16-byte aligned
+// (the caller checks the pointer and the row length). TF32: operands
+// rounded with cvt.rna, float32 sums; BF16: operands rounded to BF16
+// (round to nearest even) as they go from shared memory to the tensor
+// cores, float32 sums. They match CPU.Conv2d and CPU.Conv2dBackward within
+// TF32 or BF16 rounding (kernels/parity/conv_test.go).
+
+#include "igemm.cuh"
+
+struct ConvShape {
+    int N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw;
+    FastDiv fRS, fS, fSh, fSw, fQ, fPQ;  // division by R·S, S, sh, sw, Q, P·Q
+};
+
+// The shape's parameters: the sizes, then (mul, shr) of the FastDiv of
+// R·S, S, sh, sw, Q and P·Q (cuda/conv_igemm.go's fastDiv).
+#define CONV_SHAPE_PARAMS                                                                                   \
+    int N, int C, int H, int W, int K, int R, int S, int P, int Q, int sh, int sw, int ph, int pw,          \
+        unsigned int mRS, unsigned int sRS, unsigned int mS, unsigned int sS, unsigned int mSh, unsigned int sSh, \
+        unsigned int mSw, unsigned int sSw, unsigned int mQ, unsigned int sQ, unsigned int mPQ, unsigned int sPQ
+#define CONV_SHAPE_INIT                                                                                     \
+    {N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, {R * S, mRS, sRS}, {S, mS, sS}, {sh, mSh, sSh}, {sw, mSw, sSw}, \
+     {Q, mQ, sQ}, {P * Q, mPQ, sPQ}}
+
+// ---- forward ------------------------------------------------------------
+template <class Cfg>
+struct FwdLoader {
+    const float* __restrict__ x;
+    const float* __restrict__ w;
+    ConvShape s;
+    int m0, n0, CRS, RS, vecA;
+    // B: this thread's pixel (the same column of every k-tile).
+    const float* xb;
+    int h0, w0;
+    bool pix;
+
+    __device__ __forceinline__ void init() {
+        const int PQ = s.P * s.Q;
+        const int gn = n0 + threadIdx.x % Cfg::BN;
+        pix = gn < s.N * PQ;
+        const int n = pix ? gn / PQ : 0, pq = pix ? gn - n * PQ : 0;
+        const int p = pq / s.Q, q = pq - p * s.Q;
+        h0 = p * s.sh - s.ph, w0 = q * s.sw - s.pw;
+        xb = x + (size_t)n * s.C * s.H * s.W;
+    }
+    __device__ __forceinline__ void load(float (*As)[IG_LDS], float (*Bs)[IG_LDS], int k) {
+        constexpr int NT = Cfg::NT;
+        const int k1 = CRS;
+        if (vecA) {
+            const float* wp = w;
+            const int M = s.K, m0_ = m0, crs = CRS;
+            ig_vec_rows<Cfg::BM, NT>(As, w, k, k1, [=](int row, int kg) -> const float* {
+                const int gm = m0_ + row;
+                return gm < M ? wp + (size_t)gm * crs + kg : nullptr;
+            });
+        } else {
+            const int kk = threadIdx.x & 15, kg = k + kk;
+#pragma unroll
+            for (int i = 0; i < Cfg::BM * 16 / NT; i++) {
+                const int row = (threadIdx.x >> 4) + i * (NT / 16);
+                const int gm = m0 + row;
+                const bool ok = gm < s.K && kg < k1;
+                cp_async4z(&As[row][kk], ok ? w + (size_t)gm * CRS + kg : w, ok);
+            }
+        }
+        const int row = threadIdx.x % Cfg::BN;
+#pragma unroll
+        for (int i = 0; i < Cfg::BN * 16 / NT; i++) {
+            const int kk = threadIdx.x / Cfg::BN + i * (NT / Cfg::BN);
+            const int crs = k + kk;
+            const int c = s.fRS.div(crs), rs = crs - c * RS;
+            const int r = s.fS.div(rs), sx = rs - r * s.S;
+            const int h = h0 + r, ww = w0 + sx;
+            const bool ok = pix && crs < k1 && h >= 0 && h < s.H && ww >= 0 && ww < s.W;
+            cp_async4z(&Bs[row][kk], ok ? xb + ((size_t)c * s.H + h) * s.W + ww : x, ok);
+        }
+    }
+};
+
+template <class Cfg, int PREC>
+__device__ __forceinline__ void conv_fwd_body(float* __restrict__ y, const float* __restrict__ x,
+                                              const float* __restrict__ w, const float* __restrict__ bias,
+                                              ConvShape s, int vecA) {
+    __shared__ __align__(16) IgSmem<Cfg> sm;
+    FwdLoader<Cfg> ld;
+    ld.x = x, ld.w = w, ld.s = s, ld.vecA = vecA;
+    ld.m0 = blockIdx.y * Cfg::BM, ld.n0 = blockIdx.x * Cfg::BN;
+    ld.CRS = s.C * s.R * s.S, ld.RS = s.R * s.S;
+    ld.init();
+    IgMma<Cfg, PREC> mma;
+    mma.zero();
+    ig_mainloop<Cfg, PREC>(sm, mma, ld, 0, ld.CRS);
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int PQ = s.P * s.Q, NPQ = s.N * PQ;
+    const int m0 = ld.m0, n0 = ld.n0;
+    mma.each((warp / Cfg::WN) * 32, (warp % Cfg::WN) * 32, lane, [&](int ml, int nl, float v) {
+        const int gm = m0 + ml, gn = n0 + nl;
+        if (gm >= s.K || gn >= NPQ) return;
+        const int n = s.fPQ.div(gn), pq = gn - n * PQ;
+        if (bias) v += bias[gm];
+        y[((size_t)n * s.K + gm) * PQ + pq] = v;
+    });
+}
+
+// ---- backward data --------------------------------------------------------
+template <class Cfg>
+struct DgradLoader {
+    const float* __restrict__ dy;
+    const float* __restrict__ w;
+    ConvShape s;
+    int m0, n0, KRS, RS;
+    const float* dyb;
+    int hp, wp;  // h + ph, w + pw of this thread's pixel
+    bool pix;
+
+    __device__ __forceinline__ void init() {
+        const int HW = s.H * s.W;
+        const int gn = n0 + threadIdx.x % Cfg::BN;
+        pix = gn < s.N * HW;
+        const int n = pix ? gn / HW : 0, hw = pix ? gn - n * HW : 0;
+        const int h = hw / s.W, ww = hw - h * s.W;
+        hp = h + s.ph, wp = ww + s.pw;
+        dyb = dy + (size_t)n * s.K * s.P * s.Q;
+    }
+    __device__ __forceinline__ void load(float (*As)[IG_LDS], float (*Bs)[IG_LDS], int k) {
+        constexpr int NT = Cfg::NT;
+        const int k1 = KRS;
+        {
+            const int kk = threadIdx.x & 15, krs = k + kk;
+            const int ko = s.fRS.div(krs), rs = krs - ko * RS;
+#pragma unroll
+            for (int i = 0; i < Cfg::BM * 16 / NT; i++) {
+                const int row = (threadIdx.x >> 4) + i * (NT / 16);
+                const int c = m0 + row;
+                const bool ok = c < s.C && krs < k1;
+                cp_async4z(&As[row][kk], ok ? w + ((size_t)ko * s.C + c) * RS + rs : w, ok);
+            }
+        }
+        const int row = threadIdx.x % Cfg::BN;
+#pragma unroll
+        for (int i = 0; i < Cfg::BN * 16 / NT; i++) {
+            const int kk = threadIdx.x / Cfg::BN + i * (NT / Cfg::BN);
+            const int krs = k + kk;
+            const int ko = s.fRS.div(krs), rs = krs - ko * RS;
+            const int r = s.fS.div(rs), sx = rs - r * s.S;
+            const int th = hp - r, tw = wp - sx;
+            const int p = s.fSh.div(th), q = s.fSw.div(tw);  // garbage when th or tw < 0: checked below
+            const bool ok = pix && krs < k1 && th >= 0 && tw >= 0 && p * s.sh == th && q * s.sw == tw && p < s.P &&
+                            q < s.Q;
+            cp_async4z(&Bs[row][kk], ok ? dyb + ((size_t)ko * s.P + p) * s.Q + q : dy, ok);
+        }
+    }
+};
+
+template <class Cfg, int PREC>
+__device__ __forceinline__ void conv_dgrad_body(float* __restrict__ dx, const float* __restrict__ dy,
+                                                const float* __restrict__ w, ConvShape s) {
+    __shared__ __align__(16) IgSmem<Cfg> sm;
+    DgradLoader<Cfg> ld;
+    ld.dy = dy, ld.w = w, ld.s = s;
+    ld.m0 = blockIdx.y * Cfg::BM, ld.n0 = blockIdx.x * Cfg::BN;
+    ld.RS = s.R * s.S, ld.KRS = s.K * ld.RS;
+    ld.init();
+    IgMma<Cfg, PREC> mma;
+    mma.zero();
+    ig_mainloop<Cfg, PREC>(sm, mma, ld, 0, ld.KRS);
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int HW = s.H * s.W, NHW = s.N * HW;
+    const int m0 = ld.m0, n0 = ld.n0;
+    mma.each((warp / Cfg::WN) * 32, (warp % Cfg::WN) * 32, lane, [&](int ml, int nl, float v) {
+        const int c = m0 + ml, gn = n0 + nl;
+        if (c >= s.C || gn >= NHW) return;
+        const int n = gn / HW, hw = gn - n * HW;
+        dx[((size_t)n * s.C + c) * HW + hw] = v;
+    });
+}
+
+// ---- backward weight ------------------------------------------------------
+template <class Cfg>
+struct WgradLoader {
+    const float* __restrict__ dy;
+    const float* __restrict__ x;
+    ConvShape s;
+    int m0, n0, PQ, k1, vecA;
+    static constexpr int NB = Cfg::BN * 16 / Cfg::NT;  // B rows per thread
+    int bc[NB], bh[NB], bw[NB];                       // c, -ph + r, -pw + s of each B row (c < 0: outside)
+
+    __device__ __forceinline__ void init() {
+        const int RS = s.R * s.S, CRS = s.C * RS;
+#pragma unroll
+        for (int i = 0; i < NB; i++) {
+            const int crs = n0 + (threadIdx.x >> 4) + i * (Cfg::NT / 16);
+            const int c = crs / RS, rs = crs - c * RS;
+            const int r = rs / s.S, sx = rs - r * s.S;
+            bc[i] = crs < CRS ? c : -1;
+            bh[i] = r - s.ph, bw[i] = sx - s.pw;
+        }
+    }
+    __device__ __forceinline__ void load(float (*As)[IG_LDS], float (*Bs)[IG_LDS], int k) {
+        constexpr int NT = Cfg::NT;
+        const int kk = threadIdx.x & 15, npq = k + kk;
+        const bool kok = npq < k1;
+        const int n = kok ? s.fPQ.div(npq) : 0, pq = kok ? npq - n * PQ : 0;
+        if (vecA) {
+            const float* d = dy;
+            const int M = s.K, m0_ = m0, K = s.K, pqs = PQ;
+            const FastDiv fpq = s.fPQ;
+            ig_vec_rows<Cfg::BM, NT>(As, dy, k, k1, [=](int row, int kg) -> const float* {
+                const int gm = m0_ + row;
+                if (gm >= M) return nullptr;
+                const int nn = fpq.div(kg);
+                return d + ((size_t)nn * K + gm) * pqs + (kg - nn * pqs);
+            });
+        } else {
+#pragma unroll
+            for (int i = 0; i < Cfg::BM * 16 / NT; i++) {
+                const int row = (threadIdx.x >> 4) + i * (NT / 16);
+                const int gm = m0 + row;
+                const bool ok = gm < s.K && kok;
+                cp_async4z(&As[row][kk], ok ? dy + ((size_t)n * s.K + gm) * PQ + pq : dy, ok);
+            }
+        }
+        const int p = s.fQ.div(pq), q = pq - p * s.Q;
+        const int hb = p * s.sh, wb = q * s.sw;
+        const float* xn = x + (size_t)n * s.C * s.H * s.W;
+#pragma unroll
+        for (int i = 0; i < NB; i++) {
+            const int row = (threadIdx.x >> 4) + i * (NT / 16);
+            const int h = hb + bh[i], ww = wb + bw[i];
+            const bool ok = kok && bc[i] >= 0 && h >= 0 && h < s.H && ww >= 0 && ww < s.W;
+            cp_async4z(&Bs[row][kk], ok ? xn + ((size_t)bc[i] * s.H + h) * s.W + ww : x, ok);
+        }
+    }
+};
+
+template <class Cfg, int PREC>
+__device__ __forceinline__ void conv_wgrad_body(float* __restrict__ out, const float* __restrict__ dy,
+                                                const float* __restrict__ x, ConvShape s, int chunk, int outStride,
+                                                int vecA) {
+    __shared__ __align__(16) IgSmem<Cfg> sm;
+    WgradLoader<Cfg> ld;
+    ld.dy = dy, ld.x = x, ld.s = s, ld.vecA = vecA;
+    ld.m0 = blockIdx.y * Cfg::BM, ld.n0 = blockIdx.x * Cfg::BN;
+    ld.PQ = s.P * s.Q;
+    const int NPQ = s.N * ld.PQ;
+    const int kb = blockIdx.z * chunk;
+    ld.k1 = min(kb + chunk, NPQ);
+    ld.init();
+    IgMma<Cfg, PREC> mma;
+    mma.zero();
+    ig_mainloop<Cfg, PREC>(sm, mma, ld, kb, ld.k1);
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int CRS = s.C * s.R * s.S;
+    float* o = out + (size_t)blockIdx.z * outStride;
+    const int m0 = ld.m0, n0 = ld.n0;
+    mma.each((warp / Cfg::WN) * 32, (warp % Cfg::WN) * 32, lane, [&](int ml, int nl, float v) {
+        const int gm = m0 + ml, gn = n0 + nl;
+        if (gm >= s.K || gn >= CRS) return;
+        o[(size_t)gm * CRS + gn] = v;
+    });
+}
+
+#define CONV_FWD(name, CFG, PREC)                                                                               \
+    extern "C" __global__ void IG_BOUNDS(CFG) name(float* __restrict__ y, const float* __restrict__ x, \
+                                                               const float* __restrict__ w,                     \
+                                                               const float* __restrict__ bias, CONV_SHAPE_PARAMS, \
+                                                               int vecA) {                                      \
+        conv_fwd_body<CFG, PREC>(y, x, w, bias, ConvShape CONV_SHAPE_INIT, vecA);                               \
+    }
+#define CONV_DGRAD(name, CFG, PREC)                                                                              \
+    extern "C" __global__ void IG_BOUNDS(CFG) name(float* __restrict__ dx, const float* __restrict__ dy, \
+                                                               const float* __restrict__ w, CONV_SHAPE_PARAMS) {  \
+        conv_dgrad_body<CFG, PREC>(dx, dy, w, ConvShape CONV_SHAPE_INIT);                                        \
+    }
+#define CONV_WGRAD(name, CFG, PREC)                                                                               \
+    extern "C" __global__ void IG_BOUNDS(CFG) name(float* __restrict__ out, const float* __restrict__ dy, \
+                                                               const float* __restrict__ x, CONV_SHAPE_PARAMS,     \
+                                                               int chunk, int outStride, int vecA) {               \
+        conv_wgrad_body<CFG, PREC>(out, dy, x, ConvShape CONV_SHAPE_INIT, chunk, outStride, vecA);                \
+    }
+
+CONV_FWD(conv_igemm_fwd_tf32_l, IgLarge, IG_TF32)
+CONV_FWD(conv_igemm_fwd_tf32_s, IgSmall, IG_TF32)
+CONV_FWD(conv_igemm_fwd_bf16_l, IgLarge, IG_BF16)
+CONV_FWD(conv_igemm_fwd_bf16_s, IgSmall, IG_BF16)
+CONV_DGRAD(conv_igemm_dgrad_tf32_l, IgLarge, IG_TF32)
+CONV_DGRAD(conv_igemm_dgrad_tf32_s, IgSmall, IG_TF32)
+CONV_DGRAD(conv_igemm_dgrad_bf16_l, IgLarge, IG_BF16)
+CONV_DGRAD(conv_igemm_dgrad_bf16_s, IgSmall, IG_BF16)
+CONV_WGRAD(conv_igemm_wgrad_tf32_l, IgLarge, IG_TF32)
+CONV_WGRAD(conv_igemm_wgrad_tf32_s, IgSmall, IG_TF32)
+CONV_WGRAD(conv_igemm_wgrad_bf16_l, IgLarge, IG_BF16)
+CONV_WGRAD(conv_igemm_wgrad_bf16_s, IgSmall, IG_BF16)
