@@ -47,10 +47,7 @@ func parseEval(args []string) (*evalRequest, error) {
 	if err := runfolder.Validate(req); err != nil {
 		return nil, err
 	}
-	if _, _, err := parseDevice(*device); err != nil {
-		return nil, err
-	}
-	if err := checkPrecision(*precision, *device); err != nil {
+	if err := checkDevice(*device, *precision); err != nil {
 		return nil, err
 	}
 	spec, widths, err := checkpointModel(*weights, *model, "")

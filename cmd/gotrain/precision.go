@@ -27,3 +27,12 @@ func checkPrecision(s, device string) error {
 	}
 	return nil
 }
+
+// checkDevice validates -device and -precision together, before anything
+// is opened.
+func checkDevice(device, precision string) error {
+	if _, _, err := parseDevice(device); err != nil {
+		return err
+	}
+	return checkPrecision(precision, device)
+}

@@ -77,10 +77,7 @@ func parsePrune(args []string) (*pruneRequest, error) {
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
-	if _, _, err := parseDevice(*device); err != nil {
-		return nil, err
-	}
-	if err := checkPrecision(*precision, *device); err != nil {
+	if err := checkDevice(*device, *precision); err != nil {
 		return nil, err
 	}
 	dir := outDir(*out, "prune-"+spec.Name)

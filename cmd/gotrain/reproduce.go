@@ -42,10 +42,7 @@ func runReproduce(ctx context.Context, args []string) error {
 	if err := reproduce.Validate(req); err != nil {
 		return err
 	}
-	if _, _, err := parseDevice(*device); err != nil {
-		return err
-	}
-	if err := checkPrecision(*precision, *device); err != nil {
+	if err := checkDevice(*device, *precision); err != nil {
 		return err
 	}
 	req.Dir = outDir(*out, "reproduce")

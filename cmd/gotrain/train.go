@@ -98,10 +98,7 @@ func parseTrain(args []string) (*trainRequest, error) {
 	if err := runfolder.Validate(runfolder.Request{Command: runfolder.Train, Config: cfg.Config, Threads: *threads}); err != nil {
 		return nil, err
 	}
-	if _, _, err := parseDevice(*device); err != nil {
-		return nil, err
-	}
-	if err := checkPrecision(*precision, *device); err != nil {
+	if err := checkDevice(*device, *precision); err != nil {
 		return nil, err
 	}
 	dir := outDir(*out, spec.Name)
