@@ -78,14 +78,29 @@ func BenchmarkSgemmSerial(b *testing.B) {
 
 // BenchmarkSgemmGo measures the portable pure-Go kernel.
 func BenchmarkSgemmGo(b *testing.B) {
-	defer func(old bool) { useAsm = old }(useAsm)
-	useAsm = false
+	defer func(old isa) { useISA = old }(useISA)
+	useISA = isaGo
 	for _, s := range benchShapes {
 		if s.m*s.n*s.k > 1<<27 {
 			continue
 		}
 		b.Run(shapeName(s.name, s.transA, s.transB, s.m, s.n, s.k), func(b *testing.B) {
 			benchGemm(b, s.transA, s.transB, s.m, s.n, s.k, SgemmSerial)
+		})
+	}
+}
+
+// BenchmarkSgemmAVX2 measures the AVX2/FMA kernels on a machine that would
+// otherwise use AVX-512: an A/B comparison on the same machine.
+func BenchmarkSgemmAVX2(b *testing.B) {
+	if !hasAsm {
+		b.Skip("no AVX2/FMA on this CPU")
+	}
+	defer func(old isa) { useISA = old }(useISA)
+	useISA = isaAVX2
+	for _, s := range benchShapes {
+		b.Run(shapeName(s.name, s.transA, s.transB, s.m, s.n, s.k), func(b *testing.B) {
+			benchGemm(b, s.transA, s.transB, s.m, s.n, s.k, Sgemm)
 		})
 	}
 }

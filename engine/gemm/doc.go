@@ -21,9 +21,10 @@
 // allows, reads in place) its A and B blocks and runs a register-blocked
 // micro-kernel over them, row panel by row panel:
 //
-//   - the broadcast kernel computes a 4×24 micro-tile as 4 rows of three
-//     8-wide FMA accumulators, one k step at a time (used for everything
-//     except the case below);
+//   - the broadcast kernel computes an 8×32 micro-tile as 8 rows of two
+//     16-wide FMA accumulators with AVX-512, or a 4×24 micro-tile as 4
+//     rows of three 8-wide accumulators with AVX2 (and in pure Go), one k
+//     step at a time (used for everything except the case below);
 //   - the dot kernel, for op(A)·Bᵀ with k >= 256 and n <= 64 (e.g. x·Wᵀ in
 //     a linear layer), computes a 3×4 micro-tile as 8-lane partial dot
 //     products along k, reduced in a fixed order; it reads A and B in
@@ -48,14 +49,17 @@
 // depend only on the shape: a call that may run in parallel (Sgemm with
 // GOMAXPROCS > 1) uses the same smaller tiles for every GOMAXPROCS, and
 // one that cannot (SgemmSerial, or GOMAXPROCS = 1) uses larger ones, which
-// by the above gives the same bits. The assembly and pure-Go
-// kernels do not round identically, so results may differ (within
-// rounding) between machines that take different paths.
+// by the above gives the same bits. The AVX-512 and AVX2 kernels do the
+// same FMAs in the same order, so they agree bit for bit; the pure-Go
+// kernel does not round identically, so its results may differ (within
+// float32 rounding: TestISAAgreement measures how far) from theirs.
 //
 // # Dispatch and parallelism
 //
 // On amd64 the micro-kernels and packing routines are Go assembly using
-// AVX2 and FMA, selected at run time when golang.org/x/sys/cpu reports both;
+// AVX-512F when golang.org/x/sys/cpu reports it (with OS support for the
+// ZMM state), else AVX2 and FMA when it reports both, selected at run time
+// (ISA names the choice);
 // otherwise (other CPUs, other architectures, or the purego build tag) a
 // portable pure-Go kernel with the same blocking is used. Sgemm spreads the
 // tiles of problems above about 2 MFLOP over the calling goroutine and up

@@ -6,13 +6,18 @@ import (
 	"unsafe"
 )
 
-// Blocking parameters. The micro-tile is mr×nr; a tile of C has at most
-// mcMax rows; k is cut into blocks of at most kcMax.
+// Blocking parameters. The broadcast micro-tile is mr×nr (AVX2/FMA and
+// pure Go) or mr512×nr512 (AVX-512); a tile of C has at most mcMax rows; k
+// is cut into blocks of at most kcMax.
 const (
 	mr    = 4
 	nr    = 24
+	mr512 = 8
+	nr512 = 32
+	mrMax = mr512
+	nrMax = nr512
 	kcMax = 256
-	mcMax = 256 // multiple of mr
+	mcMax = 256 // multiple of mr and mr512
 
 	// bBlock is the size in floats of the packed B block (kc×tile width);
 	// a tile is at most bBlock/(kc·nr) and at most maxTilePanels panels
@@ -28,9 +33,43 @@ const (
 	minParFlops   = 2 << 20
 )
 
-// useAsm selects the assembly kernels. Tests switch it to cover the pure-Go
-// path; it must not be changed while a multiplication is running.
-var useAsm = hasAsm
+// isa is an instruction set the kernels are written for.
+type isa int
+
+const (
+	isaGo     isa = iota // portable Go, 4×24 micro-tile
+	isaAVX2              // AVX2+FMA assembly, 4×24 micro-tile
+	isaAVX512            // AVX-512F assembly, 8×32 micro-tile
+)
+
+func (i isa) String() string {
+	switch i {
+	case isaAVX2:
+		return "avx2"
+	case isaAVX512:
+		return "avx512"
+	}
+	return "go"
+}
+
+// bestISA is the fastest instruction set this CPU (and build) supports.
+func bestISA() isa {
+	switch {
+	case hasAVX512:
+		return isaAVX512
+	case hasAsm:
+		return isaAVX2
+	}
+	return isaGo
+}
+
+// useISA selects the kernels. Tests switch it to cover every path this CPU
+// can run; it must not be changed while a multiplication is running.
+var useISA = bestISA()
+
+// ISA names the kernels Sgemm uses on this machine: "avx512", "avx2" or
+// "go".
+func ISA() string { return useISA.String() }
 
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices,
 // where op(A) is m×k (A is stored k×m when transA) and op(B) is k×n (B is
@@ -78,7 +117,7 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		m: m, n: n, k: k,
 		alpha: alpha, beta: beta,
 		a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
-		asm: useAsm,
+		asm: useISA >= isaAVX2, wide: useISA == isaAVX512,
 	}
 	// With a single P the call cannot run in parallel: use SgemmSerial's
 	// tiling, which avoids the repacking that smaller tiles cost. This
@@ -129,7 +168,8 @@ func scaleC(m, n int, beta float32, c []float32, ldc int) {
 // problem is one multiplication with its blocking plan.
 type problem struct {
 	transA, transB bool
-	asm            bool
+	asm            bool // assembly kernels (AVX2 or AVX-512)
+	wide           bool // the AVX-512 8×32 broadcast kernel
 	m, n, k        int
 	alpha, beta    float32
 	a, b, c        []float32
@@ -172,6 +212,8 @@ func (p *problem) plan(parallel bool) {
 	var kcm, rowPanels, colPanels, minTM, minTN int
 	if p.dot {
 		p.ph, p.pw, kcm = 3, 4, kcDot
+	} else if p.wide {
+		p.ph, p.pw, kcm = mr512, nr512, kcMax
 	} else {
 		p.ph, p.pw, kcm = mr, nr, kcMax
 	}
@@ -184,9 +226,9 @@ func (p *problem) plan(parallel bool) {
 		rowPanels, colPanels = dotTileRows/3, dotTileCols/4
 		minTM, minTN = 6, 12
 	} else {
-		rowPanels = mcMax / mr
-		colPanels = min(max(bBlock/(p.kc*nr), 1), maxTilePanels)
-		minTM, minTN = 2*mr, nr
+		rowPanels = mcMax / p.ph
+		colPanels = min(max(bBlock/(p.kc*p.pw), 1), maxTilePanels)
+		minTM, minTN = 2*p.ph, p.pw
 	}
 	p.rt, p.ct = ceilDiv(p.pm, rowPanels), ceilDiv(p.pn, colPanels)
 	if !parallel {
@@ -225,18 +267,18 @@ func (p *problem) tileBounds(t int) (i0, i1, j0, j1 int) {
 
 // buffers are one goroutine's packing buffers; their size is fixed.
 type buffers struct {
-	a  []float32 // packed A block: up to mcMax/mr panels of kc×mr
-	b  []float32 // packed B block: panels of kc×nr
-	ae []float32 // packed edge A panel when A is read in place: kc×mr
-	t  []float32 // scratch micro-tile: mr×nr
+	a  []float32 // packed A block: up to mcMax/ph panels of kc×ph
+	b  []float32 // packed B block: panels of kc×pw
+	ae []float32 // packed edge A panel when A is read in place: kc×ph
+	t  []float32 // scratch micro-tile: ph×pw
 }
 
 func newBuffers() *buffers {
 	return &buffers{
 		a:  alignedFloats(mcMax * kcMax),
 		b:  alignedFloats(bBlock),
-		ae: alignedFloats(kcMax * mr),
-		t:  alignedFloats(mr * nr),
+		ae: alignedFloats(kcMax * mrMax),
+		t:  alignedFloats(mrMax * nrMax),
 	}
 }
 
@@ -266,8 +308,8 @@ func (p *problem) tile(t int, buf *buffers) {
 		p.tileDot(i0, i1, j0, j1, buf)
 		return
 	}
-	npA := (i1 - i0 + mr - 1) / mr
-	npB := (j1 - j0 + nr - 1) / nr
+	npA := (i1 - i0 + p.ph - 1) / p.ph
+	npB := (j1 - j0 + p.pw - 1) / p.pw
 	// With the assembly kernel, A (not transposed) is read in place: in
 	// the row-panel loop below each A panel is fetched once per k block
 	// and then stays in L1. B (not transposed) is read in place when the
@@ -283,8 +325,8 @@ func (p *problem) tile(t int, buf *buffers) {
 			beta = 1
 		}
 		if directA {
-			if h := (i1 - i0) % mr; h != 0 {
-				p.packA(buf.ae[:kcb*mr], i1-h, h, pc, kcb)
+			if h := (i1 - i0) % p.ph; h != 0 {
+				p.packA(buf.ae[:kcb*p.ph], i1-h, h, pc, kcb)
 			}
 		} else {
 			p.packABlock(buf.a, i0, i1, pc, kcb)
@@ -302,6 +344,7 @@ func (p *problem) tile(t int, buf *buffers) {
 
 // micro updates micro-tile (ip, jp) of the tile with k block [pc, pc+kcb).
 func (p *problem) micro(buf *buffers, ip, jp, i0, i1, j0, j1, pc, kcb int, beta float32, directA, directB bool) {
+	mr, nr := p.ph, p.pw
 	ii := i0 + ip*mr
 	h := min(mr, i1-ii)
 	jj := j0 + jp*nr
@@ -336,9 +379,17 @@ func (p *problem) micro(buf *buffers, ip, jp, i0, i1, j0, j1, pc, kcb int, beta 
 	}
 }
 
-// kernel runs the micro-kernel on one full 4×24 micro-tile. The pure-Go
-// kernel is only ever given packed A (rsA = 1, csA = mr).
+// kernel runs the micro-kernel on one full micro-tile (8×32 with
+// AVX-512, else 4×24). The pure-Go kernel is only ever given packed A
+// (rsA = 1, csA = mr).
 func (p *problem) kernel(kc int, a []float32, ao, rsA, csA int, b []float32, bo, rsB int, c []float32, co, ldc int, beta float32) {
+	if p.wide {
+		_ = a[ao+(mr512-1)*rsA+(kc-1)*csA]
+		_ = b[bo+(kc-1)*rsB+nr512-1]
+		_ = c[co+(mr512-1)*ldc+nr512-1]
+		kern8x32(kc, &a[ao], rsA, csA, &b[bo], rsB, &c[co], ldc, p.alpha, beta)
+		return
+	}
 	if p.asm {
 		// The last elements the kernel touches, so that a bad index
 		// panics here instead of reaching memory outside the slices.
@@ -354,13 +405,18 @@ func (p *problem) kernel(kc int, a []float32, ao, rsA, csA int, b []float32, bo,
 // packABlock packs rows [i0, i1) of op(A), k range [pc, pc+kcb), into
 // panels of kcb×mr (panel ip at dst[ip*mr*kcb:]).
 func (p *problem) packABlock(dst []float32, i0, i1, pc, kcb int) {
+	mr := p.ph
 	nfull := (i1 - i0) / mr
 	if p.asm && nfull > 0 {
 		if p.transA {
 			_ = p.a[(pc+kcb-1)*p.lda+i0+nfull*mr-1]
 			_ = dst[nfull*mr*kcb-1]
-			packATBlock4(kcb, &p.a[pc*p.lda+i0], p.lda, &dst[0], nfull)
-		} else if kc8 := kcb / 8; kc8 > 0 {
+			if p.wide {
+				packATBlock8(kcb, &p.a[pc*p.lda+i0], p.lda, &dst[0], nfull)
+			} else {
+				packATBlock4(kcb, &p.a[pc*p.lda+i0], p.lda, &dst[0], nfull)
+			}
+		} else if kc8 := kcb / 8; kc8 > 0 && !p.wide {
 			for ip := 0; ip < nfull; ip++ {
 				ii := i0 + ip*mr
 				_ = p.a[(ii+mr-1)*p.lda+pc+kc8*8-1]
@@ -386,10 +442,10 @@ func (p *problem) packABlock(dst []float32, i0, i1, pc, kcb int) {
 }
 
 // packA packs rows [ii, ii+h) of op(A), k range [pc, pc+kcb), into dst
-// with layout dst[q*mr+r]; rows h..mr-1 are zero.
+// with layout dst[q*ph+r]; rows h..ph-1 are zero.
 func (p *problem) packA(dst []float32, ii, h, pc, kcb int) {
-	dst = dst[:kcb*mr]
-	if h < mr {
+	dst = dst[:kcb*p.ph]
+	if h < p.ph {
 		clear(dst)
 	}
 	p.packAPart(dst, ii, h, pc, kcb, 0)
@@ -397,15 +453,19 @@ func (p *problem) packA(dst []float32, ii, h, pc, kcb int) {
 
 // packAPart is packA for q in [q0, kcb), without clearing.
 func (p *problem) packAPart(dst []float32, ii, h, pc, kcb, q0 int) {
-	lda := p.lda
+	lda, mr := p.lda, p.ph
 	if p.transA {
 		for q := q0; q < kcb; q++ {
 			src := p.a[(pc+q)*lda+ii : (pc+q)*lda+ii+h]
-			copy4(dst[q*mr:q*mr+h], src)
+			if mr == 4 {
+				copy4(dst[q*mr:q*mr+h], src)
+			} else {
+				copy(dst[q*mr:q*mr+h], src)
+			}
 		}
 		return
 	}
-	if h == mr {
+	if h == 4 && mr == 4 {
 		s0 := p.a[ii*lda+pc+q0 : ii*lda+pc+kcb]
 		s1 := p.a[(ii+1)*lda+pc+q0 : (ii+1)*lda+pc+kcb]
 		s2 := p.a[(ii+2)*lda+pc+q0 : (ii+2)*lda+pc+kcb]
@@ -440,6 +500,7 @@ func copy4(d, s []float32) {
 // panels of kcb×nr (panel jp at dst[jp*nr*kcb:]); the last panel is zero
 // padded. When direct, only a partial last panel is packed.
 func (p *problem) packBBlock(dst []float32, j0, j1, pc, kcb int, direct bool) {
+	nr := p.pw
 	nfull := (j1 - j0) / nr
 	ldb := p.ldb
 	if w := (j1 - j0) % nr; w != 0 {
@@ -457,7 +518,11 @@ func (p *problem) packBBlock(dst []float32, j0, j1, pc, kcb int, direct bool) {
 	if !p.transB {
 		_ = p.b[(pc+kcb-1)*ldb+j0+nfull*nr-1]
 		_ = dst[nfull*nr*kcb-1]
-		packBBlock24(kcb, &p.b[pc*ldb+j0], ldb, &dst[0], nfull)
+		if p.wide {
+			packBBlock32(kcb, &p.b[pc*ldb+j0], ldb, &dst[0], nfull)
+		} else {
+			packBBlock24(kcb, &p.b[pc*ldb+j0], ldb, &dst[0], nfull)
+		}
 		return
 	}
 	kc8 := kcb / 8
@@ -467,7 +532,11 @@ func (p *problem) packBBlock(dst []float32, j0, j1, pc, kcb int, direct bool) {
 		if kc8 > 0 {
 			_ = p.b[(jj+nr-1)*ldb+pc+kc8*8-1]
 			_ = d[kc8*8*nr-1]
-			packBT24(kc8, &p.b[jj*ldb+pc], ldb, &d[0])
+			if p.wide {
+				packBT32(kc8, &p.b[jj*ldb+pc], ldb, &d[0])
+			} else {
+				packBT24(kc8, &p.b[jj*ldb+pc], ldb, &d[0])
+			}
 		}
 		for j := 0; j < nr; j++ {
 			src := p.b[(jj+j)*ldb+pc+kc8*8 : (jj+j)*ldb+pc+kcb]
@@ -481,6 +550,7 @@ func (p *problem) packBBlock(dst []float32, j0, j1, pc, kcb int, direct bool) {
 // packB packs columns [jj, jj+w) of op(B), k range [pc, pc+kcb), into dst
 // with layout dst[q*nr+j]; columns w..nr-1 are zero.
 func (p *problem) packB(dst []float32, jj, w, pc, kcb int) {
+	nr := p.pw
 	dst = dst[:kcb*nr]
 	ldb := p.ldb
 	if w < nr {

@@ -10,27 +10,26 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// kernels lists the kernel paths to test: the assembly one when this CPU
-// has it, and always the pure-Go one.
-func kernels() []bool {
+// kernels lists the kernel paths to test: every assembly one this CPU can
+// run (AVX-512, AVX2) and always the pure-Go one.
+func kernels() []isa {
+	var ks []isa
+	if hasAVX512 {
+		ks = append(ks, isaAVX512)
+	}
 	if hasAsm {
-		return []bool{true, false}
+		ks = append(ks, isaAVX2)
 	}
-	return []bool{false}
+	return append(ks, isaGo)
 }
 
-func kernelName(asm bool) string {
-	if asm {
-		return "asm"
-	}
-	return "go"
-}
+func kernelName(k isa) string { return k.String() }
 
-// withKernel runs f with the dispatch forced to the asm or Go kernel.
-func withKernel(asm bool, f func()) {
-	old := useAsm
-	useAsm = asm
-	defer func() { useAsm = old }()
+// withKernel runs f with the dispatch forced to kernel k.
+func withKernel(k isa, f func()) {
+	old := useISA
+	useISA = k
+	defer func() { useISA = old }()
 	f()
 }
 
@@ -396,6 +395,72 @@ func TestAllocs(t *testing.T) {
 				f(tc.transA, tc.transB, tc.m, tc.n, tc.k, 1, a, lda, b, ldb, 0.5, c, tc.n)
 			})
 			require.Zero(t, allocs, "%v serial=%v", tc, serial)
+		}
+	}
+}
+
+// TestISAAgreement runs the same problems on every kernel this CPU can run
+// and checks each against the float64 reference, and the kernels against
+// each other: each error is at most absTol + relTol(k)·mag (the float32
+// bound for a k-term sum), so two kernels differ by at most twice that.
+// It logs the largest error seen per kernel in units of 2⁻²⁴·mag, the
+// measured "within float32 rounding" (about 1-5 units at these shapes,
+// against a bound of 2(k+2)).
+func TestISAAgreement(t *testing.T) {
+	cases := []gemmCase{
+		{m: 64, n: 784, k: 576, alpha: 1},               // conv forward, 3×3 over 64 channels
+		{m: 576, n: 784, k: 64, transA: true, alpha: 1}, // conv input gradient
+		{m: 64, n: 576, k: 784, transB: true, alpha: 1}, // conv weight gradient
+		{m: 37, n: 101, k: 300, alpha: 0.5, beta: -1},   // ragged edges
+		{m: 64, n: 64, k: 2304, transB: true, alpha: 1}, // dot kernel
+		{m: 130, n: 70, k: 513, transA: true, transB: true, alpha: 1, beta: 0.5},
+	}
+	for _, tc := range cases {
+		r := rand.New(rand.NewPCG(21, 22))
+		ar, ac := tc.m, tc.k
+		if tc.transA {
+			ar, ac = tc.k, tc.m
+		}
+		br, bc := tc.k, tc.n
+		if tc.transB {
+			br, bc = tc.n, tc.k
+		}
+		a, b, c0 := randSlice(r, ar*ac), randSlice(r, br*bc), randSlice(r, tc.m*tc.n)
+		ref, mag := reference(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, ac, b, bc, tc.beta, c0, tc.n)
+		var results [][]float32
+		for _, k := range kernels() {
+			c := append([]float32(nil), c0...)
+			withKernel(k, func() {
+				Sgemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, ac, b, bc, tc.beta, c, tc.n)
+			})
+			worst := 0.0
+			for i := range c {
+				d := math.Abs(float64(c[i]) - ref[i])
+				if d > absTol+relTol(tc.k)*mag[i] {
+					t.Fatalf("%s %v: C[%d] = %v, want %v (|diff| %g)", k, tc, i, c[i], ref[i], d)
+				}
+				worst = max(worst, d/(mag[i]*0x1p-24))
+			}
+			t.Logf("%-6s %v: max |C-ref| = %.2f·2⁻²⁴·mag (bound %d)", k, tc, worst, 2*(tc.k+2))
+			results = append(results, c)
+		}
+		// The AVX-512 and AVX2 kernels do the same FMAs in the same order
+		// (same k blocks, one FMA per k step, then alpha and beta), so
+		// they agree bit for bit.
+		if hasAVX512 && hasAsm {
+			for i := range results[0] {
+				if math.Float32bits(results[0][i]) != math.Float32bits(results[1][i]) {
+					t.Fatalf("%v: avx512 C[%d] = %v, avx2 %v: want bit-identical", tc, i, results[0][i], results[1][i])
+				}
+			}
+		}
+		for ki := 1; ki < len(results); ki++ {
+			for i := range results[0] {
+				d := math.Abs(float64(results[ki][i]) - float64(results[0][i]))
+				if d > 2*(absTol+relTol(tc.k)*mag[i]) {
+					t.Fatalf("%v: %s and %s differ by %g at C[%d]", tc, kernels()[0], kernels()[ki], d, i)
+				}
+			}
 		}
 	}
 }
