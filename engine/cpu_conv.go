@@ -18,8 +18,24 @@ func (c *CPU) convGeom(op string, y, x, w, b *Tensor, p Conv2dParams) (g convGeo
 	return convGeom{cg}, c.check(op, err)
 }
 
+// validRange returns the output columns [lo, hi) whose input column
+// iw0 + oq·sw lies in [0, w): the columns that read the image rather than
+// its zero padding.
+func validRange(iw0, sw, w, q int) (lo, hi int) {
+	if iw0 < 0 {
+		lo = (-iw0 + sw - 1) / sw
+	}
+	hi = q
+	if last := iw0 + (q-1)*sw; last >= w {
+		hi = (w - iw0 + sw - 1) / sw
+	}
+	return min(lo, q), max(min(hi, q), min(lo, q))
+}
+
 // im2col writes one image x (C,H,W) as columns (C·R·S, P·Q) of a matrix
-// whose rows are ld apart, starting at column col0.
+// whose rows are ld apart, starting at column col0. Each output row is a
+// zero prefix, the image columns it reads (one copy when the stride is 1)
+// and a zero suffix.
 func im2col(cols, x []float32, g *convGeom, ld, col0 int) {
 	sh, sw, ph, pw := g.Params.StrideH, g.Params.StrideW, g.Params.PadH, g.Params.PadW
 	row := 0
@@ -29,31 +45,30 @@ func im2col(cols, x []float32, g *convGeom, ld, col0 int) {
 			for ks := 0; ks < g.S; ks++ {
 				dst := cols[row*ld+col0 : row*ld+col0+g.PQ]
 				row++
-				i := 0
+				iw0 := ks - pw
+				lo, hi := validRange(iw0, sw, g.W, g.Q)
 				for op := 0; op < g.P; op++ {
+					d := dst[op*g.Q : (op+1)*g.Q]
 					ih := op*sh - ph + kr
 					if ih < 0 || ih >= g.H {
-						for oq := 0; oq < g.Q; oq++ {
-							dst[i] = 0
-							i++
-						}
+						clear(d)
 						continue
 					}
 					src := plane[ih*g.W : (ih+1)*g.W]
-					iw := -pw + ks
-					if sw == 1 && iw >= 0 && iw+g.Q <= g.W {
-						copy(dst[i:i+g.Q], src[iw:iw+g.Q])
-						i += g.Q
-						continue
+					for i := range d[:lo] {
+						d[i] = 0
 					}
-					for oq := 0; oq < g.Q; oq++ {
-						if iw >= 0 && iw < g.W {
-							dst[i] = src[iw]
-						} else {
-							dst[i] = 0
+					if sw == 1 {
+						copy(d[lo:hi], src[iw0+lo:])
+					} else {
+						iw := iw0 + lo*sw
+						for i := lo; i < hi; i++ {
+							d[i] = src[iw]
+							iw += sw
 						}
-						i++
-						iw += sw
+					}
+					for i := range d[hi:] {
+						d[hi+i] = 0
 					}
 				}
 			}
@@ -72,20 +87,29 @@ func col2im(dx, cols []float32, g *convGeom, ld, col0 int) {
 			for ks := 0; ks < g.S; ks++ {
 				src := cols[row*ld+col0 : row*ld+col0+g.PQ]
 				row++
-				i := 0
+				iw0 := ks - pw
+				lo, hi := validRange(iw0, sw, g.W, g.Q)
+				if lo >= hi {
+					continue
+				}
 				for op := 0; op < g.P; op++ {
 					ih := op*sh - ph + kr
 					if ih < 0 || ih >= g.H {
-						i += g.Q
 						continue
 					}
-					dst := plane[ih*g.W : (ih+1)*g.W]
-					iw := -pw + ks
-					for oq := 0; oq < g.Q; oq++ {
-						if iw >= 0 && iw < g.W {
-							dst[iw] += src[i]
+					s := src[op*g.Q+lo : op*g.Q+hi]
+					if sw == 1 {
+						d := plane[ih*g.W+iw0+lo : ih*g.W+iw0+hi]
+						d = d[:len(s)]
+						for i, v := range s {
+							d[i] += v
 						}
-						i++
+						continue
+					}
+					d := plane[ih*g.W : (ih+1)*g.W]
+					iw := iw0 + lo*sw
+					for _, v := range s {
+						d[iw] += v
 						iw += sw
 					}
 				}
@@ -202,7 +226,17 @@ func (c *CPU) conv2dBackwardPerImage(dx, dw *Tensor, dys, xs, ws []float32, gp *
 	if !g.Direct {
 		per += colSize
 	}
-	scratch := c.scratchF32(nch * per)
+	// wT (C·R·S, K) = wᵀ, transposed once so that every image's input
+	// gradient reads it in place instead of repacking w.
+	wTSize := 0
+	if dx != nil {
+		wTSize = g.CRS * g.K
+	}
+	all := c.scratchF32(nch*per + wTSize)
+	scratch, wT := all[:nch*per], all[nch*per:]
+	if dx != nil {
+		transpose(wT, ws, g.K, g.CRS)
+	}
 	var dxs, dws []float32
 	if dx != nil {
 		dxs = F32(dx)
@@ -231,9 +265,9 @@ func (c *CPU) conv2dBackwardPerImage(dx, dw *Tensor, dys, xs, ws []float32, gp *
 			if dxs != nil {
 				dxn := dxs[n*g.C*g.H*g.W : (n+1)*g.C*g.H*g.W]
 				if g.Direct {
-					gemm.SgemmSerial(true, false, g.CRS, g.PQ, g.K, 1, ws, g.CRS, dyn, g.PQ, 0, dxn, g.PQ)
+					gemm.SgemmSerial(false, false, g.CRS, g.PQ, g.K, 1, wT, g.K, dyn, g.PQ, 0, dxn, g.PQ)
 				} else {
-					gemm.SgemmSerial(true, false, g.CRS, g.PQ, g.K, 1, ws, g.CRS, dyn, g.PQ, 0, cols, g.PQ)
+					gemm.SgemmSerial(false, false, g.CRS, g.PQ, g.K, 1, wT, g.K, dyn, g.PQ, 0, cols, g.PQ)
 					clear(dxn)
 					col2im(dxn, cols, &g, g.PQ, 0)
 				}
@@ -351,4 +385,19 @@ func (c *CPU) MatMul(cT, a, b *Tensor, transA, transB bool) {
 			gemm.SgemmSerial(transA, transB, m, n, k, 1, as[i*m*k:], lda, bs[i*k*n:], ldb, 0, cs[i*m*n:(i+1)*m*n], n)
 		}
 	})
+}
+
+// transpose writes dst (cols, rows) = srcᵀ for src (rows, cols).
+func transpose(dst, src []float32, rows, cols int) {
+	const blk = 16
+	for i0 := 0; i0 < rows; i0 += blk {
+		for j0 := 0; j0 < cols; j0 += blk {
+			for i := i0; i < min(i0+blk, rows); i++ {
+				row := src[i*cols : (i+1)*cols]
+				for j := j0; j < min(j0+blk, cols); j++ {
+					dst[j*rows+i] = row[j]
+				}
+			}
+		}
+	}
 }
