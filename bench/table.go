@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -559,14 +558,25 @@ func parseDuration(s string) (float64, error) {
 	return v, nil
 }
 
-// ReferenceBLAS reports whether a BLAS library path (step.py --info) is
-// Debian's reference (netlib) BLAS, .../blas/libblas.so.3: single-threaded
-// and unoptimised, it makes PyTorch's Linear layers slow. OpenBLAS and BLIS
-// install the same file name under openblas-*/ and blis-*/.
-func ReferenceBLAS(path string) bool {
-	dir, file := filepath.Split(path)
-	return strings.HasPrefix(file, "libblas.so") && filepath.Base(filepath.Clean(dir)) == "blas"
+// OptimizedBLAS reports whether a BLAS library (step.py --info: the path
+// of the library torch loaded, or "BLAS_INFO=..." from its build
+// configuration when it links one statically) is an optimised one:
+// OpenBLAS, MKL or BLIS. Debian's reference (netlib) BLAS,
+// .../blas/libblas.so.3, is single-threaded and unoptimised: PyTorch's
+// Linear layers on it are several times slower than they should be, which
+// makes it an unfair anchor.
+func OptimizedBLAS(lib string) bool {
+	l := strings.ToLower(lib)
+	for _, k := range []string{"openblas", "mkl", "blis"} {
+		if strings.Contains(l, k) {
+			return true
+		}
+	}
+	return false
 }
+
+// BLASFix is the command that gives Debian's PyTorch an optimised BLAS.
+const BLASFix = "apt-get install libopenblas0-pthread"
 
 // StepBenchPattern is the -bench pattern of model's step benchmark on
 // every engine.

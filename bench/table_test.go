@@ -254,17 +254,19 @@ func TestRatesFormat(t *testing.T) {
 	}
 }
 
-func TestReferenceBLAS(t *testing.T) {
+func TestOptimizedBLAS(t *testing.T) {
 	for p, want := range map[string]bool{
-		"/usr/lib/x86_64-linux-gnu/blas/libblas.so.3.11.0":        true,
-		"/usr/lib/x86_64-linux-gnu/blas/libblas.so.3":             true,
-		"/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3": false,
-		"/usr/lib/x86_64-linux-gnu/blis-openmp/libblas.so.3":      false,
-		"/opt/conda/lib/libmkl_rt.so.2":                           false,
-		"":                                                        false,
+		"/usr/lib/x86_64-linux-gnu/blas/libblas.so.3.11.0":                   true,
+		"/usr/lib/x86_64-linux-gnu/blas/libblas.so.3":                        true,
+		"/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblasp-r0.3.21.so": false,
+		"/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3":            false,
+		"/usr/lib/x86_64-linux-gnu/blis-openmp/libblas.so.3":                 false,
+		"/opt/conda/lib/libmkl_rt.so.2":                                      false,
+		"BLAS_INFO=mkl":                                                      false,
+		"":                                                                   true,
 	} {
-		if got := ReferenceBLAS(p); got != want {
-			t.Errorf("ReferenceBLAS(%q) = %v", p, got)
+		if got := !OptimizedBLAS(p); got != want {
+			t.Errorf("OptimizedBLAS(%q) = %v", p, !got)
 		}
 	}
 }

@@ -66,6 +66,11 @@ def blas_library():
                     return os.path.realpath(path)
     except OSError:
         pass
+    # A BLAS linked statically (MKL in the official wheels) loads no
+    # library of its own: report the build configuration's BLAS_INFO.
+    for item in torch.__config__.show().replace(",", " ").split():
+        if item.startswith("BLAS_INFO=") and item != "BLAS_INFO=generic":
+            return item
     return ""
 
 

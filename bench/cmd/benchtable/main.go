@@ -221,10 +221,9 @@ func (d *driver) setup(tmp string) error {
 	fmt.Printf("machine: %s, %d cores, %s; gotrain %s on %d threads, batch %d\n", d.rep.CPU, runtime.NumCPU(), d.rep.Host, d.rep.Go, *d.threads, *d.batch)
 	if ti := d.ti; ti != nil {
 		fmt.Printf("pytorch %s (%s), torch.compile: %v, cuda: %v, BLAS: %s\n", ti.Torch, *d.python, ti.Compile, ti.CUDA, ti.BLAS)
-		if bench.ReferenceBLAS(ti.BLAS) {
-			fmt.Println("warning: PyTorch's matmuls (Linear layers) run on the reference BLAS here, single-threaded and unoptimised:")
-			fmt.Println("         GEMM-heavy models (vgg, vit) are far slower in PyTorch than they should be. For a fair comparison:")
-			fmt.Println("         apt-get install libopenblas0-pthread (Debian switches libblas.so.3 to OpenBLAS).")
+		if !bench.OptimizedBLAS(ti.BLAS) {
+			return fmt.Errorf("PyTorch's BLAS is %q, not OpenBLAS, MKL or BLIS: its matmuls would run unoptimised and make an unfair anchor; "+
+				"fix: %s (Debian switches libblas.so.3 to OpenBLAS), or PYTHON=none to time gotrain alone", ti.BLAS, bench.BLASFix)
 		}
 	} else {
 		fmt.Printf("pytorch: not found for %s (Debian: apt-get install python3-torch): gotrain only\n", *d.python)
