@@ -37,6 +37,13 @@ func validRange(iw0, sw, w, q int) (lo, hi int) {
 // zero prefix, the image columns it reads (one copy when the stride is 1)
 // and a zero suffix.
 func im2col(cols, x []float32, g *convGeom, ld, col0 int) {
+	if g.Direct {
+		// 1x1, stride 1, no padding: each row is one channel plane.
+		for ch := 0; ch < g.C; ch++ {
+			copy(cols[ch*ld+col0:ch*ld+col0+g.PQ], x[ch*g.PQ:(ch+1)*g.PQ])
+		}
+		return
+	}
 	sh, sw, ph, pw := g.Params.StrideH, g.Params.StrideW, g.Params.PadH, g.Params.PadW
 	row := 0
 	for ch := 0; ch < g.C; ch++ {
@@ -79,6 +86,15 @@ func im2col(cols, x []float32, g *convGeom, ld, col0 int) {
 // col2im adds columns (C·R·S, P·Q) (rows ld apart, from column col0) back
 // into one image dx (C,H,W), which must be zeroed first.
 func col2im(dx, cols []float32, g *convGeom, ld, col0 int) {
+	if g.Direct {
+		for ch := 0; ch < g.C; ch++ {
+			d := dx[ch*g.PQ : (ch+1)*g.PQ]
+			for i, v := range cols[ch*ld+col0 : ch*ld+col0+g.PQ] {
+				d[i] += v
+			}
+		}
+		return
+	}
 	sh, sw, ph, pw := g.Params.StrideH, g.Params.StrideW, g.Params.PadH, g.Params.PadW
 	row := 0
 	for ch := 0; ch < g.C; ch++ {

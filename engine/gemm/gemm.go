@@ -2,6 +2,7 @@ package gemm
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"unsafe"
 )
@@ -65,7 +66,19 @@ func bestISA() isa {
 
 // useISA selects the kernels. Tests switch it to cover every path this CPU
 // can run; it must not be changed while a multiplication is running.
-var useISA = bestISA()
+var useISA = envISA(os.Getenv("GOTRAIN_GEMM_ISA"), bestISA())
+
+// envISA applies GOTRAIN_GEMM_ISA (avx2 or go: a slower instruction set
+// than the best, for A/B measurements on one machine); an empty, unknown
+// or unsupported value leaves best.
+func envISA(v string, best isa) isa {
+	for _, k := range []isa{isaGo, isaAVX2, isaAVX512} {
+		if v == k.String() && k <= best {
+			return k
+		}
+	}
+	return best
+}
 
 // ISA names the kernels Sgemm uses on this machine: "avx512", "avx2" or
 // "go".

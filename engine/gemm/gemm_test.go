@@ -464,3 +464,18 @@ func TestISAAgreement(t *testing.T) {
 		}
 	}
 }
+
+func TestEnvISA(t *testing.T) {
+	for _, tc := range []struct {
+		v          string
+		best, want isa
+	}{
+		{"", isaAVX512, isaAVX512},
+		{"avx2", isaAVX512, isaAVX2},
+		{"go", isaAVX512, isaGo},
+		{"avx512", isaAVX2, isaAVX2}, // not supported: ignored
+		{"sse", isaAVX2, isaAVX2},
+	} {
+		require.Equal(t, tc.want, envISA(tc.v, tc.best), "GOTRAIN_GEMM_ISA=%q best %v", tc.v, tc.best)
+	}
+}
