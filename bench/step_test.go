@@ -108,6 +108,7 @@ func benchStep(b *testing.B, be engine.Backend, name string, batch int) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
+	cpu0 := cpuSeconds()
 	for b.Loop() {
 		s.step()
 	}
@@ -115,6 +116,12 @@ func benchStep(b *testing.B, be engine.Backend, name string, batch int) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "img/s")
+	if cpu := cpuSeconds() - cpu0; cpu > 0 {
+		// Images per CPU-second of the whole process (every thread, the
+		// garbage collector included): steadier than img/s on a shared
+		// machine.
+		b.ReportMetric(float64(b.N*batch)/cpu, "img/cpu-s")
+	}
 	b.ReportMetric(float64(s.poolBytes()), "pool-B")
 	b.ReportMetric(float64(liveHeap()-heap0), "heap-B")
 	if pm, ok := be.(PeakMemory); ok {

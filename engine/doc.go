@@ -5,8 +5,9 @@
 //
 // The CPU backend is both the fallback when no GPU is present and the
 // reference that every CUDA kernel is tested against. It is float32 and
-// NCHW, runs on all cores (convolutions as im2col and the AVX2/FMA GEMM of
-// engine/gemm, one chunk of images per goroutine), and is bit-reproducible:
+// NCHW, runs on all cores (convolutions as im2col and the AVX-512 or
+// AVX2/FMA GEMM of engine/gemm, one chunk of images per goroutine), and is
+// bit-reproducible:
 // chunk boundaries depend only on the problem, never on the core count, and
 // every reduction runs in a fixed order (float64 accumulators for sums of
 // statistics), so a run gives the same bits on 1 thread or 64.

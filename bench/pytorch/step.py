@@ -175,7 +175,7 @@ def run(args):
         step()
     sync()
     warm_secs = time.perf_counter() - t
-    n, start = 0, time.perf_counter()
+    n, start, cpu0 = 0, time.perf_counter(), time.process_time()
     while True:
         step()
         n += 1
@@ -186,7 +186,11 @@ def run(args):
             break
     sync()
     secs = time.perf_counter() - start
+    # CPU time of every thread of the process over the timed steps: on a
+    # shared machine img per CPU-second is steadier than img/s.
+    cpu = time.process_time() - cpu0
     out.update(available=True, steps=n, seconds=secs, warmup_steps=warmup, warmup_seconds=warm_secs,
+               cpu_seconds=cpu, img_per_cpu_sec=n * args.batch / cpu if cpu > 0 else 0,
                ns_per_step=secs / n * 1e9, img_per_sec=n * args.batch / secs,
                peak_bytes=mem.peak(), memory_method=mem.method)
     return out
