@@ -59,7 +59,8 @@
 // On amd64 the micro-kernels and packing routines are Go assembly using
 // AVX-512F when golang.org/x/sys/cpu reports it (with OS support for the
 // ZMM state), else AVX2 and FMA when it reports both, selected at run time
-// (ISA names the choice);
+// (ISA names the choice; GOTRAIN_GEMM_ISA=avx2 or go forces a slower
+// path, for A/B measurements on one machine);
 // otherwise (other CPUs, other architectures, or the purego build tag) a
 // portable pure-Go kernel with the same blocking is used. Sgemm spreads the
 // tiles of problems above about 2 MFLOP over the calling goroutine and up
