@@ -138,15 +138,26 @@ func im2colShifted(cols, x []float32, g *convGeom, ld, col0 int) {
 				}
 				a, e := op0*q+lo, (op1-1)*q+hi
 				copy(dst[a:e], plane[a+shift:e+shift])
-				if lo == 0 && hi == q {
-					continue
-				}
-				for op := op0; op < op1; op++ {
-					d := dst[op*q : (op+1)*q]
-					clear(d[:lo])
-					clear(d[hi:])
-				}
+				zeroEdges(dst, op0, op1, q, lo, hi)
 			}
+		}
+	}
+}
+
+// zeroEdges zeroes columns [0, lo) and [hi, q) of rows [op0, op1) of m
+// (rows q long). The edges are a column or two wide, too short for clear.
+func zeroEdges(m []float32, op0, op1, q, lo, hi int) {
+	if lo == 0 && hi == q {
+		return
+	}
+	m = m[op0*q : op1*q]
+	for r := 0; r+q <= len(m); r += q {
+		d := m[r : r+q : r+q]
+		for i := range d[:lo] {
+			d[i] = 0
+		}
+		for i := range d[hi:] {
+			d[hi+i] = 0
 		}
 	}
 }
@@ -169,13 +180,7 @@ func col2imShifted(dx, cols []float32, g *convGeom, ld, col0 int) {
 				if lo >= hi || op0 == op1 {
 					continue
 				}
-				if lo > 0 || hi < q {
-					for op := op0; op < op1; op++ {
-						s := src[op*q : (op+1)*q]
-						clear(s[:lo])
-						clear(s[hi:])
-					}
-				}
+				zeroEdges(src, op0, op1, q, lo, hi)
 				a, e := op0*q+lo, (op1-1)*q+hi
 				d := plane[a+shift : e+shift]
 				addRun(d, d, src[a:e])
