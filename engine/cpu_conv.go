@@ -44,6 +44,15 @@ func im2col(cols, x []float32, g *convGeom, ld, col0 int) {
 		}
 		return
 	}
+	if g.shifted() {
+		im2colShifted(cols, x, g, ld, col0)
+		return
+	}
+	im2colRows(cols, x, g, ld, col0)
+}
+
+// im2colRows is im2col output row by output row, for any geometry.
+func im2colRows(cols, x []float32, g *convGeom, ld, col0 int) {
 	sh, sw, ph, pw := g.Params.StrideH, g.Params.StrideW, g.Params.PadH, g.Params.PadW
 	row := 0
 	for ch := 0; ch < g.C; ch++ {
@@ -83,18 +92,124 @@ func im2col(cols, x []float32, g *convGeom, ld, col0 int) {
 	}
 }
 
+// shifted reports whether both strides are 1 and the output rows are as
+// long as the input rows (Q == W, e.g. a 3x3 conv padded by 1). Then each
+// row of the columns, (c, r, s), is the image plane c shifted by a fixed
+// offset, with the positions that read padding set to zero, so it can be
+// moved as one run instead of P runs of Q.
+func (g *convGeom) shifted() bool {
+	return g.Params.StrideH == 1 && g.Params.StrideW == 1 && g.Q == g.W
+}
+
+// shiftedRun returns, for kernel position (kr, ks) of a shifted geometry,
+// the output rows [op0, op1) that read image rows, the columns [lo, hi)
+// of each output row that read image columns, and the offset from a
+// column index op·Q+j to the plane index it reads.
+func shiftedRun(g *convGeom, kr, ks int) (op0, op1, lo, hi, shift int) {
+	ph, pw := g.Params.PadH, g.Params.PadW
+	op0 = min(max(ph-kr, 0), g.P)
+	op1 = max(min(g.H+ph-kr, g.P), op0)
+	iw0 := ks - pw
+	lo, hi = validRange(iw0, 1, g.W, g.Q)
+	return op0, op1, lo, hi, (kr-ph)*g.W + iw0
+}
+
+// im2colShifted is im2col for a shifted geometry: per columns row one copy
+// of the valid run, then zeros where the run wrapped across image rows and
+// where the rows read padding.
+func im2colShifted(cols, x []float32, g *convGeom, ld, col0 int) {
+	hw, q := g.H*g.W, g.Q
+	row := 0
+	for ch := 0; ch < g.C; ch++ {
+		plane := x[ch*hw : (ch+1)*hw]
+		for kr := 0; kr < g.R; kr++ {
+			for ks := 0; ks < g.S; ks++ {
+				dst := cols[row*ld+col0 : row*ld+col0+g.PQ]
+				row++
+				op0, op1, lo, hi, shift := shiftedRun(g, kr, ks)
+				clear(dst[:op0*q])
+				clear(dst[op1*q:])
+				if lo >= hi {
+					clear(dst[op0*q : op1*q])
+					continue
+				}
+				if op0 == op1 {
+					continue
+				}
+				a, e := op0*q+lo, (op1-1)*q+hi
+				copy(dst[a:e], plane[a+shift:e+shift])
+				zeroEdges(dst, op0, op1, q, lo, hi)
+			}
+		}
+	}
+}
+
+// zeroEdges zeroes columns [0, lo) and [hi, q) of rows [op0, op1) of m
+// (rows q long). The edges are a column or two wide, too short for clear.
+func zeroEdges(m []float32, op0, op1, q, lo, hi int) {
+	if lo == 0 && hi == q {
+		return
+	}
+	m = m[op0*q : op1*q]
+	for r := 0; r+q <= len(m); r += q {
+		d := m[r : r+q : r+q]
+		for i := range d[:lo] {
+			d[i] = 0
+		}
+		for i := range d[hi:] {
+			d[hi+i] = 0
+		}
+	}
+}
+
+// col2imShifted is col2im for a shifted geometry: per columns row it zeroes
+// the entries that read padding (so cols is overwritten there) and adds the
+// run between the first and last valid entry to the plane in one pass. The
+// zeroed entries land on other plane elements; adding +0 leaves every
+// element unchanged, since a sum that starts from +0 is never -0.
+func col2imShifted(dx, cols []float32, g *convGeom, ld, col0 int) {
+	hw, q := g.H*g.W, g.Q
+	row := 0
+	for ch := 0; ch < g.C; ch++ {
+		plane := dx[ch*hw : (ch+1)*hw]
+		for kr := 0; kr < g.R; kr++ {
+			for ks := 0; ks < g.S; ks++ {
+				src := cols[row*ld+col0 : row*ld+col0+g.PQ]
+				row++
+				op0, op1, lo, hi, shift := shiftedRun(g, kr, ks)
+				if lo >= hi || op0 == op1 {
+					continue
+				}
+				zeroEdges(src, op0, op1, q, lo, hi)
+				a, e := op0*q+lo, (op1-1)*q+hi
+				d := plane[a+shift : e+shift]
+				addRun(d, d, src[a:e])
+			}
+		}
+	}
+}
+
 // col2im adds columns (C·R·S, P·Q) (rows ld apart, from column col0) back
-// into one image dx (C,H,W), which must be zeroed first.
+// into one image dx (C,H,W), which must be zeroed first. It may overwrite
+// cols.
 func col2im(dx, cols []float32, g *convGeom, ld, col0 int) {
 	if g.Direct {
 		for ch := 0; ch < g.C; ch++ {
 			d := dx[ch*g.PQ : (ch+1)*g.PQ]
-			for i, v := range cols[ch*ld+col0 : ch*ld+col0+g.PQ] {
-				d[i] += v
-			}
+			addRun(d, d, cols[ch*ld+col0:ch*ld+col0+g.PQ])
 		}
 		return
 	}
+	if g.shifted() {
+		col2imShifted(dx, cols, g, ld, col0)
+		return
+	}
+	col2imRows(dx, cols, g, ld, col0)
+}
+
+// col2imRows is col2im output row by output row, for any geometry; it
+// leaves cols as it is.
+func col2imRows(dx, cols []float32, g *convGeom, ld, col0 int) {
 	sh, sw, ph, pw := g.Params.StrideH, g.Params.StrideW, g.Params.PadH, g.Params.PadW
 	row := 0
 	for ch := 0; ch < g.C; ch++ {

@@ -116,11 +116,11 @@ func (c *CPU) SqueezeExcite(y, pooled, hidden, scale, x, res, w1, b1, w2, b2 *Te
 	})
 	c.w.For(n*ch, grainFor(s, ewGrain), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
-			yr := ys[p*s : (p+1)*s]
-			scaleRun(yr, xs[p*s:(p+1)*s], ss[p])
+			var rr []float32
 			if rs != nil {
-				addRun(yr, yr, rs[p*s:(p+1)*s])
+				rr = rs[p*s : (p+1)*s]
 			}
+			scaleAdd(ys[p*s:(p+1)*s], xs[p*s:(p+1)*s], rr, ss[p])
 		}
 	})
 }

@@ -284,15 +284,39 @@ func addRun(ys, as, bs []float32) {
 
 // scaleRun writes ys = xs·f. ys may be xs.
 func scaleRun(ys, xs []float32, f float32) {
+	scaleAdd(ys, xs, nil, f)
+}
+
+// scaleAdd writes ys = xs·f + rs (rounded after the product and after the
+// sum), or xs·f when rs is nil. ys may be xs or rs.
+func scaleAdd(ys, xs, rs []float32, f float32) {
 	xs = xs[:len(ys)]
-	i := 0
+	i := vec8(len(ys))
+	if rs == nil {
+		if i > 0 {
+			scaleAddAVX2(&ys[0], &xs[0], nil, i, f, 0)
+		}
+		for ; i+4 <= len(ys); i += 4 {
+			v, y := xs[i:i+4:i+4], ys[i:i+4:i+4]
+			y0, y1, y2, y3 := v[0]*f, v[1]*f, v[2]*f, v[3]*f
+			y[0], y[1], y[2], y[3] = y0, y1, y2, y3
+		}
+		for ; i < len(ys); i++ {
+			ys[i] = xs[i] * f
+		}
+		return
+	}
+	rs = rs[:len(ys)]
+	if i > 0 {
+		scaleAddAVX2(&ys[0], &xs[0], &rs[0], i, f, 1)
+	}
 	for ; i+4 <= len(ys); i += 4 {
-		v, y := xs[i:i+4:i+4], ys[i:i+4:i+4]
-		y0, y1, y2, y3 := v[0]*f, v[1]*f, v[2]*f, v[3]*f
+		v, r, y := xs[i:i+4:i+4], rs[i:i+4:i+4], ys[i:i+4:i+4]
+		y0, y1, y2, y3 := float32(v[0]*f)+r[0], float32(v[1]*f)+r[1], float32(v[2]*f)+r[2], float32(v[3]*f)+r[3]
 		y[0], y[1], y[2], y[3] = y0, y1, y2, y3
 	}
 	for ; i < len(ys); i++ {
-		ys[i] = xs[i] * f
+		ys[i] = float32(xs[i]*f) + rs[i]
 	}
 }
 

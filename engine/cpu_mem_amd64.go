@@ -21,3 +21,6 @@ func lin3AVX2(dx, dy, x, ym *float32, n int, a, b, c float64)
 
 //go:noescape
 func addReluAVX2(y, a, b *float32, n int, relu int)
+
+//go:noescape
+func scaleAddAVX2(y, x, r *float32, n int, f float32, add int)

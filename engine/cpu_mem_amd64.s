@@ -235,3 +235,41 @@ rrelu:
 rdone:
 	VZEROUPPER
 	RET
+
+// func scaleAddAVX2(y, x, r *float32, n int, f float32, add int)
+// y = x·f, or (x·f) + r when add != 0 (two roundings, no FMA: the Go
+// loop's x*f then + r).
+TEXT ·scaleAddAVX2(SB), NOSPLIT, $0-48
+	MOVQ         y+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         r+16(FP), BX
+	MOVQ         n+24(FP), CX
+	VBROADCASTSS f+32(FP), Y14
+	MOVQ         add+40(FP), DX
+	SHRQ         $3, CX
+	JZ           sdone
+	TESTQ        DX, DX
+	JNZ          sadd
+
+sloop:
+	VMULPS  (SI), Y14, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     sloop
+	JMP     sdone
+
+sadd:
+	VMULPS  (SI), Y14, Y0
+	VADDPS  (BX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, BX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     sadd
+
+sdone:
+	VZEROUPPER
+	RET

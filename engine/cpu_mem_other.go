@@ -10,5 +10,6 @@ func affineAVX2(y, x *float32, n int, a, off float32, relu int)    { panic("engi
 func dotSumsAVX2(dy, x, ym *float32, n int, mean float64) (s1, s2 float64) {
 	panic("engine: no AVX2 loops")
 }
-func lin3AVX2(dx, dy, x, ym *float32, n int, a, b, c float64) { panic("engine: no AVX2 loops") }
-func addReluAVX2(y, a, b *float32, n int, relu int)           { panic("engine: no AVX2 loops") }
+func lin3AVX2(dx, dy, x, ym *float32, n int, a, b, c float64)  { panic("engine: no AVX2 loops") }
+func addReluAVX2(y, a, b *float32, n int, relu int)            { panic("engine: no AVX2 loops") }
+func scaleAddAVX2(y, x, r *float32, n int, f float32, add int) { panic("engine: no AVX2 loops") }

@@ -78,6 +78,22 @@ func TestMemLoops(t *testing.T) {
 				}
 			}
 			same("add/addRelu", n, got, want)
+			// scale, and scale then add (two roundings), also in place.
+			f := float32(-0.7)
+			if relu {
+				f = 1.25
+			}
+			scaleRun(got, x, f)
+			for i, v := range x {
+				want[i] = v * f
+			}
+			same("scale", n, got, want)
+			copy(got, y)
+			scaleAdd(got, x, got, f)
+			for i, v := range x {
+				want[i] = float32(v*f) + y[i]
+			}
+			same("scaleAdd", n, got, want)
 			reluRun(got, x)
 			for i, v := range x {
 				want[i] = v

@@ -1,0 +1,93 @@
+package engine
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestShiftedColsMatchRows checks the one-run im2col/col2im of stride-1
+// geometries with Q == W against the row-by-row loops, bit for bit, with
+// the columns of one image placed among others (ld > P·Q, col0 > 0).
+func TestShiftedColsMatchRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(16, 2))
+	cases := []struct{ c, h, w, r, s, ph, pw int }{
+		{3, 8, 8, 3, 3, 1, 1},
+		{2, 5, 7, 3, 3, 1, 1},
+		{2, 6, 4, 5, 5, 2, 2},
+		{2, 6, 5, 3, 1, 1, 0},
+		{2, 4, 6, 1, 3, 0, 1},
+		{2, 7, 6, 3, 3, 0, 1}, // P = H-2
+		{1, 3, 5, 1, 1, 2, 0}, // whole output rows of padding
+		{2, 2, 2, 5, 5, 2, 2}, // kernel wider than the image
+		{1, 1, 1, 3, 3, 1, 1}, // one pixel
+		{2, 4, 3, 7, 3, 3, 1}, // rows that read no image row
+	}
+	for _, tc := range cases {
+		p := Conv2dParams{StrideH: 1, StrideW: 1, PadH: tc.ph, PadW: tc.pw}
+		g := convGeom{ConvGeom{N: 1, C: tc.c, H: tc.h, W: tc.w, K: 1, R: tc.r, S: tc.s, Params: p}}
+		g.P, g.Q = ConvOut(g.H, g.R, 1, tc.ph), ConvOut(g.W, g.S, 1, tc.pw)
+		g.CRS, g.PQ = g.C*g.R*g.S, g.P*g.Q
+		t.Run(fmt.Sprintf("%+v", tc), func(t *testing.T) {
+			require.True(t, g.shifted())
+			x := make([]float32, g.C*g.H*g.W)
+			for i := range x {
+				x[i] = rng.Float32()*2 - 1
+			}
+			x[0] = float32(math.NaN())
+			ld, col0 := 3*g.PQ, g.PQ
+			want, got := make([]float32, g.CRS*ld), make([]float32, g.CRS*ld)
+			for i := range want {
+				want[i], got[i] = 7, 7 // untouched outside this image's columns
+			}
+			im2colRows(want, x, &g, ld, col0)
+			im2colShifted(got, x, &g, ld, col0)
+			requireBits(t, want, got)
+
+			cols := make([]float32, g.CRS*ld)
+			for i := range cols {
+				cols[i] = rng.Float32()*2 - 1
+			}
+			cols[col0], cols[col0+g.PQ-1] = float32(math.Inf(1)), float32(math.NaN()) // padding reads in most cases
+			dWant, dGot := make([]float32, len(x)), make([]float32, len(x))
+			col2imRows(dWant, append([]float32(nil), cols...), &g, ld, col0)
+			col2imShifted(dGot, cols, &g, ld, col0)
+			requireBits(t, dWant, dGot)
+		})
+	}
+}
+
+func requireBits(t *testing.T, want, got []float32) {
+	t.Helper()
+	require.Equal(t, len(want), len(got))
+	for i := range want {
+		require.Equal(t, math.Float32bits(want[i]), math.Float32bits(got[i]), "element %d: %v vs %v", i, want[i], got[i])
+	}
+}
+
+// BenchmarkShiftedCols times im2col and col2im of one 64-channel 32x32
+// image under a 3x3 padded kernel, row by row and as shifted runs.
+func BenchmarkShiftedCols(b *testing.B) {
+	p := Conv2dParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
+	g := convGeom{ConvGeom{N: 1, C: 64, H: 32, W: 32, P: 32, Q: 32, K: 64, R: 3, S: 3, Params: p}}
+	g.CRS, g.PQ = g.C*g.R*g.S, g.P*g.Q
+	x, cols := make([]float32, g.C*g.H*g.W), make([]float32, g.CRS*g.PQ)
+	for i := range x {
+		x[i] = float32(i%97) - 48
+	}
+	run := func(name string, f func()) {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(4 * len(cols)))
+			for range b.N {
+				f()
+			}
+		})
+	}
+	run("im2col/rows", func() { im2colRows(cols, x, &g, g.PQ, 0) })
+	run("im2col/shifted", func() { im2colShifted(cols, x, &g, g.PQ, 0) })
+	run("col2im/rows", func() { col2imRows(x, cols, &g, g.PQ, 0) })
+	run("col2im/shifted", func() { col2imShifted(x, cols, &g, g.PQ, 0) })
+}
