@@ -366,7 +366,12 @@ func matMulGrad(batch []int, m, k, n int, transA, transB bool) func(*gradBuilder
 	}
 }
 
-func batchNormGrad(xshape []int) func(*gradBuilder) (func(), func()) {
+func batchNormGrad(xshape []int) func(*gradBuilder) (func(), func())     { return bnGrad(xshape, false) }
+func batchNormReluGrad(xshape []int) func(*gradBuilder) (func(), func()) { return bnGrad(xshape, true) }
+
+// bnGrad checks batch norm in training mode (relu: the fused batch norm +
+// ReLU ops).
+func bnGrad(xshape []int, relu bool) func(*gradBuilder) (func(), func()) {
 	return func(g *gradBuilder) (func(), func()) {
 		ch := xshape[1]
 		x, gamma, beta := g.rand(xshape...), g.uniform(0.5, 1.5, ch), g.rand(ch)
@@ -374,12 +379,24 @@ func batchNormGrad(xshape []int) func(*gradBuilder) (func(), func()) {
 		y, sm, si := g.like(x), g.zeros(ch), g.zeros(ch)
 		rm, rv := g.zeros(ch), g.full(1, ch)
 		dy := g.output(y)
+		if relu {
+			return func() { g.be.BatchNormReluTrain(y, sm, si, rm, rv, x, gamma, beta, 0.1, 1e-5) },
+				func() { g.be.BatchNormReluBackward(dx, dgamma, dbeta, dy, y, x, gamma, sm, si) }
+		}
 		return func() { g.be.BatchNormTrain(y, sm, si, rm, rv, x, gamma, beta, 0.1, 1e-5) },
 			func() { g.be.BatchNormBackward(dx, dgamma, dbeta, dy, x, gamma, sm, si) }
 	}
 }
 
 func batchNormEvalGrad(xshape []int) func(*gradBuilder) (func(), func()) {
+	return bnEvalGrad(xshape, false)
+}
+func batchNormReluEvalGrad(xshape []int) func(*gradBuilder) (func(), func()) {
+	return bnEvalGrad(xshape, true)
+}
+
+// bnEvalGrad checks batch norm in eval mode (relu: fused with ReLU).
+func bnEvalGrad(xshape []int, relu bool) func(*gradBuilder) (func(), func()) {
 	return func(g *gradBuilder) (func(), func()) {
 		ch := xshape[1]
 		x, gamma, beta := g.rand(xshape...), g.uniform(0.5, 1.5, ch), g.rand(ch)
@@ -387,34 +404,12 @@ func batchNormEvalGrad(xshape []int) func(*gradBuilder) (func(), func()) {
 		rm, rv := g.uniform(-0.5, 0.5, ch), g.uniform(0.2, 2, ch)
 		y := g.like(x)
 		dy := g.output(y)
+		if relu {
+			return func() { g.be.BatchNormReluEval(y, x, gamma, beta, rm, rv, 1e-5) },
+				func() { g.be.BatchNormReluEvalBackward(dx, dgamma, dbeta, dy, y, x, gamma, rm, rv, 1e-5) }
+		}
 		return func() { g.be.BatchNormEval(y, x, gamma, beta, rm, rv, 1e-5) },
 			func() { g.be.BatchNormEvalBackward(dx, dgamma, dbeta, dy, x, gamma, rm, rv, 1e-5) }
-	}
-}
-
-func batchNormReluGrad(xshape []int) func(*gradBuilder) (func(), func()) {
-	return func(g *gradBuilder) (func(), func()) {
-		ch := xshape[1]
-		x, gamma, beta := g.rand(xshape...), g.uniform(0.5, 1.5, ch), g.rand(ch)
-		dx, dgamma, dbeta := g.input("x", x), g.input("gamma", gamma), g.input("beta", beta)
-		y, sm, si := g.like(x), g.zeros(ch), g.zeros(ch)
-		rm, rv := g.zeros(ch), g.full(1, ch)
-		dy := g.output(y)
-		return func() { g.be.BatchNormReluTrain(y, sm, si, rm, rv, x, gamma, beta, 0.1, 1e-5) },
-			func() { g.be.BatchNormReluBackward(dx, dgamma, dbeta, dy, y, x, gamma, sm, si) }
-	}
-}
-
-func batchNormReluEvalGrad(xshape []int) func(*gradBuilder) (func(), func()) {
-	return func(g *gradBuilder) (func(), func()) {
-		ch := xshape[1]
-		x, gamma, beta := g.rand(xshape...), g.uniform(0.5, 1.5, ch), g.rand(ch)
-		dx, dgamma, dbeta := g.input("x", x), g.input("gamma", gamma), g.input("beta", beta)
-		rm, rv := g.uniform(-0.5, 0.5, ch), g.uniform(0.2, 2, ch)
-		y := g.like(x)
-		dy := g.output(y)
-		return func() { g.be.BatchNormReluEval(y, x, gamma, beta, rm, rv, 1e-5) },
-			func() { g.be.BatchNormReluEvalBackward(dx, dgamma, dbeta, dy, y, x, gamma, rm, rv, 1e-5) }
 	}
 }
 

@@ -424,7 +424,12 @@ func torchConv2d(r *torchRun) {
 	}
 }
 
-func torchBatchNorm(r *torchRun) {
+func torchBatchNorm(r *torchRun)     { torchBN(r, false) }
+func torchBatchNormRelu(r *torchRun) { torchBN(r, true) }
+
+// torchBN checks batch norm (relu: the fused batch norm + ReLU ops, against
+// F.relu(F.batch_norm(...))) in training or eval mode, and its gradient.
+func torchBN(r *torchRun, relu bool) {
 	c := r.c
 	eps, mom := float32(c.Float("eps")), float32(c.Float("momentum"))
 	x, gamma, beta := r.in("x"), r.in("weight"), r.in("bias")
@@ -435,46 +440,34 @@ func torchBatchNorm(r *torchRun) {
 	dy := r.in("dy")
 	if c.Bool("training") {
 		sm, si := r.nans("save_mean", ch), r.nans("save_invstd", ch)
-		r.be.BatchNormTrain(y, sm, si, rm, rv, x, gamma, beta, mom, eps)
+		if relu {
+			r.be.BatchNormReluTrain(y, sm, si, rm, rv, x, gamma, beta, mom, eps)
+		} else {
+			r.be.BatchNormTrain(y, sm, si, rm, rv, x, gamma, beta, mom, eps)
+		}
 		r.check("y", y)
 		r.check("running_mean_out", rm)
 		r.check("running_var_out", rv)
-		r.be.BatchNormBackward(dx, dg, db, dy, x, gamma, sm, si)
+		if relu {
+			r.be.BatchNormReluBackward(dx, dg, db, dy, y, x, gamma, sm, si)
+		} else {
+			r.be.BatchNormBackward(dx, dg, db, dy, x, gamma, sm, si)
+		}
 	} else {
-		r.be.BatchNormEval(y, x, gamma, beta, rm, rv, eps)
+		if relu {
+			r.be.BatchNormReluEval(y, x, gamma, beta, rm, rv, eps)
+		} else {
+			r.be.BatchNormEval(y, x, gamma, beta, rm, rv, eps)
+		}
 		r.check("y", y)
-		r.be.BatchNormEvalBackward(dx, dg, db, dy, x, gamma, rm, rv, eps)
+		if relu {
+			r.be.BatchNormReluEvalBackward(dx, dg, db, dy, y, x, gamma, rm, rv, eps)
+		} else {
+			r.be.BatchNormEvalBackward(dx, dg, db, dy, x, gamma, rm, rv, eps)
+		}
 		// Eval mode leaves the running statistics alone.
 		r.compare("running_mean (unchanged)", engine.F32(rm), r.c.T("running_mean").F32)
 		r.compare("running_var (unchanged)", engine.F32(rv), r.c.T("running_var").F32)
-	}
-	r.check("dx", dx)
-	r.check("dweight", dg)
-	r.check("dbias", db)
-}
-
-// torchBatchNormRelu checks the fused batch norm + ReLU ops against
-// F.relu(F.batch_norm(...)).
-func torchBatchNormRelu(r *torchRun) {
-	c := r.c
-	eps, mom := float32(c.Float("eps")), float32(c.Float("momentum"))
-	x, gamma, beta := r.in("x"), r.in("weight"), r.in("bias")
-	rm, rv := r.in("running_mean"), r.in("running_var")
-	torchWant(r, x.Dim(1) == c.Int("num_features"), "num_features")
-	ch := x.Dim(1)
-	y, dx, dg, db := r.out("y"), r.out("dx"), r.out("dweight"), r.out("dbias")
-	dy := r.in("dy")
-	if c.Bool("training") {
-		sm, si := r.nans("save_mean", ch), r.nans("save_invstd", ch)
-		r.be.BatchNormReluTrain(y, sm, si, rm, rv, x, gamma, beta, mom, eps)
-		r.check("y", y)
-		r.check("running_mean_out", rm)
-		r.check("running_var_out", rv)
-		r.be.BatchNormReluBackward(dx, dg, db, dy, y, x, gamma, sm, si)
-	} else {
-		r.be.BatchNormReluEval(y, x, gamma, beta, rm, rv, eps)
-		r.check("y", y)
-		r.be.BatchNormReluEvalBackward(dx, dg, db, dy, y, x, gamma, rm, rv, eps)
 	}
 	r.check("dx", dx)
 	r.check("dweight", dg)
