@@ -15,6 +15,7 @@ type CPU struct {
 	err     error
 	scratch []float32
 	part64  []float64
+	wino    winoTables // the Winograd transforms' gather tables
 }
 
 // NewCPU returns a CPU backend using threads goroutines (0: GOMAXPROCS).

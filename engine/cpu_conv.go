@@ -265,6 +265,10 @@ func (c *CPU) Conv2d(y, x, w, b *Tensor, p Conv2dParams) {
 	if b != nil {
 		bs = F32(b)
 	}
+	if g.winograd() {
+		c.conv2dWinograd(ys, xs, ws, bs, &g)
+		return
+	}
 	if g.batched() {
 		c.conv2dBatched(ys, xs, ws, bs, &g)
 		return
@@ -316,7 +320,7 @@ func (c *CPU) Conv2dBackward(dx, dw, db, dy, x, w *Tensor, p Conv2dParams) {
 		return
 	}
 	xs, ws, dys := F32(x), F32(w), F32(dy)
-	if g.batched() {
+	if g.winograd() || g.batched() {
 		var dxs, dws []float32
 		if dx != nil {
 			dxs = F32(dx)
@@ -324,7 +328,11 @@ func (c *CPU) Conv2dBackward(dx, dw, db, dy, x, w *Tensor, p Conv2dParams) {
 		if dw != nil {
 			dws = F32(dw)
 		}
-		c.conv2dBackwardBatched(dxs, dws, dys, xs, ws, &g)
+		if g.winograd() {
+			c.conv2dBackwardWinograd(dxs, dws, dys, xs, ws, &g)
+		} else {
+			c.conv2dBackwardBatched(dxs, dws, dys, xs, ws, &g)
+		}
 	} else {
 		c.conv2dBackwardPerImage(dx, dw, dys, xs, ws, &g)
 	}
