@@ -265,8 +265,8 @@ func (c *CPU) Conv2d(y, x, w, b *Tensor, p Conv2dParams) {
 	if b != nil {
 		bs = F32(b)
 	}
-	if g.winograd() {
-		c.conv2dWinograd(ys, xs, ws, bs, &g)
+	if al := g.winograd(); al != nil {
+		c.conv2dWinograd(al, ys, xs, ws, bs, &g)
 		return
 	}
 	if g.batched() {
@@ -320,7 +320,7 @@ func (c *CPU) Conv2dBackward(dx, dw, db, dy, x, w *Tensor, p Conv2dParams) {
 		return
 	}
 	xs, ws, dys := F32(x), F32(w), F32(dy)
-	if g.winograd() || g.batched() {
+	if al := g.winograd(); al != nil || g.batched() {
 		var dxs, dws []float32
 		if dx != nil {
 			dxs = F32(dx)
@@ -328,8 +328,8 @@ func (c *CPU) Conv2dBackward(dx, dw, db, dy, x, w *Tensor, p Conv2dParams) {
 		if dw != nil {
 			dws = F32(dw)
 		}
-		if g.winograd() {
-			c.conv2dBackwardWinograd(dxs, dws, dys, xs, ws, &g)
+		if al != nil {
+			c.conv2dBackwardWinograd(al, dxs, dws, dys, xs, ws, &g)
 		} else {
 			c.conv2dBackwardBatched(dxs, dws, dys, xs, ws, &g)
 		}

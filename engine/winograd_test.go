@@ -59,7 +59,7 @@ func conv3x3Ref64(x, w, b, dy []float32, n, c, h, wd, k int) (y, ay, dx, adx, dw
 }
 
 // TestWinogradShapes checks which convolutions take the Winograd path by
-// default.
+// default (F(4x4, 3x3), with AVX-512 only).
 func TestWinogradShapes(t *testing.T) {
 	if os.Getenv("GOTRAIN_WINOGRAD") == "0" {
 		t.Skip("GOTRAIN_WINOGRAD=0 turns the path off")
@@ -79,16 +79,21 @@ func TestWinogradShapes(t *testing.T) {
 		{128, 14, 128, 1, engine.Conv2dParams{StrideH: 1, StrideW: 1}, false},
 	}
 	for _, tc := range cases {
-		require.Equal(t, tc.want, engine.UsesWinograd(64, tc.c, tc.h, tc.h, tc.k, tc.r, tc.r, tc.p), "%+v", tc)
+		want := 0
+		if tc.want && engine.HasWinogradAVX512() {
+			want = 4
+		}
+		require.Equal(t, want, engine.WinogradTile(64, tc.c, tc.h, tc.h, tc.k, tc.r, tc.r, tc.p), "%+v", tc)
 	}
 }
 
 // TestWinogradAgainstFloat64 runs 3x3, stride-1, padding-1 convolutions
 // (odd and even planes, several image chunks, with and without bias,
-// gradients requested or not) through the Winograd path and through im2col
-// + GEMM, outputs poisoned first, and checks both against the float64
-// direct sum: |got - ref| <= 1e-6 + 2e-6·Σ|terms|. It logs each path's
-// worst error relative to Σ|terms|.
+// gradients requested or not) through both Winograd algorithms and through
+// im2col + GEMM, outputs poisoned first, and checks each against the
+// float64 direct sum: |got - ref| <= 1e-6 + eps·Σ|terms|, eps 2e-6 for
+// F(2x2, 3x3) and im2col, 2e-5 for F(4x4, 3x3). It logs each path's worst
+// error relative to Σ|terms|.
 func TestWinogradAgainstFloat64(t *testing.T) {
 	same := engine.Conv2dParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
 	cases := []struct {
@@ -112,9 +117,6 @@ func TestWinogradAgainstFloat64(t *testing.T) {
 	for _, tc := range cases {
 		name := fmt.Sprintf("%dx%dx%dx%d_k%d", tc.n, tc.c, tc.h, tc.w, tc.k)
 		t.Run(name, func(t *testing.T) {
-			restore := engine.SetWinograd(true)
-			require.True(t, engine.UsesWinograd(tc.n, tc.c, tc.h, tc.w, tc.k, 3, 3, same))
-			restore()
 			be := engine.NewCPU(0)
 			a := newAlloc(t, be, seedOf(name))
 			x, w, dy := a.rand(tc.n, tc.c, tc.h, tc.w), a.rand(tc.k, tc.c, 3, 3), a.rand(tc.n, tc.k, tc.h, tc.w)
@@ -125,8 +127,12 @@ func TestWinogradAgainstFloat64(t *testing.T) {
 				bs = engine.F32(b)
 			}
 			y, ay, dx, adx, dw, adw := conv3x3Ref64(engine.F32(x), engine.F32(w), bs, engine.F32(dy), tc.n, tc.c, tc.h, tc.w, tc.k)
-			for _, path := range []string{"winograd", "im2col"} {
-				restore := engine.SetWinograd(path == "winograd")
+			for _, path := range []struct {
+				name string
+				m    int
+				eps  float64
+			}{{"F(2x2,3x3)", 2, 2e-6}, {"F(4x4,3x3)", 4, 2e-5}, {"im2col", 0, 2e-6}} {
+				restore := engine.SetWinograd(path.m)
 				gy, gdx, gdw := a.nans(tc.n, tc.k, tc.h, tc.w), a.nans(x.Shape()...), a.nans(w.Shape()...)
 				be.Conv2d(gy, x, w, b, same)
 				var dxT, dwT *engine.Tensor
@@ -143,7 +149,7 @@ func TestWinogradAgainstFloat64(t *testing.T) {
 				check := func(what string, got []float32, ref, scale []float64) {
 					for i, r := range ref {
 						e := math.Abs(float64(got[i]) - r)
-						require.LessOrEqual(t, e, 1e-6+2e-6*scale[i], "%s %s[%d]: got %v, want %v", path, what, i, got[i], r)
+						require.LessOrEqual(t, e, 1e-6+path.eps*scale[i], "%s %s[%d]: got %v, want %v", path.name, what, i, got[i], r)
 						if scale[i] > 0 {
 							worst = max(worst, e/scale[i])
 						}
@@ -156,16 +162,17 @@ func TestWinogradAgainstFloat64(t *testing.T) {
 				if tc.dw {
 					check("dw", engine.F32(gdw), dw, adw)
 				}
-				t.Logf("%s: worst |got-ref|/Σ|terms| = %.2e", path, worst)
+				t.Logf("%s: worst |got-ref|/Σ|terms| = %.2e", path.name, worst)
 			}
 		})
 	}
 }
 
-// TestWinogradTransformsAVX512 runs Winograd convolutions (planes 1 to 4
-// blocks of 16 tiles wide, odd and even) with the AVX-512 transforms and
-// with the Go ones: forward, input and weight gradients must be
-// bit-identical.
+// TestWinogradTransformsAVX512 runs both Winograd algorithms (planes of
+// several sizes, odd and even, tiles crossing rows and images within a
+// block of 16, filter counts with and without a partial block) with the
+// AVX-512 transforms and with the Go ones: forward, input and weight
+// gradients must be bit-identical.
 func TestWinogradTransformsAVX512(t *testing.T) {
 	if !engine.HasWinogradAVX512() {
 		t.Skip("no AVX-512 on this CPU")
@@ -174,25 +181,27 @@ func TestWinogradTransformsAVX512(t *testing.T) {
 	for _, sh := range [][5]int{{2, 16, 3, 33, 17}, {1, 16, 5, 40, 16}, {2, 17, 2, 127, 16}, {3, 16, 7, 7, 20}, {2, 16, 4, 1, 16}, {1, 17, 3, 5, 19}} {
 		n, c, h, w, k := sh[0], sh[1], sh[2], sh[3], sh[4]
 		name := fmt.Sprintf("%dx%dx%dx%d_k%d", n, c, h, w, k)
-		t.Run(name, func(t *testing.T) {
-			defer engine.SetWinograd(true)()
-			be := engine.NewCPU(0)
-			a := newAlloc(t, be, seedOf(name))
-			x, wt, b, dy := a.rand(n, c, h, w), a.rand(k, c, 3, 3), a.rand(k), a.rand(n, k, h, w)
-			run := func(avx bool) [][]float32 {
-				defer engine.SetWinogradAVX512(avx)()
-				y, dx, dw := a.nans(n, k, h, w), a.nans(x.Shape()...), a.nans(wt.Shape()...)
-				be.Conv2d(y, x, wt, b, same)
-				be.Conv2dBackward(dx, dw, nil, dy, x, wt, same)
-				require.NoError(t, be.Err())
-				return [][]float32{engine.F32(y), engine.F32(dx), engine.F32(dw)}
-			}
-			fast, ref := run(true), run(false)
-			for i, what := range []string{"y", "dx", "dw"} {
-				for j := range ref[i] {
-					require.Equal(t, math.Float32bits(ref[i][j]), math.Float32bits(fast[i][j]), "%s[%d]: go %v, avx512 %v", what, j, ref[i][j], fast[i][j])
+		for _, m := range []int{2, 4} {
+			t.Run(fmt.Sprintf("F%d/%s", m, name), func(t *testing.T) {
+				defer engine.SetWinograd(m)()
+				be := engine.NewCPU(0)
+				a := newAlloc(t, be, seedOf(name))
+				x, wt, b, dy := a.rand(n, c, h, w), a.rand(k, c, 3, 3), a.rand(k), a.rand(n, k, h, w)
+				run := func(avx bool) [][]float32 {
+					defer engine.SetWinogradAVX512(avx)()
+					y, dx, dw := a.nans(n, k, h, w), a.nans(x.Shape()...), a.nans(wt.Shape()...)
+					be.Conv2d(y, x, wt, b, same)
+					be.Conv2dBackward(dx, dw, nil, dy, x, wt, same)
+					require.NoError(t, be.Err())
+					return [][]float32{engine.F32(y), engine.F32(dx), engine.F32(dw)}
 				}
-			}
-		})
+				fast, ref := run(true), run(false)
+				for i, what := range []string{"y", "dx", "dw"} {
+					for j := range ref[i] {
+						require.Equal(t, math.Float32bits(ref[i][j]), math.Float32bits(fast[i][j]), "%s[%d]: go %v, avx512 %v", what, j, ref[i][j], fast[i][j])
+					}
+				}
+			})
+		}
 	}
 }
