@@ -1,9 +1,13 @@
 package engine_test
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -203,5 +207,27 @@ func TestWinogradTransformsAVX512(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestWinogradGenerated runs engine/winograd_gen.py (when python3 is
+// installed) and checks that the committed assembly, matrices and
+// declarations are its output.
+func TestWinogradGenerated(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not installed")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(py, "winograd_gen.py", dir)
+	cmd.Env = append(os.Environ(), "GOFMT="+filepath.Join(runtime.GOROOT(), "bin", "gofmt"))
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	for _, f := range []string{"winograd_amd64.s", "winograd_mats.go", "winograd_asm_amd64.go", "winograd_asm_other.go"} {
+		want, err := os.ReadFile(filepath.Join(dir, f))
+		require.NoError(t, err)
+		got, err := os.ReadFile(f)
+		require.NoError(t, err)
+		require.True(t, bytes.Equal(want, got), "engine/%s is not winograd_gen.py's output: run make winograd-gen", f)
 	}
 }
