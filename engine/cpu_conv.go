@@ -265,7 +265,7 @@ func (c *CPU) Conv2d(y, x, w, b *Tensor, p Conv2dParams) {
 	if b != nil {
 		bs = F32(b)
 	}
-	if al := g.winograd(); al != nil {
+	if al := c.winogradFor(&g); al != nil {
 		c.conv2dWinograd(al, ys, xs, ws, bs, &g)
 		return
 	}
@@ -320,7 +320,7 @@ func (c *CPU) Conv2dBackward(dx, dw, db, dy, x, w *Tensor, p Conv2dParams) {
 		return
 	}
 	xs, ws, dys := F32(x), F32(w), F32(dy)
-	if al := g.winograd(); al != nil || g.batched() {
+	if al := c.winogradFor(&g); al != nil || g.batched() {
 		var dxs, dws []float32
 		if dx != nil {
 			dxs = F32(dx)

@@ -131,6 +131,20 @@ func (g *convGeom) winograd() *winoAlg {
 	return wino4
 }
 
+// SetWinograd turns the Winograd convolutions on (the default: where
+// winograd picks them) or off for this engine. Off, every convolution is
+// im2col + GEMM, whose rounding is closest to a direct sum's: the parity
+// tests of the GPU kernels compare against that.
+func (c *CPU) SetWinograd(on bool) { c.noWinograd = !on }
+
+// winogradFor is the Winograd algorithm c runs convolution g as, or nil.
+func (c *CPU) winogradFor(g *convGeom) *winoAlg {
+	if c.noWinograd {
+		return nil
+	}
+	return g.winograd()
+}
+
 // winoShape is the tiling of one Winograd convolution: n images of c input
 // and k output channels on h×w planes (the output is h×w too).
 type winoShape struct {

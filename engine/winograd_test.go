@@ -77,7 +77,8 @@ func TestWinogradShapes(t *testing.T) {
 		{128, 14, 128, 3, same, true},
 		{256, 7, 256, 3, same, true},
 		{512, 4, 512, 3, same, true},
-		{64, 28, 64, 3, same, false},  // too thin
+		{64, 28, 64, 3, same, true},
+		{32, 28, 64, 3, same, false},  // too thin
 		{512, 2, 512, 3, same, false}, // plane too small
 		{128, 14, 256, 3, engine.Conv2dParams{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, false},
 		{128, 14, 128, 1, engine.Conv2dParams{StrideH: 1, StrideW: 1}, false},
