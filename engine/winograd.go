@@ -52,20 +52,56 @@ type winoAlg struct {
 	m, a, np  int       // output tile, input tile (m+2), positions (a²)
 	bt, g, at []float32 // Bᵀ (a×a), G (a×3), Aᵀ (m×a), row-major
 	aa, gt    []float32 // A (a×m) and Gᵀ (3×a), for the Go transforms
-	// The AVX-512 block transforms (winograd_amd64.s).
-	in         func(v *float32, ld int, x *float32, off *int32, w int, mk *uint16)
-	out        func(y, mm *float32, ld int, off *int32, w int, b *float32, mk *uint16)
-	grad       func(mm *float32, ld int, dy *float32, off *int32, w int, mk *uint16)
-	filter     func(u *float32, ld int, f *float32)
-	filterGrad func(dw, du *float32, ld int)
 }
 
 var (
-	wino2 = &winoAlg{m: 2, a: 4, np: 16, bt: wino2BT[:], g: wino2G[:], at: wino2AT[:],
-		in: winoIn2, out: winoOut2, grad: winoGrad2, filter: winoFilter2, filterGrad: winoFilterGrad2}
-	wino4 = &winoAlg{m: 4, a: 6, np: 36, bt: wino4BT[:], g: wino4G[:], at: wino4AT[:],
-		in: winoIn4, out: winoOut4, grad: winoGrad4, filter: winoFilter4, filterGrad: winoFilterGrad4}
+	wino2 = &winoAlg{m: 2, a: 4, np: 16, bt: wino2BT[:], g: wino2G[:], at: wino2AT[:]}
+	wino4 = &winoAlg{m: 4, a: 6, np: 36, bt: wino4BT[:], g: wino4G[:], at: wino4AT[:]}
 )
+
+// The AVX-512 block transforms (winograd_amd64.s), called directly (not
+// through function values, which would move their pointer arguments to
+// the heap).
+
+func (al *winoAlg) in(v *float32, ld int, x *float32, off *int32, w int, mk *uint16) {
+	if al.m == 2 {
+		winoIn2(v, ld, x, off, w, mk)
+	} else {
+		winoIn4(v, ld, x, off, w, mk)
+	}
+}
+
+func (al *winoAlg) out(y, mm *float32, ld int, off *int32, w int, b *float32, mk *uint16) {
+	if al.m == 2 {
+		winoOut2(y, mm, ld, off, w, b, mk)
+	} else {
+		winoOut4(y, mm, ld, off, w, b, mk)
+	}
+}
+
+func (al *winoAlg) grad(mm *float32, ld int, dy *float32, off *int32, w int, mk *uint16) {
+	if al.m == 2 {
+		winoGrad2(mm, ld, dy, off, w, mk)
+	} else {
+		winoGrad4(mm, ld, dy, off, w, mk)
+	}
+}
+
+func (al *winoAlg) filter(u *float32, ld int, f *float32) {
+	if al.m == 2 {
+		winoFilter2(u, ld, f)
+	} else {
+		winoFilter4(u, ld, f)
+	}
+}
+
+func (al *winoAlg) filterGrad(dw, du *float32, ld int) {
+	if al.m == 2 {
+		winoFilterGrad2(dw, du, ld)
+	} else {
+		winoFilterGrad4(dw, du, ld)
+	}
+}
 
 func init() {
 	for _, al := range []*winoAlg{wino2, wino4} {
@@ -157,7 +193,12 @@ type winoShape struct {
 func newWinoShape(al *winoAlg, n, c, k, h, w int) winoShape {
 	s := winoShape{al: al, n: n, c: c, k: k, h: h, w: w, th: (h + al.m - 1) / al.m, tw: (w + al.m - 1) / al.m}
 	s.tpi = s.th * s.tw
-	s.nb = max(1, min(n, winoChunkFloats/(al.np*max(c, k)*s.tpi)))
+	// As many images as fit winoChunkFloats, then spread evenly over the
+	// chunks that takes (a last chunk of a few images would make skinny
+	// GEMMs).
+	nb := max(1, min(n, winoChunkFloats/(al.np*max(c, k)*s.tpi)))
+	chunks := (n + nb - 1) / nb
+	s.nb = (n + chunks - 1) / chunks
 	return s
 }
 
