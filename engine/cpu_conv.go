@@ -265,6 +265,9 @@ func (c *CPU) Conv2d(y, x, w, b *Tensor, p Conv2dParams) {
 	if b != nil {
 		bs = F32(b)
 	}
+	if g.N == 0 {
+		return
+	}
 	if al := c.winogradFor(&g); al != nil {
 		c.conv2dWinograd(al, ys, xs, ws, bs, &g)
 		return
@@ -320,6 +323,16 @@ func (c *CPU) Conv2dBackward(dx, dw, db, dy, x, w *Tensor, p Conv2dParams) {
 		return
 	}
 	xs, ws, dys := F32(x), F32(w), F32(dy)
+	if g.N == 0 {
+		// An empty batch: no input gradient, zero weight and bias gradients.
+		if dw != nil {
+			clear(F32(dw))
+		}
+		if db != nil {
+			clear(F32(db))
+		}
+		return
+	}
 	if al := c.winogradFor(&g); al != nil || g.batched() {
 		var dxs, dws []float32
 		if dx != nil {

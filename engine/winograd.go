@@ -197,8 +197,8 @@ func newWinoShape(al *winoAlg, n, c, k, h, w int) winoShape {
 	// chunks that takes (a last chunk of a few images would make skinny
 	// GEMMs).
 	nb := max(1, min(n, winoChunkFloats/(al.np*max(c, k)*s.tpi)))
-	chunks := (n + nb - 1) / nb
-	s.nb = (n + chunks - 1) / chunks
+	chunks := max(1, (n+nb-1)/nb)
+	s.nb = max(1, (n+chunks-1)/chunks)
 	return s
 }
 

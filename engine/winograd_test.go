@@ -110,7 +110,8 @@ func TestWinogradAgainstFloat64(t *testing.T) {
 		{2, 24, 5, 9, 16, true, true, false},
 		{2, 16, 4, 4, 32, false, false, true},
 		{1, 17, 1, 3, 19, true, true, true},
-		{45, 16, 28, 28, 16, false, true, true}, // three chunks, the last partial
+		{45, 16, 28, 28, 16, false, true, true}, // several chunks
+		{0, 16, 8, 8, 16, true, true, true},     // an empty batch
 		{5, 64, 14, 14, 32, true, true, true},
 		{16, 16, 1, 1, 16, false, true, true},
 		{16, 16, 2, 2, 24, false, true, true},
