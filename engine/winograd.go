@@ -59,9 +59,9 @@ var (
 	wino4 = &winoAlg{m: 4, a: 6, np: 36, bt: wino4BT[:], g: wino4G[:], at: wino4AT[:]}
 )
 
-// The AVX-512 block transforms (winograd_amd64.s), called directly (not
-// through function values, which would move their pointer arguments to
-// the heap).
+// The block transforms of winograd_amd64.s, called directly (not through
+// function values, which would move their pointer arguments to the heap):
+// AVX-512 on a block of 16, AVX2 on half hi of it (8 lanes).
 
 func (al *winoAlg) in(v *float32, ld int, x *float32, off *int32, w int, mk *uint16) {
 	if al.m == 2 {
@@ -92,6 +92,46 @@ func (al *winoAlg) filter(u *float32, ld int, f *float32) {
 		winoFilter2(u, ld, f)
 	} else {
 		winoFilter4(u, ld, f)
+	}
+}
+
+func (al *winoAlg) in8(v *float32, ld int, x *float32, off *int32, w int, mk *uint16, hi int) {
+	if al.m == 2 {
+		winoIn2AVX2(v, ld, x, off, w, mk, hi)
+	} else {
+		winoIn4AVX2(v, ld, x, off, w, mk, hi)
+	}
+}
+
+func (al *winoAlg) out8(y, mm *float32, ld int, off *int32, w int, b *float32, mk *uint16, hi int) {
+	if al.m == 2 {
+		winoOut2AVX2(y, mm, ld, off, w, b, mk, hi)
+	} else {
+		winoOut4AVX2(y, mm, ld, off, w, b, mk, hi)
+	}
+}
+
+func (al *winoAlg) grad8(mm *float32, ld int, dy *float32, off *int32, w int, mk *uint16, hi int) {
+	if al.m == 2 {
+		winoGrad2AVX2(mm, ld, dy, off, w, mk, hi)
+	} else {
+		winoGrad4AVX2(mm, ld, dy, off, w, mk, hi)
+	}
+}
+
+func (al *winoAlg) filter8(u *float32, ld int, f *float32) {
+	if al.m == 2 {
+		winoFilter2AVX2(u, ld, f)
+	} else {
+		winoFilter4AVX2(u, ld, f)
+	}
+}
+
+func (al *winoAlg) filterGrad8(dw, du *float32, ld int) {
+	if al.m == 2 {
+		winoFilterGrad2AVX2(dw, du, ld)
+	} else {
+		winoFilterGrad4AVX2(dw, du, ld)
 	}
 }
 
@@ -149,8 +189,8 @@ func winoModeFromEnv(v string) (int, *winoAlg) {
 }
 
 // winograd returns the Winograd algorithm the convolution runs as, or nil.
-// Without AVX-512 the Go transforms would cost more than im2col saves, so
-// only tests (winoForce) take the path there.
+// Without AVX-512 or AVX2 the Go transforms would cost more than im2col
+// saves, so only tests (winoForce) take the path there.
 func (g *convGeom) winograd() *winoAlg {
 	p := g.Params
 	fits := g.R == 3 && g.S == 3 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 1 && p.PadW == 1
@@ -159,7 +199,7 @@ func (g *convGeom) winograd() *winoAlg {
 		return nil
 	case winoMode == winoForce:
 		return winoForced
-	case !winoAVX512 || g.H < winoMinPlane || g.W < winoMinPlane || g.C < winoMinChannels || g.K < winoMinChannels:
+	case !(winoAVX512 || winoAVX2) || g.H < winoMinPlane || g.W < winoMinPlane || g.C < winoMinChannels || g.K < winoMinChannels:
 		return nil
 	case winoForced != nil:
 		return winoForced
@@ -334,7 +374,10 @@ func (c *CPU) winoWeightGrad(dws, dys, xs, du, v, m []float32, s *winoShape) {
 				s.al.filterGrad(&dws[i0*9], &du[i0], kc)
 				continue
 			}
-			for i := i0; i < min(i0+16, kc); i++ {
+			for ; winoAVX2 && i0+8 <= min(blk*16+16, kc); i0 += 8 {
+				s.al.filterGrad8(&dws[i0*9], &du[i0], kc)
+			}
+			for i := i0; i < min(blk*16+16, kc); i++ {
 				s.al.filterGradGo(dws[i*9:i*9+9], du[i:], kc)
 			}
 		}
@@ -353,7 +396,10 @@ func (c *CPU) winoFilters(al *winoAlg, u, ws []float32, k, ch int) {
 				al.filter(&u[i0], kc, &ws[i0*9])
 				continue
 			}
-			for i := i0; i < min(i0+16, kc); i++ {
+			for ; winoAVX2 && i0+8 <= min(blk*16+16, kc); i0 += 8 {
+				al.filter8(&u[i0], kc, &ws[i0*9])
+			}
+			for i := i0; i < min(blk*16+16, kc); i++ {
 				al.filterGo(u[i:], kc, ws[i*9:i*9+9])
 			}
 		}
@@ -415,6 +461,12 @@ func (c *CPU) winoInBlock(s *winoShape, tb *winoTables, blk int, v []float32, vo
 		s.al.in(&v[vo], ld, &xs[xo], &off[0], s.w, &mk[0])
 		return
 	}
+	if winoAVX2 {
+		for hi := 0; hi < 2 && mk[1]>>(8*hi) != 0; hi++ {
+			s.al.in8(&v[vo+8*hi], ld, &xs[xo], &off[8*hi], s.w, &mk[0], hi)
+		}
+		return
+	}
 	var d, y [36]float32
 	for l := 0; l < 16; l++ {
 		bit := uint16(1) << l
@@ -443,6 +495,12 @@ func (c *CPU) winoOutBlock(s *winoShape, tb *winoTables, blk int, ys []float32, 
 	mk, off := tb.mk[blk*2*a:(blk+1)*2*a], tb.out[blk*16:blk*16+16]
 	if winoAVX512 {
 		s.al.out(&ys[yo], &mm[mo], ld, &off[0], s.w, &b, &mk[0])
+		return
+	}
+	if winoAVX2 {
+		for hi := 0; hi < 2 && mk[1]>>(8*hi) != 0; hi++ {
+			s.al.out8(&ys[yo], &mm[mo+8*hi], ld, &off[8*hi], s.w, &b, &mk[0], hi)
+		}
 		return
 	}
 	var x [36]float32
@@ -474,6 +532,12 @@ func (c *CPU) winoGradBlock(s *winoShape, tb *winoTables, blk int, mm []float32,
 	if winoAVX512 {
 		_ = mm[mo+(s.al.np-1)*ld]
 		s.al.grad(&mm[mo], ld, &dys[dyo], &off[0], s.w, &mk[0])
+		return
+	}
+	if winoAVX2 {
+		for hi := 0; hi < 2 && mk[1]>>(8*hi) != 0; hi++ {
+			s.al.grad8(&mm[mo+8*hi], ld, &dys[dyo], &off[8*hi], s.w, &mk[0], hi)
+		}
 		return
 	}
 	var g [16]float32
