@@ -177,6 +177,9 @@ const (
 	// the SE-ResNet's step ran 8-10% faster than with 4 MiB (best of 2,
 	// quiet 2-core VM), 32 MiB no faster.
 	winoChunkFloats = 1 << 22
+	// winoRotInPlace: from this many filters (K·C) the input gradient's
+	// filters are gathered rotated from w instead of from a rotated copy.
+	winoRotInPlace = 256 * 256
 )
 
 // winoMode: winoAuto picks by shape (winograd); GOTRAIN_WINOGRAD=0 turns
@@ -324,15 +327,37 @@ func (c *CPU) winoInput(v, xs []float32, t int, tb *winoTables, s *winoShape) {
 func (c *CPU) conv2dBackwardWinograd(al *winoAlg, dxs, dws, dys, xs, ws []float32, g *convGeom) {
 	s := newWinoShape(al, g.N, g.C, g.K, g.H, g.W)
 	nu, nv, nm := s.sizes()
-	buf := c.scratchF32(nu + nv + nm)
-	u, v, m := buf[:nu], buf[nu:nu+nv], buf[nu+nv:]
+	// Small filter banks are rotated into a copy first (sequential reads
+	// for the transform's gathers: 5% faster on the light ResNet's 64
+	// channels); large ones are gathered rotated in place (the copy of
+	// 512x512 filters cost more than the strided gathers).
+	nf := 0
+	if dxs != nil && g.K*g.C < winoRotInPlace {
+		nf = g.K * g.C * 9
+	}
+	buf := c.scratchF32(nu + nv + nm + nf)
+	u, v, m, wr := buf[:nu], buf[nu:nu+nv], buf[nu+nv:nu+nv+nm], buf[nu+nv+nm:]
 	if dws != nil {
 		c.winoWeightGrad(dws, dys, xs, u, v, m, &s)
 	}
 	if dxs != nil {
 		// dx = conv(dy, w'), w'[c][k] = w[k][c] rotated by 180°: K input
 		// and C output channels.
-		c.winoFiltersRot(al, u, ws, g.K, g.C)
+		if nf > 0 {
+			c.w.For(g.C, grainFor(9*g.K, ewGrain), func(lo, hi int) {
+				for ch := lo; ch < hi; ch++ {
+					for k := 0; k < g.K; k++ {
+						src, dst := ws[(k*g.C+ch)*9:(k*g.C+ch)*9+9], wr[(ch*g.K+k)*9:(ch*g.K+k)*9+9]
+						for j := range dst {
+							dst[j] = src[8-j]
+						}
+					}
+				}
+			})
+			c.winoFilters(al, u, wr, g.C, g.K)
+		} else {
+			c.winoFiltersRot(al, u, ws, g.K, g.C)
+		}
 		d := newWinoShape(al, g.N, g.K, g.C, g.H, g.W)
 		d.nb = s.nb // same buffers: max(c, k) is symmetric
 		c.winoForward(dxs, dys, nil, u, v, m, &d)
