@@ -4,7 +4,7 @@ PYTHON ?= /usr/bin/python3
 # go-nvml's C code uses deprecated NVML declarations: quiet gcc about them.
 export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 
-.PHONY: all build train test vet race bench bench-baseline fixtures clean ptx ptx-check gpu-kit cuda-toolkit
+.PHONY: all build train test vet race bench bench-baseline fixtures winograd-gen clean ptx ptx-check gpu-kit cuda-toolkit
 
 # ---- CUDA kernels ----------------------------------------------------------
 # kernels/*.cu compile to PTX for compute_80 with the pinned toolkit,
@@ -122,6 +122,11 @@ gpu-kit:
 # Regenerate the PyTorch fixtures (needs Debian's python3-torch).
 fixtures:
 	$(PYTHON) engine/testdata/make_fixtures.py
+
+# Regenerate the CPU engine's Winograd transforms (AVX-512 assembly) and
+# matrices; TestWinogradGenerated checks they are current.
+winograd-gen:
+	$(PYTHON) engine/winograd_gen.py
 
 clean:
 	rm -rf bin

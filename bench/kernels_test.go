@@ -72,6 +72,7 @@ func runKernel(b *testing.B, be engine.Backend, op func(), work float64, unit st
 	if err := be.Sync(); err != nil {
 		b.Fatal(err)
 	}
+	cpu0 := cpuSeconds()
 	for b.Loop() {
 		op()
 	}
@@ -79,6 +80,9 @@ func runKernel(b *testing.B, be engine.Backend, op func(), work float64, unit st
 		b.Fatal(err)
 	}
 	b.ReportMetric(work*float64(b.N)/b.Elapsed().Seconds()/1e9, unit)
+	// CPU time per call: on a shared machine it varies far less than the
+	// wall time (the process's threads, spinning GEMM helpers included).
+	b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N)*1e3, "cpu-ms/op")
 }
 
 type convShape struct {

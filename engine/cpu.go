@@ -15,6 +15,9 @@ type CPU struct {
 	err     error
 	scratch []float32
 	part64  []float64
+	wino    winoTables // the Winograd transforms' gather tables
+	// noWinograd keeps every convolution on im2col + GEMM (SetWinograd).
+	noWinograd bool
 }
 
 // NewCPU returns a CPU backend using threads goroutines (0: GOMAXPROCS).

@@ -265,6 +265,13 @@ func (c *CPU) Conv2d(y, x, w, b *Tensor, p Conv2dParams) {
 	if b != nil {
 		bs = F32(b)
 	}
+	if g.N == 0 {
+		return
+	}
+	if al := c.winogradFor(&g); al != nil {
+		c.conv2dWinograd(al, ys, xs, ws, bs, &g)
+		return
+	}
 	if g.batched() {
 		c.conv2dBatched(ys, xs, ws, bs, &g)
 		return
@@ -316,7 +323,17 @@ func (c *CPU) Conv2dBackward(dx, dw, db, dy, x, w *Tensor, p Conv2dParams) {
 		return
 	}
 	xs, ws, dys := F32(x), F32(w), F32(dy)
-	if g.batched() {
+	if g.N == 0 {
+		// An empty batch: no input gradient, zero weight and bias gradients.
+		if dw != nil {
+			clear(F32(dw))
+		}
+		if db != nil {
+			clear(F32(db))
+		}
+		return
+	}
+	if al := c.winogradFor(&g); al != nil || g.batched() {
 		var dxs, dws []float32
 		if dx != nil {
 			dxs = F32(dx)
@@ -324,7 +341,11 @@ func (c *CPU) Conv2dBackward(dx, dw, db, dy, x, w *Tensor, p Conv2dParams) {
 		if dw != nil {
 			dws = F32(dw)
 		}
-		c.conv2dBackwardBatched(dxs, dws, dys, xs, ws, &g)
+		if al != nil {
+			c.conv2dBackwardWinograd(al, dxs, dws, dys, xs, ws, &g)
+		} else {
+			c.conv2dBackwardBatched(dxs, dws, dys, xs, ws, &g)
+		}
 	} else {
 		c.conv2dBackwardPerImage(dx, dw, dys, xs, ws, &g)
 	}

@@ -8,3 +8,43 @@ func SetBatchedPQ(v int) (restore func()) {
 	batchedPQ = v
 	return func() { batchedPQ = old }
 }
+
+// SetWinograd forces Winograd F(m×m, 3×3) (m = 2 or 4) on for every 3x3,
+// stride-1, padding-1 convolution, or (m = 0) the Winograd path off, and
+// returns a function restoring the old setting.
+func SetWinograd(m int) (restore func()) {
+	oldMode, oldAlg := winoMode, winoForced
+	switch m {
+	case 0:
+		winoMode, winoForced = winoOff, nil
+	case 2:
+		winoMode, winoForced = winoForce, wino2
+	case 4:
+		winoMode, winoForced = winoForce, wino4
+	default:
+		panic("SetWinograd: m must be 0, 2 or 4")
+	}
+	return func() { winoMode, winoForced = oldMode, oldAlg }
+}
+
+// WinogradTile is the output tile size m of the Winograd algorithm a
+// convolution of this geometry runs as under the current setting (0: not
+// Winograd).
+func WinogradTile(n, c, h, w, k, r, s int, p Conv2dParams) int {
+	g := convGeom{ConvGeom{N: n, C: c, H: h, W: w, K: k, R: r, S: s, Params: p}}
+	if al := g.winograd(); al != nil {
+		return al.m
+	}
+	return 0
+}
+
+// SetWinogradAVX512 switches the Winograd transforms between AVX-512 and
+// Go (on only where the CPU has AVX-512) and returns a restore function.
+func SetWinogradAVX512(on bool) (restore func()) {
+	old := winoAVX512
+	winoAVX512 = on && old
+	return func() { winoAVX512 = old }
+}
+
+// HasWinogradAVX512 reports whether the AVX-512 transforms can run here.
+func HasWinogradAVX512() bool { return winoAVX512 }

@@ -79,10 +79,16 @@ type torchModelTol struct {
 //     held tight.
 //
 // ViT has no ReLU and no batch norm (GELU, softmax, LayerNorm: smooth and
-// well conditioned): tight. SE-ResNet at N=4 (its last stage runs at 4x4:
-// 64 values per channel) and GoogLeNet at N=16 are well conditioned too
-// (PyTorch's own spread ≤ 4e-6 and ≤ 5e-5); their gradient tolerances leave
-// room for a flip with a small effect.
+// well conditioned): tight. GoogLeNet at N=16 is well conditioned too
+// (PyTorch's own spread ≤ 5e-5); its gradient tolerance leaves room for a
+// flip with a small effect. The SE-ResNet at N=4 looks well conditioned
+// (PyTorch's own spread ≤ 4e-6), but on this draw it is not: adding ±1e-6
+// (a few float32 ulps) to the outputs of its 14x14, 7x7 and 4x4
+// convolutions moves the early layers' gradients by over 6,000 times
+// PyTorch's own float32 error, and the CPU engine's Winograd convolutions
+// (a different float32 rounding of the same sums, as accurate: engine's
+// TestWinogradAgainstFloat64) by 3,000 times, 2.5e-3 normwise. Its
+// gradient tolerance survives that; an error of order 1 still fails.
 var torchModelTols = map[string]torchModelTol{
 	// N=4; observed ≤ 1.3e-6.
 	"baseline": {out: 1e-5, grad: 1e-5},
@@ -90,8 +96,9 @@ var torchModelTols = map[string]torchModelTol{
 	"googlenet": {out: 2e-4, grad: 5e-4},
 	// N=2; observed ≤ 1.4e-6.
 	"vit": {out: 5e-5, grad: 5e-5, big: true},
-	// N=4; observed ≤ 1.6e-6.
-	"seresnet": {out: 1e-4, grad: 1e-3, big: true},
+	// N=4; observed out ≤ 1.6e-6, grads ≤ 2.5e-3 (a rounding-sensitive
+	// draw: see above).
+	"seresnet": {out: 1e-4, grad: 1e-2, big: true},
 	// N=4; observed out ≤ 5.8e-6, grads ≤ 1.9e-4; PyTorch's grads spread to 1.9e-2.
 	"vgg": {out: 1e-4, grad: 5e-2, big: true},
 	// N=4; observed out ≤ 4.8e-5, grads ≤ 3.9e-4; PyTorch's grads spread to 8.9e-2.

@@ -197,10 +197,13 @@ type problem struct {
 
 // Dot-product path for A·Bᵀ (both read along k, no transposition): used
 // with the assembly kernels when k >= dotMinK and n <= dotMaxN, where the
-// 24-wide broadcast kernel wastes lanes and repacks Bᵀ for every k block.
+// broadcast kernels waste lanes and repack Bᵀ for every k block. At n = 64
+// (the Winograd weight gradients of 64-channel convolutions) the 32-wide
+// AVX-512 kernel was faster (TestISAAgreement keeps the choice the same for
+// every instruction set, so AVX2 and AVX-512 still agree bit for bit).
 const (
 	dotMinK     = 256
-	dotMaxN     = 64
+	dotMaxN     = 32
 	kcDot       = 1024 // rounded to a multiple of 8
 	dotTileRows = 48   // multiple of 3
 	dotTileCols = 88   // multiple of 4
