@@ -38,12 +38,33 @@ func WinogradTile(n, c, h, w, k, r, s int, p Conv2dParams) int {
 	return 0
 }
 
-// SetWinogradAVX512 switches the Winograd transforms between AVX-512 and
-// Go (on only where the CPU has AVX-512) and returns a restore function.
-func SetWinogradAVX512(on bool) (restore func()) {
-	old := winoAVX512
-	winoAVX512 = on && old
-	return func() { winoAVX512 = old }
+// SetWinogradISA picks the Winograd transforms: "avx512", "avx2" or "go"
+// (one the CPU lacks panics), and returns a restore function.
+func SetWinogradISA(isa string) (restore func()) {
+	o512, o2 := winoAVX512, winoAVX2
+	switch {
+	case isa == "avx512" && o512:
+		winoAVX2 = false
+	case isa == "avx2" && o2:
+		winoAVX512 = false
+	case isa == "go":
+		winoAVX512, winoAVX2 = false, false
+	default:
+		panic("SetWinogradISA: " + isa + " not available")
+	}
+	return func() { winoAVX512, winoAVX2 = o512, o2 }
+}
+
+// WinogradISAs are the Winograd transforms this CPU can run, Go included.
+func WinogradISAs() []string {
+	isas := []string{"go"}
+	if winoAVX2 {
+		isas = append(isas, "avx2")
+	}
+	if winoAVX512 {
+		isas = append(isas, "avx512")
+	}
+	return isas
 }
 
 // HasWinogradAVX512 reports whether the AVX-512 transforms can run here.

@@ -4,10 +4,19 @@
 
 package engine
 
-import "golang.org/x/sys/cpu"
+import (
+	"golang.org/x/sys/cpu"
 
-// winoAVX512 reports whether the AVX-512 Winograd transforms can run.
-var winoAVX512 = cpu.X86.HasAVX512F
+	"github.com/gotrain/gotrain/engine/gemm"
+)
+
+// winoAVX512 and winoAVX2 report which Winograd transforms run: the
+// instruction set the GEMM uses (GOTRAIN_GEMM_ISA=avx2 or go forces a
+// slower one for both).
+var (
+	winoAVX512 = cpu.X86.HasAVX512F && gemm.ISA() == "avx512"
+	winoAVX2   = cpu.X86.HasAVX2 && gemm.ISA() != "go"
+)
 
 //go:noescape
 func winoIn2(v *float32, ld int, x *float32, off *int32, w int, mk *uint16)
@@ -25,6 +34,21 @@ func winoFilter2(u *float32, ld int, f *float32)
 func winoFilterGrad2(dw, du *float32, ld int)
 
 //go:noescape
+func winoIn2AVX2(v *float32, ld int, x *float32, off *int32, w int, mk *uint16, hi int)
+
+//go:noescape
+func winoOut2AVX2(y, mm *float32, ld int, off *int32, w int, b *float32, mk *uint16, hi int)
+
+//go:noescape
+func winoGrad2AVX2(mm *float32, ld int, dy *float32, off *int32, w int, mk *uint16, hi int)
+
+//go:noescape
+func winoFilter2AVX2(u *float32, ld int, f *float32)
+
+//go:noescape
+func winoFilterGrad2AVX2(dw, du *float32, ld int)
+
+//go:noescape
 func winoIn4(v *float32, ld int, x *float32, off *int32, w int, mk *uint16)
 
 //go:noescape
@@ -38,3 +62,18 @@ func winoFilter4(u *float32, ld int, f *float32)
 
 //go:noescape
 func winoFilterGrad4(dw, du *float32, ld int)
+
+//go:noescape
+func winoIn4AVX2(v *float32, ld int, x *float32, off *int32, w int, mk *uint16, hi int)
+
+//go:noescape
+func winoOut4AVX2(y, mm *float32, ld int, off *int32, w int, b *float32, mk *uint16, hi int)
+
+//go:noescape
+func winoGrad4AVX2(mm *float32, ld int, dy *float32, off *int32, w int, mk *uint16, hi int)
+
+//go:noescape
+func winoFilter4AVX2(u *float32, ld int, f *float32)
+
+//go:noescape
+func winoFilterGrad4AVX2(dw, du *float32, ld int)

@@ -4,8 +4,11 @@
 
 package engine
 
-// winoAVX512 is false: the Winograd transforms run in Go.
-var winoAVX512 = false
+// winoAVX512 and winoAVX2 are false: the Winograd transforms run in Go.
+var (
+	winoAVX512 = false
+	winoAVX2   = false
+)
 
 func winoIn2(v *float32, ld int, x *float32, off *int32, w int, mk *uint16) {
 	panic("engine: winoIn2 needs amd64")
@@ -23,6 +26,22 @@ func winoFilter2(u *float32, ld int, f *float32) { panic("engine: winoFilter2 ne
 
 func winoFilterGrad2(dw, du *float32, ld int) { panic("engine: winoFilterGrad2 needs amd64") }
 
+func winoIn2AVX2(v *float32, ld int, x *float32, off *int32, w int, mk *uint16, hi int) {
+	panic("engine: winoIn2AVX2 needs amd64")
+}
+
+func winoOut2AVX2(y, mm *float32, ld int, off *int32, w int, b *float32, mk *uint16, hi int) {
+	panic("engine: winoOut2AVX2 needs amd64")
+}
+
+func winoGrad2AVX2(mm *float32, ld int, dy *float32, off *int32, w int, mk *uint16, hi int) {
+	panic("engine: winoGrad2AVX2 needs amd64")
+}
+
+func winoFilter2AVX2(u *float32, ld int, f *float32) { panic("engine: winoFilter2AVX2 needs amd64") }
+
+func winoFilterGrad2AVX2(dw, du *float32, ld int) { panic("engine: winoFilterGrad2AVX2 needs amd64") }
+
 func winoIn4(v *float32, ld int, x *float32, off *int32, w int, mk *uint16) {
 	panic("engine: winoIn4 needs amd64")
 }
@@ -38,3 +57,19 @@ func winoGrad4(mm *float32, ld int, dy *float32, off *int32, w int, mk *uint16) 
 func winoFilter4(u *float32, ld int, f *float32) { panic("engine: winoFilter4 needs amd64") }
 
 func winoFilterGrad4(dw, du *float32, ld int) { panic("engine: winoFilterGrad4 needs amd64") }
+
+func winoIn4AVX2(v *float32, ld int, x *float32, off *int32, w int, mk *uint16, hi int) {
+	panic("engine: winoIn4AVX2 needs amd64")
+}
+
+func winoOut4AVX2(y, mm *float32, ld int, off *int32, w int, b *float32, mk *uint16, hi int) {
+	panic("engine: winoOut4AVX2 needs amd64")
+}
+
+func winoGrad4AVX2(mm *float32, ld int, dy *float32, off *int32, w int, mk *uint16, hi int) {
+	panic("engine: winoGrad4AVX2 needs amd64")
+}
+
+func winoFilter4AVX2(u *float32, ld int, f *float32) { panic("engine: winoFilter4AVX2 needs amd64") }
+
+func winoFilterGrad4AVX2(dw, du *float32, ld int) { panic("engine: winoFilterGrad4AVX2 needs amd64") }

@@ -320,11 +320,286 @@ FUNCS = [
 ]
 
 
+# ---- AVX2: 8 lanes, no mask registers, no scatter ----------------------
+#
+# The same transforms on 8 tiles (or filters) at a time, half hi (0 or 1)
+# of a 16-tile block: lanes 8·hi .. 8·hi+7 of its masks and offsets. Lane
+# masks become vectors (broadcast, AND with the lane bits, compare); the
+# stores of the output and filter-gradient transforms, which AVX-512 does
+# with scatters, go lane by lane.
+
+
+class Asm2(Asm):
+    def fold(self, dst, row, srcs, tmp="Y13"):
+        first = True
+        for c, s in zip(row, srcs):
+            c = F(c)
+            if c == 0:
+                continue
+            if first:
+                if c == 1:
+                    self("VMOVAPS %s, %s" % (s, dst))
+                elif c == -1:
+                    self("VXORPS Y14, %s, %s" % (s, dst))
+                else:
+                    self("VBROADCASTSS %s<>(SB), %s" % (const(c), dst))
+                    self("VMULPS %s, %s, %s" % (s, dst, dst))
+                first = False
+                continue
+            if c == 1:
+                self("VADDPS %s, %s, %s" % (s, dst, dst))
+            elif c == -1:
+                self("VSUBPS %s, %s, %s" % (s, dst, dst))
+            else:
+                self("VBROADCASTSS %s<>(SB), %s" % (const(c), tmp))
+                self("VMULPS %s, %s, %s" % (s, tmp, tmp))
+                self("VADDPS %s, %s, %s" % (tmp, dst, dst))
+        if first:
+            self("VXORPS %s, %s, %s" % (dst, dst, dst))
+
+    def vmask(self, dst, first, second=None):
+        """dst = the lanes of this half whose bits are set in the uint16
+        at first(SI) (AND second(SI)); CX points at the half's lane bits."""
+        self("MOVWLZX %d(SI), AX" % first)
+        if second is not None:
+            self("ANDW %d(SI), AX" % second)
+        self("VMOVD AX, X%s" % dst[1:])
+        self("VPBROADCASTD X%s, %s" % (dst[1:], dst))
+        self("VPAND (CX), %s, %s" % (dst, dst))
+        self("VPCMPEQD (CX), %s, %s" % (dst, dst))
+
+
+def y(i):
+    return "Y%d" % i
+
+
+label = [0]
+
+
+def two_phase2(a, L, R, nrows_x, ncols_x, load_col, store, phase2_head=None):
+    lr, rr = len(L), len(R)
+    for b in range(ncols_x):
+        load_col(b)
+        for i in range(lr):
+            a.fold(y(6 + i), L[i], [y(r) for r in range(nrows_x)])
+            a("VMOVUPS %s, %d(SP)" % (y(6 + i), (i * ncols_x + b) * 32))
+    if phase2_head:
+        phase2_head()
+    for i in range(lr):
+        for b in range(ncols_x):
+            a("VMOVUPS %d(SP), %s" % ((i * ncols_x + b) * 32, y(b)))
+        for j in range(rr):
+            a.fold(y(12), R[j], [y(b) for b in range(ncols_x)])
+            store(i, j, y(12))
+    return lr * ncols_x * 32
+
+
+def head2(a, hi_off):
+    a("LEAQ winoBits<>(SB), CX")
+    a("MOVQ hi+%d(FP), AX" % hi_off)
+    a("SHLQ $5, AX")
+    a("ADDQ AX, CX")
+    a("VMOVUPS winoSign<>(SB), Y14")
+
+
+def lane_stores(a, frame, ptr, disp, bits_from):
+    """Stores Y12's lanes one by one to ptr + 4·off[l] + disp for the lanes
+    set in AX (bits of this half, shifted down), off at DX."""
+    a("VMOVUPS Y12, %d(SP)" % frame)
+    for l in range(8):
+        label[0] += 1
+        a("BTL $%d, AX" % l)
+        a("JCC wskip%d" % label[0])
+        a("MOVLQSX %d(DX), BX" % (4 * l))
+        a("MOVSS %d(SP), X13" % (frame + 4 * l))
+        a("MOVSS X13, %d(%s)(BX*4)" % (disp, ptr))
+        a.lines.append("wskip%d:" % label[0])
+
+
+def gen2_in(m, al):
+    bt = al["bt"]
+    n = len(bt)
+    a = Asm2()
+    head2(a, 48)
+    a("MOVQ x+16(FP), R8")
+    a("MOVQ w+32(FP), AX")
+    a("SHLQ $2, AX")
+    for r in range(1, n):
+        a("LEAQ (%s)(AX*1), %s" % (ROWREGS[r - 1], ROWREGS[r]))
+    a("MOVQ off+24(FP), DX")
+    a("VMOVDQU (DX), Y15")
+    a("MOVQ mk+40(FP), SI")
+    a("MOVQ v+0(FP), DI")
+    a("MOVQ ld+8(FP), BX")
+    a("SHLQ $2, BX")
+
+    def load_col(b):
+        for r in range(n):
+            a.vmask("Y12", 2 * r, 2 * (n + b))
+            a("VXORPS %s, %s, %s" % (y(r), y(r), y(r)))
+            a("VGATHERDPS Y12, %d(%s)(Y15*4), %s" % (4 * b, ROWREGS[r], y(r)))
+
+    def p2():
+        a.vmask("Y6", 2)
+
+    def store(i, j, reg):
+        a("MOVQ BX, AX")
+        a("IMULQ $%d, AX" % (i * n + j))
+        a("VMASKMOVPS %s, Y6, (DI)(AX*1)" % reg)
+
+    return two_phase2(a, bt, bt, n, n, load_col, store, p2), a.lines
+
+
+def gen2_out(m, al):
+    at = al["at"]
+    n = len(at[0])
+    a = Asm2()
+    head2(a, 56)
+    a("MOVQ mk+48(FP), SI")
+    a("MOVQ mm+8(FP), R8")
+    a("MOVQ ld+16(FP), R9")
+    a("SHLQ $2, R9")
+    a.vmask("Y15", 2)
+    frame = m * n * 32
+
+    def load_col(b):
+        for r in range(n):
+            a("MOVQ R9, AX")
+            a("IMULQ $%d, AX" % (r * n + b))
+            a("VMASKMOVPS (R8)(AX*1), Y15, %s" % y(r))
+
+    def p2():
+        a("MOVQ b+40(FP), AX")
+        a("VBROADCASTSS (AX), Y6")
+        a("MOVQ off+24(FP), DX")
+        a("MOVQ hi+56(FP), R10")
+        a("SHLQ $3, R10")
+
+    def store(i, j, reg):
+        if j == 0:
+            a("MOVQ w+32(FP), AX")
+            a("IMULQ $%d, AX" % (4 * i))
+            a("MOVQ y+0(FP), DI")
+            a("ADDQ AX, DI")
+        a("VADDPS Y6, %s, %s" % (reg, reg))
+        a("MOVWLZX %d(SI), AX" % (2 * (i + 1)))
+        a("ANDW %d(SI), AX" % (2 * (n + j + 1)))
+        a("MOVQ R10, CX")
+        a("SHRL CL, AX")
+        lane_stores(a, frame, "DI", 4 * j, None)
+
+    f = two_phase2(a, at, at, n, n, load_col, store, p2)
+    return f + 32, a.lines
+
+
+def gen2_grad(m, al):
+    A = transpose(al["at"])
+    n = len(A)
+    a = Asm2()
+    head2(a, 48)
+    a("MOVQ dy+16(FP), R8")
+    a("MOVQ w+32(FP), AX")
+    a("SHLQ $2, AX")
+    for r in range(1, m):
+        a("LEAQ (%s)(AX*1), %s" % (ROWREGS[r - 1], ROWREGS[r]))
+    a("MOVQ off+24(FP), DX")
+    a("VMOVDQU (DX), Y15")
+    a("MOVQ mk+40(FP), SI")
+    a("MOVQ mm+0(FP), DI")
+    a("MOVQ ld+8(FP), BX")
+    a("SHLQ $2, BX")
+
+    def load_col(j):
+        for r in range(m):
+            a.vmask("Y12", 2 * (r + 1), 2 * (n + j + 1))
+            a("VXORPS %s, %s, %s" % (y(r), y(r), y(r)))
+            a("VGATHERDPS Y12, %d(%s)(Y15*4), %s" % (4 * j, ROWREGS[r], y(r)))
+
+    def p2():
+        a.vmask("Y6", 2)
+
+    def store(i, j, reg):
+        a("MOVQ BX, AX")
+        a("IMULQ $%d, AX" % (i * n + j))
+        a("VMASKMOVPS %s, Y6, (DI)(AX*1)" % reg)
+
+    return two_phase2(a, A, A, m, m, load_col, store, p2), a.lines
+
+
+def gen2_filter(m, al):
+    g = al["g"]
+    n = len(g)
+    a = Asm2()
+    a("VMOVUPS winoSign<>(SB), Y14")
+    a("MOVQ u+0(FP), DI")
+    a("MOVQ ld+8(FP), BX")
+    a("SHLQ $2, BX")
+    a("MOVQ f+16(FP), SI")
+    a("VMOVDQU winoNine<>(SB), Y15")
+
+    def load_col(s_):
+        for r in range(3):
+            a("VPCMPEQD Y12, Y12, Y12")
+            a("VGATHERDPS Y12, %d(SI)(Y15*4), %s" % (4 * (3 * r + s_), y(r)))
+
+    def store(i, j, reg):
+        a("MOVQ BX, AX")
+        a("IMULQ $%d, AX" % (i * n + j))
+        a("VMOVUPS %s, (DI)(AX*1)" % reg)
+
+    return two_phase2(a, g, g, 3, 3, load_col, store), a.lines
+
+
+def gen2_filter_grad(m, al):
+    gt = transpose(al["g"])
+    n = len(gt[0])
+    a = Asm2()
+    a("VMOVUPS winoSign<>(SB), Y14")
+    a("MOVQ dw+0(FP), DI")
+    a("MOVQ du+8(FP), DX")
+    a("MOVQ ld+16(FP), BX")
+    a("SHLQ $2, BX")
+    frame = 3 * n * 32
+
+    def load_col(b):
+        for r in range(n):
+            a("MOVQ BX, AX")
+            a("IMULQ $%d, AX" % (r * n + b))
+            a("VMOVUPS (DX)(AX*1), %s" % y(r))
+
+    def store(i, j, reg):
+        a("VMOVUPS %s, %d(SP)" % (reg, frame))
+        for l in range(8):
+            a("MOVSS %d(SP), X13" % (frame + 4 * l))
+            a("MOVSS X13, %d(DI)" % (36 * l + 4 * (3 * i + j)))
+
+    f = two_phase2(a, gt, gt, n, n, load_col, store)
+    return f + 32, a.lines
+
+
+FUNCS2 = [
+    ("winoIn%dAVX2", "v *float32, ld int, x *float32, off *int32, w int, mk *uint16, hi int", 56, gen2_in),
+    ("winoOut%dAVX2", "y, mm *float32, ld int, off *int32, w int, b *float32, mk *uint16, hi int", 64, gen2_out),
+    ("winoGrad%dAVX2", "mm *float32, ld int, dy *float32, off *int32, w int, mk *uint16, hi int", 56, gen2_grad),
+    ("winoFilter%dAVX2", "u *float32, ld int, f *float32", 24, gen2_filter),
+    ("winoFilterGrad%dAVX2", "dw, du *float32, ld int", 24, gen2_filter_grad),
+]
+
+
 def main():
     outdir = sys.argv[1] if len(sys.argv) > 1 else "engine"
     body = []
     for m, al in ALGS.items():
         for name, sig, argsize, gen in FUNCS:
+            fn = name % m
+            frame, lines = gen(m, al)
+            body.append("// func %s(%s)" % (fn, sig))
+            body.append("TEXT ·%s(SB), $%d-%d" % (fn, frame, argsize))
+            body.extend(lines)
+            body.append("\tVZEROUPPER")
+            body.append("\tRET")
+            body.append("")
+        for name, sig, argsize, gen in FUNCS2:
             fn = name % m
             frame, lines = gen(m, al)
             body.append("// func %s(%s)" % (fn, sig))
@@ -346,6 +621,10 @@ def main():
         out.append("DATA winoNine<>+%d(SB)/4, $%d" % (4 * i, 9 * i))
     out.append("GLOBL winoNine<>(SB), RODATA|NOPTR, $64")
     out.append("")
+    for i in range(16):
+        out.append("DATA winoBits<>+%d(SB)/4, $%d" % (4 * i, 1 << i))
+    out.append("GLOBL winoBits<>(SB), RODATA|NOPTR, $64")
+    out.append("")
     for name in sorted(consts):
         out.append("DATA %s<>+0(SB)/4, $0x%08x" % (name, consts[name]))
         out.append("GLOBL %s<>(SB), RODATA|NOPTR, $4" % name)
@@ -366,14 +645,17 @@ def main():
     open(os.path.join(outdir, "winograd_mats.go"), "w").write("\n".join(go) + "\n")
 
     stubs = ["// Code generated by engine/winograd_gen.py; DO NOT EDIT.", "", "//go:build amd64 && !purego", "", "package engine", "",
-             'import "golang.org/x/sys/cpu"', "",
-             "// winoAVX512 reports whether the AVX-512 Winograd transforms can run.",
-             "var winoAVX512 = cpu.X86.HasAVX512F", ""]
+             'import (', '\t"golang.org/x/sys/cpu"', "", '\t"github.com/gotrain/gotrain/engine/gemm"', ")", "",
+             "// winoAVX512 and winoAVX2 report which Winograd transforms run: the",
+             "// instruction set the GEMM uses (GOTRAIN_GEMM_ISA=avx2 or go forces a",
+             "// slower one for both).",
+             "var (", '\twinoAVX512 = cpu.X86.HasAVX512F && gemm.ISA() == "avx512"',
+             '\twinoAVX2   = cpu.X86.HasAVX2 && gemm.ISA() != "go"', ")", ""]
     other = ["// Code generated by engine/winograd_gen.py; DO NOT EDIT.", "", "//go:build !amd64 || purego", "", "package engine", "",
-             "// winoAVX512 is false: the Winograd transforms run in Go.",
-             "var winoAVX512 = false", ""]
+             "// winoAVX512 and winoAVX2 are false: the Winograd transforms run in Go.",
+             "var (", "\twinoAVX512 = false", "\twinoAVX2   = false", ")", ""]
     for m in ALGS:
-        for name, sig, _, _ in FUNCS:
+        for name, sig, _, _ in FUNCS + FUNCS2:
             fn = name % m
             stubs += ["//go:noescape", "func %s(%s)" % (fn, sig), ""]
             other += ["func %s(%s) { panic(\"engine: %s needs amd64\") }" % (fn, sig, fn), ""]

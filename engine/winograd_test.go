@@ -63,7 +63,7 @@ func conv3x3Ref64(x, w, b, dy []float32, n, c, h, wd, k int) (y, ay, dx, adx, dw
 }
 
 // TestWinogradShapes checks which convolutions take the Winograd path by
-// default (F(4x4, 3x3), with AVX-512 only).
+// default (F(4x4, 3x3), with AVX-512 or AVX2 only).
 func TestWinogradShapes(t *testing.T) {
 	if os.Getenv("GOTRAIN_WINOGRAD") == "0" {
 		t.Skip("GOTRAIN_WINOGRAD=0 turns the path off")
@@ -85,7 +85,7 @@ func TestWinogradShapes(t *testing.T) {
 	}
 	for _, tc := range cases {
 		want := 0
-		if tc.want && engine.HasWinogradAVX512() {
+		if tc.want && len(engine.WinogradISAs()) > 1 {
 			want = 4
 		}
 		require.Equal(t, want, engine.WinogradTile(64, tc.c, tc.h, tc.h, tc.k, tc.r, tc.r, tc.p), "%+v", tc)
@@ -174,14 +174,16 @@ func TestWinogradAgainstFloat64(t *testing.T) {
 	}
 }
 
-// TestWinogradTransformsAVX512 runs both Winograd algorithms (planes of
+// TestWinogradTransformsISA runs both Winograd algorithms (planes of
 // several sizes, odd and even, tiles crossing rows and images within a
-// block of 16, filter counts with and without a partial block) with the
-// AVX-512 transforms and with the Go ones: forward, input and weight
-// gradients must be bit-identical.
-func TestWinogradTransformsAVX512(t *testing.T) {
-	if !engine.HasWinogradAVX512() {
-		t.Skip("no AVX-512 on this CPU")
+// block of 16, filter counts with and without a partial block) with each
+// assembly version of the transforms this CPU runs (AVX-512, AVX2) and
+// with the Go ones: forward, input and weight gradients must be
+// bit-identical.
+func TestWinogradTransformsISA(t *testing.T) {
+	isas := engine.WinogradISAs()[1:]
+	if len(isas) == 0 {
+		t.Skip("neither AVX-512 nor AVX2 on this CPU")
 	}
 	same := engine.Conv2dParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
 	for _, sh := range [][5]int{{2, 16, 3, 33, 17}, {1, 16, 5, 40, 16}, {2, 17, 2, 127, 16}, {3, 16, 7, 7, 20}, {2, 16, 4, 1, 16}, {1, 17, 3, 5, 19}} {
@@ -193,18 +195,21 @@ func TestWinogradTransformsAVX512(t *testing.T) {
 				be := engine.NewCPU(0)
 				a := newAlloc(t, be, seedOf(name))
 				x, wt, b, dy := a.rand(n, c, h, w), a.rand(k, c, 3, 3), a.rand(k), a.rand(n, k, h, w)
-				run := func(avx bool) [][]float32 {
-					defer engine.SetWinogradAVX512(avx)()
+				run := func(isa string) [][]float32 {
+					defer engine.SetWinogradISA(isa)()
 					y, dx, dw := a.nans(n, k, h, w), a.nans(x.Shape()...), a.nans(wt.Shape()...)
 					be.Conv2d(y, x, wt, b, same)
 					be.Conv2dBackward(dx, dw, nil, dy, x, wt, same)
 					require.NoError(t, be.Err())
 					return [][]float32{engine.F32(y), engine.F32(dx), engine.F32(dw)}
 				}
-				fast, ref := run(true), run(false)
-				for i, what := range []string{"y", "dx", "dw"} {
-					for j := range ref[i] {
-						require.Equal(t, math.Float32bits(ref[i][j]), math.Float32bits(fast[i][j]), "%s[%d]: go %v, avx512 %v", what, j, ref[i][j], fast[i][j])
+				ref := run("go")
+				for _, isa := range isas {
+					fast := run(isa)
+					for i, what := range []string{"y", "dx", "dw"} {
+						for j := range ref[i] {
+							require.Equal(t, math.Float32bits(ref[i][j]), math.Float32bits(fast[i][j]), "%s[%d]: go %v, %s %v", what, j, ref[i][j], isa, fast[i][j])
+						}
 					}
 				}
 			})
