@@ -60,3 +60,60 @@ func abs32(v float32) float64 {
 	}
 	return float64(v)
 }
+
+// TestConvCenterPath runs convolutions of 1x1 planes whose padding centres
+// the kernel through the centre-tap path and through im2col (outputs
+// poisoned first): outputs and gradients agree within float32 rounding,
+// and the weight gradient's other taps are exactly 0.
+func TestConvCenterPath(t *testing.T) {
+	cases := []struct {
+		n, c, k, r, s int
+		prm           engine.Conv2dParams
+		bias          bool
+	}{
+		{5, 24, 40, 3, 3, engine.Conv2dParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, true},
+		{3, 17, 9, 5, 3, engine.Conv2dParams{StrideH: 2, StrideW: 1, PadH: 2, PadW: 1}, false},
+		{64, 160, 320, 3, 3, engine.Conv2dParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, false},
+	}
+	for _, tc := range cases {
+		t.Run(fmt.Sprintf("%dx%d_k%d_%dx%d", tc.n, tc.c, tc.k, tc.r, tc.s), func(t *testing.T) {
+			be := engine.NewCPU(0)
+			a := newAlloc(t, be, 7)
+			x, w, dy := a.rand(tc.n, tc.c, 1, 1), a.rand(tc.k, tc.c, tc.r, tc.s), a.rand(tc.n, tc.k, 1, 1)
+			var b, db *engine.Tensor
+			if tc.bias {
+				b = a.rand(tc.k)
+			}
+			run := func(center bool) [][]float32 {
+				defer engine.SetCenterPath(center)()
+				y, dx, dw := a.nans(tc.n, tc.k, 1, 1), a.nans(x.Shape()...), a.nans(w.Shape()...)
+				if tc.bias {
+					db = a.nans(tc.k)
+				}
+				be.Conv2d(y, x, w, b, tc.prm)
+				be.Conv2dBackward(dx, dw, db, dy, x, w, tc.prm)
+				require.NoError(t, be.Err())
+				out := [][]float32{engine.F32(y), engine.F32(dx), engine.F32(dw)}
+				if tc.bias {
+					out = append(out, engine.F32(db))
+				}
+				for i := range out {
+					out[i] = append([]float32(nil), out[i]...)
+				}
+				return out
+			}
+			ref, got := run(false), run(true)
+			for i := range ref {
+				for j := range ref[i] {
+					require.InDelta(t, ref[i][j], got[i][j], 1e-5+1e-5*abs32(ref[i][j]), "output %d [%d]", i, j)
+				}
+			}
+			mid := (tc.r/2)*tc.s + tc.s/2
+			for j, v := range got[2] {
+				if j%(tc.r*tc.s) != mid {
+					require.Zero(t, v, "dw[%d] reads padding only", j)
+				}
+			}
+		})
+	}
+}

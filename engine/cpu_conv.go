@@ -272,6 +272,10 @@ func (c *CPU) Conv2d(y, x, w, b *Tensor, p Conv2dParams) {
 		c.conv2dWinograd(al, ys, xs, ws, bs, &g)
 		return
 	}
+	if g.centerOnly() {
+		c.conv2dCenter(ys, xs, ws, bs, &g)
+		return
+	}
 	if g.batched() {
 		c.conv2dBatched(ys, xs, ws, bs, &g)
 		return
@@ -333,7 +337,7 @@ func (c *CPU) Conv2dBackward(dx, dw, db, dy, x, w *Tensor, p Conv2dParams) {
 		}
 		return
 	}
-	if al := c.winogradFor(&g); al != nil || g.batched() {
+	if al := c.winogradFor(&g); al != nil || g.centerOnly() || g.batched() {
 		var dxs, dws []float32
 		if dx != nil {
 			dxs = F32(dx)
@@ -341,9 +345,12 @@ func (c *CPU) Conv2dBackward(dx, dw, db, dy, x, w *Tensor, p Conv2dParams) {
 		if dw != nil {
 			dws = F32(dw)
 		}
-		if al != nil {
+		switch {
+		case al != nil:
 			c.conv2dBackwardWinograd(al, dxs, dws, dys, xs, ws, &g)
-		} else {
+		case g.centerOnly():
+			c.conv2dBackwardCenter(dxs, dws, dys, xs, ws, &g)
+		default:
 			c.conv2dBackwardBatched(dxs, dws, dys, xs, ws, &g)
 		}
 	} else {

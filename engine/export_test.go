@@ -69,3 +69,11 @@ func WinogradISAs() []string {
 
 // HasWinogradAVX512 reports whether the AVX-512 transforms can run here.
 func HasWinogradAVX512() bool { return winoAVX512 }
+
+// SetCenterPath turns the centre-tap path of 1x1 planes on or off and
+// returns a restore function.
+func SetCenterPath(on bool) (restore func()) {
+	old := centerOff
+	centerOff = !on
+	return func() { centerOff = old }
+}
