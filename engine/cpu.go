@@ -473,25 +473,11 @@ func (c *CPU) SGDStep(params, grads, mom *Tensor, p SGDParams) {
 		ms = F32(mom)
 	}
 	c.w.For(len(ps), ewGrain, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			g := gs[i]
-			if p.WeightDecay != 0 {
-				g += p.WeightDecay * ps[i]
-			}
-			if p.Momentum != 0 {
-				b := g
-				if !p.First {
-					b = p.Momentum*ms[i] + (1-p.Dampening)*g
-				}
-				ms[i] = b
-				if p.Nesterov {
-					g += p.Momentum * b
-				} else {
-					g = b
-				}
-			}
-			ps[i] -= p.LR * g
+		var m []float32
+		if p.Momentum != 0 {
+			m = ms[lo:hi]
 		}
+		sgdRun(ps[lo:hi], gs[lo:hi], m, p)
 	})
 }
 
@@ -509,17 +495,6 @@ func (c *CPU) AdadeltaStep(params, grads, squareAvg, accDelta *Tensor, p Adadelt
 	}
 	ps, gs, sq, ad := F32(params), F32(grads), F32(squareAvg), F32(accDelta)
 	c.w.For(len(ps), ewGrain, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			g := gs[i]
-			if p.WeightDecay != 0 {
-				g += p.WeightDecay * ps[i]
-			}
-			s := p.Rho*sq[i] + (1-p.Rho)*g*g
-			sq[i] = s
-			std := float32(math.Sqrt(float64(s + p.Eps)))
-			delta := float32(math.Sqrt(float64(ad[i]+p.Eps))) / std * g
-			ad[i] = p.Rho*ad[i] + (1-p.Rho)*delta*delta
-			ps[i] -= p.LR * delta
-		}
+		adadeltaRun(ps[lo:hi], gs[lo:hi], sq[lo:hi], ad[lo:hi], p)
 	})
 }

@@ -24,3 +24,9 @@ func addReluAVX2(y, a, b *float32, n int, relu int)
 
 //go:noescape
 func scaleAddAVX2(y, x, r *float32, n int, f float32, add int)
+
+//go:noescape
+func sgdAVX2(p, grad, m *float32, n int, lr, wd, mom, damp1 float32, flags int)
+
+//go:noescape
+func adadeltaAVX2(p, grad, sq, ad *float32, n int, lr, rho, eps, wd float32, decay int)

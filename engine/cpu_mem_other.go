@@ -13,3 +13,9 @@ func dotSumsAVX2(dy, x, ym *float32, n int, mean float64) (s1, s2 float64) {
 func lin3AVX2(dx, dy, x, ym *float32, n int, a, b, c float64)  { panic("engine: no AVX2 loops") }
 func addReluAVX2(y, a, b *float32, n int, relu int)            { panic("engine: no AVX2 loops") }
 func scaleAddAVX2(y, x, r *float32, n int, f float32, add int) { panic("engine: no AVX2 loops") }
+func sgdAVX2(p, grad, m *float32, n int, lr, wd, mom, damp1 float32, flags int) {
+	panic("engine: no AVX2 loops")
+}
+func adadeltaAVX2(p, grad, sq, ad *float32, n int, lr, rho, eps, wd float32, decay int) {
+	panic("engine: no AVX2 loops")
+}
