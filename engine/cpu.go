@@ -404,22 +404,8 @@ func (c *CPU) dropoutApply(op string, dst, src *Tensor, p float32, key DropoutKe
 		key.Step = uint32(v[VarStep])
 	}
 	scale := 1 / (1 - p)
-	k := [2]uint32{uint32(key.Seed), uint32(key.Seed >> 32)}
 	c.w.For((len(ds)+3)/4, ewGrain/4, func(lo, hi int) {
-		for q := lo; q < hi; q++ {
-			r := Philox([4]uint32{uint32(q), uint32(uint64(q) >> 32), key.Layer, key.Step}, k)
-			for j := 0; j < 4; j++ {
-				i := q*4 + j
-				if i >= len(ds) {
-					break
-				}
-				if float32(r[j]>>8)*(1.0/(1<<24)) < p {
-					ds[i] = 0
-				} else {
-					ds[i] = ss[i] * scale
-				}
-			}
-		}
+		dropoutRun(ds[lo*4:min(hi*4, len(ds))], ss[lo*4:], lo, key.Layer, key.Step, uint32(key.Seed), uint32(key.Seed>>32), p, scale)
 	})
 }
 

@@ -19,3 +19,6 @@ func sgdAVX2(p, grad, m *float32, n int, lr, wd, mom, damp1 float32, flags int) 
 func adadeltaAVX2(p, grad, sq, ad *float32, n int, lr, rho, eps, wd float32, decay int) {
 	panic("engine: no AVX2 loops")
 }
+func dropoutAVX2(y, x *float32, n int, q, qhi, layer, step, k0, k1 uint32, thresh, scale float32) {
+	panic("engine: no AVX2 loops")
+}
