@@ -124,7 +124,9 @@ func memOps() []memOp {
 		{"maxpool_3x3s1", 3, func(a *alloc) func() { // x read, y and the int32 indices written
 			x, y := a.rand(memShape...), a.zeros(memShape...)
 			idx := a.int32s(make([]int32, y.Len()), memShape...)
-			return func() { a.be.MaxPool2d(y, idx, x, engine.Pool2dParams{KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}) }
+			return func() {
+				a.be.MaxPool2d(y, idx, x, engine.Pool2dParams{KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1})
+			}
 		}},
 		{"maxpool_2x2s2", 1.5, func(a *alloc) func() {
 			x, y := a.rand(memShape...), a.zeros(memShape[0], ch, memShape[2]/2, memShape[3]/2)
