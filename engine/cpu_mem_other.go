@@ -22,3 +22,6 @@ func adadeltaAVX2(p, grad, sq, ad *float32, n int, lr, rho, eps, wd float32, dec
 func dropoutAVX2(y, x *float32, n int, q, qhi, layer, step, k0, k1 uint32, thresh, scale float32) {
 	panic("engine: no AVX2 loops")
 }
+func maxPoolRowAVX2(y *float32, idx *int32, x *float32, n, kh, kw, w, s, base int) {
+	panic("engine: no AVX2 loops")
+}

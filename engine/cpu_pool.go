@@ -26,32 +26,72 @@ func (c *CPU) MaxPool2d(y, idx, x *Tensor, p Pool2dParams) {
 		for pl := lo; pl < hi; pl++ {
 			in := xs[pl*h*w : (pl+1)*h*w]
 			for i := 0; i < oh; i++ {
-				h0 := i*p.StrideH - p.PadH
-				h1 := min(h0+p.KH, h)
-				h0 = max(h0, 0)
-				for j := 0; j < ow; j++ {
-					w0 := j*p.StrideW - p.PadW
-					w1 := min(w0+p.KW, w)
-					w0 = max(w0, 0)
-					best, bi := float32(math.Inf(-1)), h0*w+w0
-					for a := h0; a < h1; a++ {
-						for b := w0; b < w1; b++ {
-							v := in[a*w+b]
-							if v > best || v != v {
-								best, bi = v, a*w+b
-								if v != v {
-									a = h1
-									break
-								}
-							}
-						}
-					}
-					o := (pl*oh+i)*ow + j
-					ys[o], is[o] = best, int32(bi)
-				}
+				o := (pl*oh + i) * ow
+				maxPoolRow(ys[o:o+ow], is[o:o+ow], in, i, h, w, p)
 			}
 		}
 	})
+}
+
+// maxWindow is the first maximum of in's rows [h0, h1) and columns [w0, w1)
+// in row-major order and its index a·w+b, or the first NaN: PyTorch's
+// order. An empty window gives −Inf at h0·w+w0.
+func maxWindow(in []float32, w, h0, h1, w0, w1 int) (float32, int32) {
+	best, bi := float32(math.Inf(-1)), h0*w+w0
+	for a := h0; a < h1; a++ {
+		for b := w0; b < w1; b++ {
+			v := in[a*w+b]
+			if v > best || v != v {
+				best, bi = v, a*w+b
+				if v != v {
+					return best, int32(bi)
+				}
+			}
+		}
+	}
+	return best, int32(bi)
+}
+
+// maxPoolRow writes output row i of one plane (in, h×w). On amd64 with
+// AVX2, the outputs whose windows lie inside the row (8 at a time, strides 1
+// and 2) run in maxPoolRowAVX2, which keeps maxWindow's value and index;
+// the others run maxWindow.
+func maxPoolRow(ys []float32, is []int32, in []float32, i, h, w int, p Pool2dParams) {
+	h0 := i*p.StrideH - p.PadH
+	h1 := min(h0+p.KH, h)
+	h0 = max(h0, 0)
+	sw := p.StrideW
+	scalar := func(lo, hi int) {
+		for o := lo; o < hi; o++ {
+			w0 := o*sw - p.PadW
+			w1 := min(w0+p.KW, w)
+			w0 = max(w0, 0)
+			ys[o], is[o] = maxWindow(in, w, h0, h1, w0, w1)
+		}
+	}
+	// [j0, j1): outputs whose loads stay in the row: sw·j − pad ≥ 0 and
+	// sw·j − pad + kw − 1 + (sw − 1) < w (a stride-2 load reads one float
+	// past its last even one).
+	j0, last := (p.PadW+sw-1)/sw, w-p.KW-sw+1+p.PadW
+	if !hasAVX2 || (sw != 1 && sw != 2) || h1 <= h0 || last < 0 {
+		scalar(0, len(ys))
+		return
+	}
+	j1 := min(last/sw+1, len(ys))
+	if j1-j0 < 8 {
+		scalar(0, len(ys))
+		return
+	}
+	vec := func(j, n int) {
+		col := j*sw - p.PadW
+		maxPoolRowAVX2(&ys[j], &is[j], &in[h0*w+col], n, h1-h0, p.KW, w, sw, h0*w+col)
+	}
+	vec(j0, (j1-j0)&^7)
+	if (j1-j0)%8 != 0 {
+		vec(j1-8, 8) // the last 8, again for some: the same values
+	}
+	scalar(0, j0)
+	scalar(j1, len(ys))
 }
 
 // MaxPool2dBackward routes each dy to the argmax it came from.
