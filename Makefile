@@ -4,7 +4,7 @@ PYTHON ?= /usr/bin/python3
 # go-nvml's C code uses deprecated NVML declarations: quiet gcc about them.
 export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 
-.PHONY: all build train test vet race bench bench-baseline fixtures clean ptx ptx-check gpu-kit cuda-toolkit
+.PHONY: all build train test vet race bench bench-baseline bench-epochs fixtures clean ptx ptx-check gpu-kit cuda-toolkit
 
 # ---- CUDA kernels ----------------------------------------------------------
 # kernels/*.cu compile to PTX for compute_80 with the pinned toolkit,
@@ -65,6 +65,14 @@ BENCH_OUT ?=
 bench:
 	$(GO) run ./bench/cmd/benchtable -models '$(MODELS)' -batch '$(BATCH)' -tags '$(TAGS)' -python '$(PYTHON)' \
 		-out '$(BENCH_OUT)'
+
+# Real CPU training against PyTorch: one `gotrain -device cpu` epoch of N
+# images per model (metrics.jsonl's images_per_sec) beside N/batch PyTorch
+# training steps, same threads, one table; about 10 minutes on 2 cores.
+# MODELS=baseline,googlenet selects models; THREADS sets both sides'
+# threads; PYTHON=none times gotrain alone.
+bench-epochs:
+	bench/cpu-epochs.sh -models '$(MODELS)' -python '$(PYTHON)' $(if $(THREADS),-threads '$(THREADS)')
 
 # The pinned CUDA toolkit (Debian 12's non-free nvidia-cuda-toolkit, CUDA
 # 11.8) and gcc for cgo; adds contrib non-free to the apt sources; does
