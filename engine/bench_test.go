@@ -133,6 +133,14 @@ func memOps() []memOp {
 			idx := a.int32s(make([]int32, y.Len()), y.Shape()...)
 			return func() { a.be.MaxPool2d(y, idx, x, engine.Pool2dParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2}) }
 		}},
+		{"gelu", 2, func(a *alloc) func() {
+			x, y := a.rand(memShape...), a.zeros(memShape...)
+			return func() { a.be.Gelu(y, x) }
+		}},
+		{"gelu_backward", 3, func(a *alloc) func() {
+			x, dy, dx := a.rand(memShape...), a.rand(memShape...), a.zeros(memShape...)
+			return func() { a.be.GeluBackward(dx, dy, x) }
+		}},
 		{"sgd_momentum", 5, func(a *alloc) func() { // params, grads, momentum read; params, momentum written
 			p, g, m := a.rand(memShape...), a.rand(memShape...), a.rand(memShape...)
 			return func() { a.be.SGDStep(p, g, m, engine.SGDParams{LR: 1e-3, Momentum: 0.9, WeightDecay: 5e-4}) }

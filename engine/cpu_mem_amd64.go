@@ -36,3 +36,6 @@ func dropoutAVX2(y, x *float32, n int, q, qhi, layer, step, k0, k1 uint32, thres
 
 //go:noescape
 func maxPoolRowAVX2(y *float32, idx *int32, x *float32, n, kh, kw, w, s, base int)
+
+//go:noescape
+func geluAVX2(y, x, dy *float32, n int)

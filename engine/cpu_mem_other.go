@@ -25,3 +25,4 @@ func dropoutAVX2(y, x *float32, n int, q, qhi, layer, step, k0, k1 uint32, thres
 func maxPoolRowAVX2(y *float32, idx *int32, x *float32, n, kh, kw, w, s, base int) {
 	panic("engine: no AVX2 loops")
 }
+func geluAVX2(y, x, dy *float32, n int) { panic("engine: no AVX2 loops") }
