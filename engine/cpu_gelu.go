@@ -39,14 +39,11 @@ var erfcP = [10]float64{0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.2788
 // expTaylor are 1/k! for k = 9 down to 0.
 var expTaylor = [10]float64{1.0 / 362880, 1.0 / 40320, 1.0 / 5040, 1.0 / 720, 1.0 / 120, 1.0 / 24, 1.0 / 6, 0.5, 1, 1}
 
-// expPoly is e^a for a clamped to [−700, 700], and 0 below −708 (where
-// e^a is subnormal); NaN stays NaN.
+// expPoly is e^a for a in [−708, 700] (a above 700 gives e^700), 0 below
+// −708 (where e^a is subnormal); NaN stays NaN.
 func expPoly(a float64) float64 {
 	if a < -708 {
 		return 0
-	}
-	if a < -700 {
-		a = -700
 	}
 	if a > 700 {
 		a = 700
@@ -113,4 +110,47 @@ func geluBackwardRun(dxs, dys, xs []float32) {
 		pdf := invSqrt2Pi * expPoly((x*x)*-0.5)
 		dxs[i] = float32(float64(dys[i]) * math.FMA(x, pdf, normCDF(x)))
 	}
+}
+
+// expRow returns Σ expPoly(float64(x) − shift) over xs (in a fixed order)
+// and, when ys is not nil, writes ys = float32(e·mul): softmax's and
+// softmax-NLL's exponentials, 8 at a time in expRowAVX2 where the CPU has
+// AVX2 (its sum is the same numbers summed in another fixed order).
+func expRow(ys, xs []float32, shift, mul float64) float64 {
+	var sum float64
+	i := vec8(len(xs))
+	if i > 0 {
+		var y *float32
+		if ys != nil {
+			y = &ys[0]
+		}
+		sum = expRowAVX2(y, &xs[0], i, shift, mul)
+	}
+	for ; i < len(xs); i++ {
+		e := expPoly(float64(xs[i]) - shift)
+		sum += e
+		if ys != nil {
+			ys[i] = float32(e * mul)
+		}
+	}
+	return sum
+}
+
+// maxRow is the largest of xs ignoring NaNs (−Inf when there is none) and
+// whether any is NaN; 8 at a time in maxRowAVX2 where the CPU has AVX2.
+func maxRow(xs []float32) (mx float32, nan bool) {
+	mx = float32(math.Inf(-1))
+	i := vec8(len(xs))
+	if i > 0 {
+		m, f := maxRowAVX2(&xs[0], i)
+		mx, nan = m, f != 0
+	}
+	for ; i < len(xs); i++ {
+		if v := xs[i]; v > mx {
+			mx = v
+		} else if v != v {
+			nan = true
+		}
+	}
+	return mx, nan
 }

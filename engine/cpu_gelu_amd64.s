@@ -42,12 +42,6 @@ DATA gelu_invSqrt2Pi<>+16(SB)/8, $0x3fd9884533d43651
 DATA gelu_invSqrt2Pi<>+24(SB)/8, $0x3fd9884533d43651
 GLOBL gelu_invSqrt2Pi<>(SB), RODATA|NOPTR, $32
 
-DATA gelu_lo700<>+0(SB)/8, $0xc085e00000000000
-DATA gelu_lo700<>+8(SB)/8, $0xc085e00000000000
-DATA gelu_lo700<>+16(SB)/8, $0xc085e00000000000
-DATA gelu_lo700<>+24(SB)/8, $0xc085e00000000000
-GLOBL gelu_lo700<>(SB), RODATA|NOPTR, $32
-
 DATA gelu_lo708<>+0(SB)/8, $0xc086200000000000
 DATA gelu_lo708<>+8(SB)/8, $0xc086200000000000
 DATA gelu_lo708<>+16(SB)/8, $0xc086200000000000
@@ -210,7 +204,6 @@ DATA gelu_p0<>+16(SB)/8, $0xbff43f89c0889bc5
 DATA gelu_p0<>+24(SB)/8, $0xbff43f89c0889bc5
 GLOBL gelu_p0<>(SB), RODATA|NOPTR, $32
 
-
 DATA gelu_q16<>+0(SB)/8, $0x3cdd70b3537f4765
 DATA gelu_q16<>+8(SB)/8, $0x3cdd70b3537f4765
 DATA gelu_q16<>+16(SB)/8, $0x3cdd70b3537f4765
@@ -313,7 +306,6 @@ DATA gelu_q0<>+16(SB)/8, $0x3ff20dd750429b6d
 DATA gelu_q0<>+24(SB)/8, $0x3ff20dd750429b6d
 GLOBL gelu_q0<>(SB), RODATA|NOPTR, $32
 
-
 // EXPPOLY(a, n, t, m): a = expPoly(a); n, t and m are clobbered.
 #define EXPPOLY(a, n, t, m) \
 	VCMPPD       $5, gelu_lo708<>(SB), a, m; \
@@ -347,7 +339,7 @@ TEXT ·geluAVX2(SB), NOSPLIT, $0-32
 	MOVQ    x+8(FP), SI
 	MOVQ    dy+16(FP), DX
 	MOVQ    n+24(FP), CX
-	VMOVUPD gelu_lo700<>(SB), Y15
+	VMOVUPD gelu_lo708<>(SB), Y15
 	VMOVUPD gelu_hi700<>(SB), Y14
 	VMOVUPD gelu_one<>(SB), Y13
 	SHRQ    $2, CX
@@ -424,5 +416,97 @@ gstore:
 	JNZ        gloop
 
 gdone:
+	VZEROUPPER
+	RET
+
+// func expRowAVX2(y, x *float32, n int, shift, mul float64) (sum float64)
+// e = expPoly(float64(x) − shift) for n floats (a multiple of 8), sum = Σe
+// (two 4-lane accumulators, combined as ((l0+l2)+(l1+l3)) + the other's:
+// a fixed order), and y = float32(e·mul) when y is not nil.
+TEXT ·expRowAVX2(SB), NOSPLIT, $0-48
+	MOVQ         y+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSD shift+24(FP), Y13
+	VBROADCASTSD mul+32(FP), Y12
+	VMOVUPD      gelu_lo708<>(SB), Y15
+	VMOVUPD      gelu_hi700<>(SB), Y14
+	VXORPD       Y10, Y10, Y10
+	VXORPD       Y11, Y11, Y11
+	SHRQ         $3, CX
+	JZ           edone
+
+eloop:
+	VCVTPS2PD (SI), Y0
+	VCVTPS2PD 16(SI), Y1
+	VSUBPD    Y13, Y0, Y0
+	VSUBPD    Y13, Y1, Y1
+	EXPPOLY(Y0, Y2, Y3, Y4)
+	EXPPOLY(Y1, Y5, Y6, Y7)
+	VADDPD    Y0, Y10, Y10
+	VADDPD    Y1, Y11, Y11
+	TESTQ     DI, DI
+	JZ        enext
+	VMULPD    Y12, Y0, Y0
+	VMULPD    Y12, Y1, Y1
+	VCVTPD2PSY Y0, X0
+	VCVTPD2PSY Y1, X1
+	VMOVUPS   X0, (DI)
+	VMOVUPS   X1, 16(DI)
+	ADDQ      $32, DI
+
+enext:
+	ADDQ $32, SI
+	DECQ CX
+	JNZ  eloop
+
+edone:
+	VEXTRACTF128 $1, Y10, X0
+	VADDPD       X0, X10, X10
+	VHADDPD      X10, X10, X10
+	VEXTRACTF128 $1, Y11, X1
+	VADDPD       X1, X11, X11
+	VHADDPD      X11, X11, X11
+	VADDSD       X11, X10, X10
+	MOVSD        X10, sum+40(FP)
+	VZEROUPPER
+	RET
+
+// func maxRowAVX2(x *float32, n int) (mx float32, nan int)
+// mx = max of n floats (a multiple of 8) ignoring NaNs, or −Inf when all
+// are NaN; nan = 1 when any is NaN. VMAXPS returns its second source (the
+// accumulator) when either is NaN, so the accumulator never takes one.
+TEXT ·maxRowAVX2(SB), NOSPLIT, $0-32
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	MOVL         $0xff800000, AX
+	MOVQ         AX, X0
+	VBROADCASTSS X0, Y0
+	VXORPS       Y1, Y1, Y1
+	SHRQ         $3, CX
+	JZ           xdone
+
+xloop:
+	VMOVUPS (SI), Y2
+	VCMPPS  $3, Y2, Y2, Y3
+	VORPS   Y3, Y1, Y1
+	VMAXPS  Y0, Y2, Y0 // max(x, acc): acc where x is NaN
+	ADDQ    $32, SI
+	DECQ    CX
+	JNZ     xloop
+
+xdone:
+	VEXTRACTF128 $1, Y0, X2
+	VMAXPS       X0, X2, X0
+	VPERMILPS    $0x4e, X0, X2
+	VMAXPS       X0, X2, X0
+	VPERMILPS    $0xb1, X0, X2
+	VMAXPS       X0, X2, X0
+	MOVSS        X0, mx+16(FP)
+	VMOVMSKPS    Y1, AX
+	XORQ         DX, DX
+	TESTL        AX, AX
+	SETNE        DX
+	MOVQ         DX, nan+24(FP)
 	VZEROUPPER
 	RET

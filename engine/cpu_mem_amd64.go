@@ -39,3 +39,9 @@ func maxPoolRowAVX2(y *float32, idx *int32, x *float32, n, kh, kw, w, s, base in
 
 //go:noescape
 func geluAVX2(y, x, dy *float32, n int)
+
+//go:noescape
+func expRowAVX2(y, x *float32, n int, shift, mul float64) (sum float64)
+
+//go:noescape
+func maxRowAVX2(x *float32, n int) (mx float32, nan int)

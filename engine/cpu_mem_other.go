@@ -26,3 +26,7 @@ func maxPoolRowAVX2(y *float32, idx *int32, x *float32, n, kh, kw, w, s, base in
 	panic("engine: no AVX2 loops")
 }
 func geluAVX2(y, x, dy *float32, n int) { panic("engine: no AVX2 loops") }
+func expRowAVX2(y, x *float32, n int, shift, mul float64) (sum float64) {
+	panic("engine: no AVX2 loops")
+}
+func maxRowAVX2(x *float32, n int) (mx float32, nan int) { panic("engine: no AVX2 loops") }

@@ -376,7 +376,8 @@ func (c *CPU) LayerNormBackward(dx, dgamma, dbeta, dy, x, gamma, saveMean, saveI
 	}
 }
 
-// Softmax over the last dimension, max-subtracted.
+// Softmax over the last dimension, max-subtracted (exponentials by
+// expPoly, cpu_gelu.go).
 func (c *CPU) Softmax(y, x *Tensor) {
 	const op = "softmax"
 	if !c.ok(op, y, x) || !c.sameShape(op, y, x) {
@@ -387,22 +388,11 @@ func (c *CPU) Softmax(y, x *Tensor) {
 	c.w.For(r, grainFor(d, ewGrain), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			row, out := xs[i*d:(i+1)*d], ys[i*d:(i+1)*d]
-			mx := float32(math.Inf(-1))
-			for _, v := range row {
-				if v > mx {
-					mx = v
-				}
-			}
-			var sum float64
-			for j, v := range row {
-				e := math.Exp(float64(v - mx))
-				out[j] = float32(e)
-				sum += e
-			}
-			inv := 1 / sum
-			for j := range out {
-				out[j] = float32(float64(out[j]) * inv)
-			}
+			mx, _ := maxRow(row) // a NaN makes the row NaN below
+			// Two passes of exponentials (expRow: 8 at a time), so that
+			// each output rounds once: float32(e/Σe).
+			sum := expRow(nil, row, float64(mx), 0)
+			expRow(out, row, float64(mx), 1/sum)
 		}
 	})
 }
@@ -457,40 +447,22 @@ func (c *CPU) CrossEntropy(loss, dlogits, logits, labels *Tensor) {
 	c.w.For(n, grainFor(k, ewGrain), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			row := xs[i*k : (i+1)*k]
-			mx := math.Inf(-1)
-			for _, v := range row {
-				mx = math.Max(mx, float64(v))
+			m, nan := maxRow(row)
+			mx := float64(m)
+			if nan {
+				mx = math.NaN() // as math.Max: the row's loss and gradient are NaN
 			}
-			// One exp per element: e = exp(x−max) kept for the gradient,
-			// softmax = e/Σe (rows of up to 64 in a stack buffer; longer
-			// rows compute e again).
-			var buf [64]float64
-			var sum float64
-			for j, v := range row {
-				e := math.Exp(float64(v) - mx)
-				if j < len(buf) {
-					buf[j] = e
-				}
-				sum += e
-			}
-			lse := mx + math.Log(sum)
-			per[i] = lse - float64(row[ls[i]])
+			// Σexp(x−max) in one pass (expRow: 8 at a time), the
+			// gradient softmax/N in a second; the label's element is
+			// written again with its −1/N.
+			sum := expRow(nil, row, mx, 0)
+			l := int(ls[i])
+			per[i] = mx + math.Log(sum) - float64(row[l])
 			if ds != nil {
 				d := ds[i*k : (i+1)*k]
 				inv := invN / sum
-				for j, v := range row {
-					var e float64
-					if j < len(buf) {
-						e = buf[j]
-					} else {
-						e = math.Exp(float64(v) - mx)
-					}
-					p := e * inv
-					if j == int(ls[i]) {
-						p -= invN
-					}
-					d[j] = float32(p)
-				}
+				expRow(d, row, mx, inv)
+				d[l] = float32(expPoly(float64(row[l])-mx)*inv - invN)
 			}
 		}
 	})
