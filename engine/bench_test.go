@@ -8,6 +8,7 @@ package engine_test
 //	go test ./engine -run '^$' -bench 'Memcpy|MemBound' -benchtime 20x
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/gotrain/gotrain/engine"
@@ -141,6 +142,18 @@ func memOps() []memOp {
 			x, dy, dx := a.rand(memShape...), a.rand(memShape...), a.zeros(memShape...)
 			return func() { a.be.GeluBackward(dx, dy, x) }
 		}},
+		{"layernorm_3200x768", 0, func(a *alloc) func() { // the ViT's rows (batch 64, 50 tokens)
+			x, y, g, bt := a.rand(3200, 768), a.zeros(3200, 768), a.rand(768), a.rand(768)
+			sm, si := a.zeros(3200), a.zeros(3200)
+			return func() { a.be.LayerNorm(y, sm, si, x, g, bt, 1e-5) }
+		}},
+		{"layernorm_backward_3200x768", 0, func(a *alloc) func() {
+			x, y, g, bt := a.rand(3200, 768), a.zeros(3200, 768), a.rand(768), a.rand(768)
+			sm, si := a.zeros(3200), a.zeros(3200)
+			a.be.LayerNorm(y, sm, si, x, g, bt, 1e-5)
+			dy, dx, dg, db := a.rand(3200, 768), a.zeros(3200, 768), a.zeros(768), a.zeros(768)
+			return func() { a.be.LayerNormBackward(dx, dg, db, dy, x, g, sm, si) }
+		}},
 		{"sgd_momentum", 5, func(a *alloc) func() { // params, grads, momentum read; params, momentum written
 			p, g, m := a.rand(memShape...), a.rand(memShape...), a.rand(memShape...)
 			return func() { a.be.SGDStep(p, g, m, engine.SGDParams{LR: 1e-3, Momentum: 0.9, WeightDecay: 5e-4}) }
@@ -176,7 +189,12 @@ func BenchmarkMemBound(b *testing.B) {
 				run()
 			}
 			bytes := int(op.units * float64(4*engine.Numel(memShape)))
-			if op.units == 0 {
+			switch {
+			case strings.HasPrefix(op.name, "layernorm_backward"):
+				bytes = 3 * 4 * 3200 * 768 // dy and x read, dx written
+			case strings.HasPrefix(op.name, "layernorm"):
+				bytes = 2 * 4 * 3200 * 768 // x read, y written
+			case op.units == 0:
 				bytes = 4 * (2*64*10 + 64) // logits read, dlogits written, labels
 			}
 			reportGBs(b, bytes)

@@ -45,3 +45,15 @@ func expRowAVX2(y, x *float32, n int, shift, mul float64) (sum float64)
 
 //go:noescape
 func maxRowAVX2(x *float32, n int) (mx float32, nan int)
+
+//go:noescape
+func lnApplyAVX2(y, x, gamma, b *float32, n int, mean, inv float64)
+
+//go:noescape
+func lnGradSumsAVX2(dy, x, gamma *float32, n int, mean, inv float64) (sg, sgx float64)
+
+//go:noescape
+func lnGradAVX2(dx, dy, x, gamma *float32, n int, mean, inv, sg, sgx float64)
+
+//go:noescape
+func lnColSumsAVX2(sg, sb *float64, dy, x *float32, n int, mean, inv float64)

@@ -29,4 +29,14 @@ func geluAVX2(y, x, dy *float32, n int) { panic("engine: no AVX2 loops") }
 func expRowAVX2(y, x *float32, n int, shift, mul float64) (sum float64) {
 	panic("engine: no AVX2 loops")
 }
-func maxRowAVX2(x *float32, n int) (mx float32, nan int) { panic("engine: no AVX2 loops") }
+func maxRowAVX2(x *float32, n int) (mx float32, nan int)            { panic("engine: no AVX2 loops") }
+func lnApplyAVX2(y, x, gamma, b *float32, n int, mean, inv float64) { panic("engine: no AVX2 loops") }
+func lnGradSumsAVX2(dy, x, gamma *float32, n int, mean, inv float64) (sg, sgx float64) {
+	panic("engine: no AVX2 loops")
+}
+func lnGradAVX2(dx, dy, x, gamma *float32, n int, mean, inv, sg, sgx float64) {
+	panic("engine: no AVX2 loops")
+}
+func lnColSumsAVX2(sg, sb *float64, dy, x *float32, n int, mean, inv float64) {
+	panic("engine: no AVX2 loops")
+}

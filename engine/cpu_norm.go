@@ -260,7 +260,8 @@ func (c *CPU) bnEvalBackward(op string, dx, dgamma, dbeta, dy, y, x, gamma, runM
 	})
 }
 
-// LayerNorm normalises each row of the last dimension.
+// LayerNorm normalises each row of the last dimension (cpu_ln.go: 8
+// elements at a time).
 func (c *CPU) LayerNorm(y, saveMean, saveInvStd, x, gamma, beta *Tensor, eps float32) {
 	const op = "layernorm"
 	if !c.ok(op, y, saveMean, saveInvStd, x, gamma, beta) || !c.sameShape(op, y, x) {
@@ -282,29 +283,15 @@ func (c *CPU) LayerNorm(y, saveMean, saveInvStd, x, gamma, beta *Tensor, eps flo
 	c.w.For(r, grainFor(d, ewGrain), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			row := xs[i*d : (i+1)*d]
-			var sum float64
-			for _, v := range row {
-				sum += float64(v)
-			}
-			mean := sum / float64(d)
-			var sq float64
-			for _, v := range row {
-				e := float64(v) - mean
-				sq += e * e
-			}
+			// Shifted sums as batch norm's (bnTrain), then the row.
+			k := float64(row[0])
+			s1, s2 := sumShifted(row, k)
+			dm := s1 / float64(d)
+			mean := k + dm
+			sq := max(s2-s1*dm, 0)
 			inv := 1 / math.Sqrt(sq/float64(d)+float64(eps))
 			sm[i], si[i] = float32(mean), float32(inv)
-			out := ys[i*d : (i+1)*d]
-			for j, v := range row {
-				h := (float64(v) - mean) * inv
-				if gs != nil {
-					h *= float64(gs[j])
-				}
-				if bs != nil {
-					h += float64(bs[j])
-				}
-				out[j] = float32(h)
-			}
+			lnApply(ys[i*d:(i+1)*d], row, gs, bs, mean, inv)
 		}
 	})
 }
@@ -333,26 +320,9 @@ func (c *CPU) LayerNormBackward(dx, dgamma, dbeta, dy, x, gamma, saveMean, saveI
 		c.w.For(r, grainFor(d, ewGrain), func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				mean, inv := float64(sm[i]), float64(si[i])
-				var sg, sgx float64
-				for j := 0; j < d; j++ {
-					g := float64(dys[i*d+j])
-					if gs != nil {
-						g *= float64(gs[j])
-					}
-					xh := (float64(xs[i*d+j]) - mean) * inv
-					sg += g
-					sgx += g * xh
-				}
-				sg /= float64(d)
-				sgx /= float64(d)
-				for j := 0; j < d; j++ {
-					g := float64(dys[i*d+j])
-					if gs != nil {
-						g *= float64(gs[j])
-					}
-					xh := (float64(xs[i*d+j]) - mean) * inv
-					dxs[i*d+j] = float32(inv * (g - sg - xh*sgx))
-				}
+				row := i * d
+				sg, sgx := lnGradSums(dys[row:row+d], xs[row:row+d], gs, mean, inv)
+				lnGrad(dxs[row:row+d], dys[row:row+d], xs[row:row+d], gs, mean, inv, sg/float64(d), sgx/float64(d))
 			}
 		})
 	}
@@ -364,19 +334,21 @@ func (c *CPU) LayerNormBackward(dx, dgamma, dbeta, dy, x, gamma, saveMean, saveI
 		if dbeta != nil {
 			dbs = F32(dbeta)
 		}
-		c.w.For(d, grainFor(r, ewGrain), func(lo, hi int) {
+		// Blocks of columns, each summed over the rows in order: every
+		// row's run of the block is contiguous.
+		c.w.For(d, 128, func(lo, hi int) {
+			acc := make([]float64, 2*(hi-lo))
+			sg, sb := acc[:hi-lo], acc[hi-lo:]
+			for i := 0; i < r; i++ {
+				mean, inv := float64(sm[i]), float64(si[i])
+				lnColSums(sg, sb, dys[i*d+lo:i*d+hi], xs[i*d+lo:i*d+hi], mean, inv)
+			}
 			for j := lo; j < hi; j++ {
-				var sg, sb float64
-				for i := 0; i < r; i++ {
-					g := float64(dys[i*d+j])
-					sb += g
-					sg += g * (float64(xs[i*d+j]) - float64(sm[i])) * float64(si[i])
-				}
 				if dgs != nil {
-					dgs[j] = float32(sg)
+					dgs[j] = float32(sg[j-lo])
 				}
 				if dbs != nil {
-					dbs[j] = float32(sb)
+					dbs[j] = float32(sb[j-lo])
 				}
 			}
 		})
