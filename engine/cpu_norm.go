@@ -60,6 +60,14 @@ func (c *CPU) bnTrain(op string, relu bool, y, saveMean, saveInvStd, runMean, ru
 		shift[k] = float64(xs[k*s])
 	}
 	sums := c.bnSums(n, ch, s, func(p1, p2 []float64, i int) {
+		if s == 1 { // (N, C) or 1×1 planes: one sample's channels are contiguous
+			for k, v := range xs[i*ch : (i+1)*ch] {
+				d := float64(v) - shift[k]
+				p1[k] += d
+				p2[k] += d * d
+			}
+			return
+		}
 		for k := range ch {
 			base := (i*ch + k) * s
 			a1, a2 := sumShifted(xs[base:base+s], shift[k])
@@ -149,6 +157,21 @@ func (c *CPU) bnEval(op string, relu bool, y, x, gamma, beta, runMean, runVar *T
 // coef[2k] = a, coef[2k+1] = off for channel k, front to back over the
 // tensor in chunks of about 32K elements.
 func (c *CPU) bnApply(ys, xs, coef []float32, n, ch, s int, relu bool) {
+	if s == 1 {
+		c.w.For(n, grainFor(ch, ewGrain), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				y := ys[i*ch : (i+1)*ch]
+				for k, v := range xs[i*ch : (i+1)*ch] {
+					if o := v*coef[2*k] + coef[2*k+1]; relu {
+						y[k] = relu32(o)
+					} else {
+						y[k] = o
+					}
+				}
+			}
+		})
+		return
+	}
 	c.w.For(n*ch, grainFor(s, ewGrain), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			k := r % ch
@@ -174,6 +197,17 @@ func (c *CPU) bnBackward(op string, dx, dgamma, dbeta, dy, y, x, gamma, saveMean
 	dxs, dgs, dbs, gs, ym := f32OrNil(dx), f32OrNil(dgamma), f32OrNil(dbeta), f32OrNil(gamma), f32OrNil(y)
 	m := float64(n * s)
 	sums := c.bnSums(n, ch, s, func(p1, p2 []float64, i int) {
+		if s == 1 {
+			for k, v := range dys[i*ch : (i+1)*ch] {
+				if ym != nil {
+					v = masked(v, ym[i*ch+k])
+				}
+				d := float64(v)
+				p1[k] += d
+				p2[k] += d * (float64(xs[i*ch+k]) - float64(sm[k]))
+			}
+			return
+		}
 		for k := range ch {
 			base := (i*ch + k) * s
 			var a1, a2 float64
@@ -205,6 +239,26 @@ func (c *CPU) bnBackward(op string, dx, dgamma, dbeta, dy, y, x, gamma, saveMean
 		coef[3*k], coef[3*k+1], coef[3*k+2] = a, b, -a*sdy/m-b*mean
 	}
 	if dxs == nil {
+		return
+	}
+	if s == 1 {
+		c.w.For(n, grainFor(ch, ewGrain), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				for k := range ch { // lin3 of one element
+					r := i*ch + k
+					d := dys[r]
+					if ym != nil {
+						d = masked(d, ym[r])
+					}
+					a, b, cc := coef[3*k], coef[3*k+1], coef[3*k+2]
+					if b == 0 && cc == 0 {
+						dxs[r] = float32(a * float64(d))
+					} else {
+						dxs[r] = float32(a*float64(d) + b*float64(xs[r]) + cc)
+					}
+				}
+			}
+		})
 		return
 	}
 	c.w.For(n*ch, grainFor(s, ewGrain), func(lo, hi int) {
