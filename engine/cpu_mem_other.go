@@ -40,3 +40,6 @@ func lnGradAVX2(dx, dy, x, gamma *float32, n int, mean, inv, sg, sgx float64) {
 func lnColSumsAVX2(sg, sb *float64, dy, x *float32, n int, mean, inv float64) {
 	panic("engine: no AVX2 loops")
 }
+func maxPoolPlanesAVX2(out *float32, oidx *int32, x *float32, hw, nout int, offs, starts *int32) {
+	panic("engine: no AVX2 loops")
+}

@@ -112,3 +112,63 @@ mcmp:
 mdone:
 	VZEROUPPER
 	RET
+
+// func maxPoolPlanesAVX2(out *float32, oidx *int32, x *float32, hw, nout int, offs, starts *int32)
+// The max pool of 8 planes at once (x: 8 consecutive planes of hw floats),
+// lane l for plane l: output o's window is offs[starts[o]:starts[o+1]] (in
+// row-major order, never empty), gathered from each plane, with
+// maxPoolRowAVX2's rule (the first maximum, or the first NaN). out and
+// oidx get output o's 8 lanes at [8·o, 8·o+8).
+TEXT ·maxPoolPlanesAVX2(SB), NOSPLIT, $0-56
+	MOVQ         out+0(FP), DI
+	MOVQ         oidx+8(FP), R8
+	MOVQ         x+16(FP), SI
+	MOVQ         hw+24(FP), AX
+	MOVQ         nout+32(FP), CX
+	MOVQ         offs+40(FP), R12
+	MOVQ         starts+48(FP), R13
+	MOVQ         AX, X15
+	VPBROADCASTD X15, Y15
+	VPMULLD      poolLanes<>(SB), Y15, Y15 // plane starts: l·hw
+	VPCMPEQD     Y14, Y14, Y14             // all-ones gather mask
+	TESTQ        CX, CX
+	JZ           pdone
+
+pout:
+	MOVLQSX      (R13), R9
+	MOVLQSX      4(R13), R10
+	VPBROADCASTD (R12)(R9*4), Y1 // first candidate's index
+	VPADDD       Y1, Y15, Y2
+	VMOVDQU      Y14, Y3
+	VGATHERDPS   Y3, (SI)(Y2*4), Y0
+	INCQ         R9
+
+pcand:
+	CMPQ         R9, R10
+	JGE          pstore
+	VPBROADCASTD (R12)(R9*4), Y5
+	VPADDD       Y5, Y15, Y2
+	VMOVDQU      Y14, Y3
+	VGATHERDPS   Y3, (SI)(Y2*4), Y4
+	VCMPPS       $0x1e, Y0, Y4, Y6 // v > best (ordered)
+	VCMPPS       $3, Y4, Y4, Y7    // v is NaN
+	VCMPPS       $3, Y0, Y0, Y8    // best is NaN
+	VANDNPS      Y7, Y8, Y7
+	VORPS        Y7, Y6, Y6
+	VBLENDVPS    Y6, Y4, Y0, Y0
+	VBLENDVPS    Y6, Y5, Y1, Y1
+	INCQ         R9
+	JMP          pcand
+
+pstore:
+	VMOVUPS Y0, (DI)
+	VMOVDQU Y1, (R8)
+	ADDQ    $32, DI
+	ADDQ    $32, R8
+	ADDQ    $4, R13
+	DECQ    CX
+	JNZ     pout
+
+pdone:
+	VZEROUPPER
+	RET
