@@ -334,6 +334,7 @@ GLOBL gelu_q0<>(SB), RODATA|NOPTR, $32
 // func geluAVX2(y, x, dy *float32, n int)
 // dy nil: y = float32(x·Φ(x)); else y = float32(dy·(x·φ(x) + Φ(x))) with
 // φ(x) = invSqrt2Pi·expPoly(−x²/2), Φ as normCDF. n is a multiple of 4.
+// A vector whose lanes all take one branch of normCDF skips the other.
 TEXT ·geluAVX2(SB), NOSPLIT, $0-32
 	MOVQ    y+0(FP), DI
 	MOVQ    x+8(FP), SI
@@ -349,6 +350,10 @@ gloop:
 	VCVTPS2PD   (SI), Y0                  // x
 	VANDPD      gelu_absMask<>(SB), Y0, Y1
 	VMULPD      gelu_invSqrt2<>(SB), Y1, Y1 // z
+	VCMPPD      $1, Y13, Y1, Y5           // z < 1: the series' lanes
+	VMOVMSKPD   Y5, AX
+	CMPQ        AX, $15
+	JEQ         gseries                   // every lane: skip erfc
 	VMOVUPD     Y1, Y2
 	VFMADD132PD gelu_half<>(SB), Y13, Y2  // z·0.5 + 1
 	VDIVPD      Y2, Y13, Y2               // t
@@ -368,6 +373,10 @@ gloop:
 	VMULPD      gelu_half<>(SB), Y3, Y3   // h
 	VSUBPD      Y3, Y13, Y4               // 1 − h
 	VBLENDVPD   Y0, Y3, Y4, Y6            // Φ: h where x's sign bit is set
+	TESTQ       AX, AX
+	JZ          gphi                      // no lane: skip the series
+
+gseries:
 	VMULPD      gelu_invSqrt2<>(SB), Y0, Y4 // u
 	VMULPD      Y4, Y4, Y5                // u²
 	VMOVUPD     gelu_q16<>(SB), Y12
@@ -391,7 +400,9 @@ gloop:
 	VMULPD      gelu_half<>(SB), Y12, Y12
 	VADDPD      gelu_half<>(SB), Y12, Y12 // ½ + ½·erf(u)
 	VCMPPD      $1, Y13, Y1, Y5           // z < 1
-	VBLENDVPD   Y5, Y12, Y6, Y6           // Φ
+	VBLENDVPD   Y5, Y12, Y6, Y6           // Φ (all of Y12 when erfc was skipped)
+
+gphi:
 	TESTQ       DX, DX
 	JNZ         gback
 	VMULPD      Y6, Y0, Y7
