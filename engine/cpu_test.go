@@ -574,10 +574,11 @@ func TestPhiloxKnownAnswers(t *testing.T) {
 
 // ---- determinism ---------------------------------------------------------
 
-// TestDeterminismAcrossThreads runs conv, linear, batchnorm (one shape in
-// several chunks of samples), cross entropy, dropout, GELU, softmax, max
-// pooling and the optimizers (forward and backward, batch 37) on backends
-// with 1, 3 and 4 goroutines and requires bit-identical results.
+// TestDeterminismAcrossThreads runs conv, linear, batchnorm (shapes in
+// several chunks of samples, small planes included), cross entropy,
+// dropout, GELU, softmax, max pooling and SGD (forward and backward, batch
+// 37 or 70) on backends with 1, 3 and 4 goroutines and requires
+// bit-identical results.
 func TestDeterminismAcrossThreads(t *testing.T) {
 	run := func(threads int) map[string][]float32 {
 		be := engine.NewCPU(threads)
@@ -605,7 +606,7 @@ func TestDeterminismAcrossThreads(t *testing.T) {
 			be.LinearBackward(dx, dw, db, dy, x, w)
 			keep("linear", y, dx, dw, db)
 		}
-		for _, shape := range [][]int{{37, 4, 16, 16}, {37, 64, 12, 12}, {37, 6}} {
+		for _, shape := range [][]int{{37, 4, 16, 16}, {37, 64, 12, 12}, {70, 256, 7, 7}, {37, 6}} {
 			ch := shape[1]
 			x, g, b := a.rand(shape...), a.rand(ch), a.rand(ch)
 			y, sm, si, rm, rv := a.like(x), a.zeros(ch), a.zeros(ch), a.zeros(ch), a.full(1, ch)
