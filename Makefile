@@ -4,7 +4,7 @@ PYTHON ?= /usr/bin/python3
 # go-nvml's C code uses deprecated NVML declarations: quiet gcc about them.
 export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 
-.PHONY: all build train test vet race bench bench-baseline bench-epochs fixtures clean ptx ptx-check gpu-kit cuda-toolkit
+.PHONY: all build train test vet race bench bench-baseline fixtures clean ptx ptx-check gpu-kit cuda-toolkit
 
 # ---- CUDA kernels ----------------------------------------------------------
 # kernels/*.cu compile to PTX for compute_80 with the pinned toolkit,
@@ -71,6 +71,7 @@ bench:
 # training steps, same threads, one table; about 10 minutes on 2 cores.
 # MODELS=baseline,googlenet selects models; THREADS sets both sides'
 # threads; PYTHON=none times gotrain alone.
+.PHONY: bench-epochs
 bench-epochs:
 	bench/cpu-epochs.sh -models '$(MODELS)' -python '$(PYTHON)' $(if $(THREADS),-threads '$(THREADS)')
 
