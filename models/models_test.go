@@ -90,8 +90,13 @@ func TestForwardShapeAndFit(t *testing.T) {
 		"lightresnet": {4, 3, true, 0.001},
 		"seresnet":    {4, 3, true, 0.05},
 		"vgg":         {2, 2, true, 0.05},
-		"googlenet":   {4, 3, false, 0.05},
-		"vit":         {2, 2, true, 0.001},
+		// GoogLeNet at batch 4 (batch norm over 4 values per channel in
+		// inception 4-5): at lr 0.05 whether the loss falls after 3 steps
+		// depended on float32 rounding (it rose at 0.045 and 0.055 with
+		// the same arithmetic); at 0.01 it falls (2.29 to 1.76-1.92) with
+		// im2col and Winograd convolutions alike.
+		"googlenet": {4, 3, false, 0.01},
+		"vit":       {2, 2, true, 0.001},
 	}
 	for _, name := range Names() {
 		t.Run(name, func(t *testing.T) {
