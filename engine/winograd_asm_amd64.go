@@ -28,7 +28,10 @@ func winoOut2(y, mm *float32, ld int, off *int32, w int, b *float32, mk *uint16)
 func winoGrad2(mm *float32, ld int, dy *float32, off *int32, w int, mk *uint16)
 
 //go:noescape
-func winoFilter2(u *float32, ld int, f *float32)
+func winoFilter2(u *float32, ld int, f *float32, stride int)
+
+//go:noescape
+func winoFilterRot2(u *float32, ld int, f *float32, stride int)
 
 //go:noescape
 func winoFilterGrad2(dw, du *float32, ld int)
@@ -43,7 +46,10 @@ func winoOut2AVX2(y, mm *float32, ld int, off *int32, w int, b *float32, mk *uin
 func winoGrad2AVX2(mm *float32, ld int, dy *float32, off *int32, w int, mk *uint16, hi int)
 
 //go:noescape
-func winoFilter2AVX2(u *float32, ld int, f *float32)
+func winoFilter2AVX2(u *float32, ld int, f *float32, stride int)
+
+//go:noescape
+func winoFilterRot2AVX2(u *float32, ld int, f *float32, stride int)
 
 //go:noescape
 func winoFilterGrad2AVX2(dw, du *float32, ld int)
@@ -58,7 +64,10 @@ func winoOut4(y, mm *float32, ld int, off *int32, w int, b *float32, mk *uint16)
 func winoGrad4(mm *float32, ld int, dy *float32, off *int32, w int, mk *uint16)
 
 //go:noescape
-func winoFilter4(u *float32, ld int, f *float32)
+func winoFilter4(u *float32, ld int, f *float32, stride int)
+
+//go:noescape
+func winoFilterRot4(u *float32, ld int, f *float32, stride int)
 
 //go:noescape
 func winoFilterGrad4(dw, du *float32, ld int)
@@ -73,7 +82,10 @@ func winoOut4AVX2(y, mm *float32, ld int, off *int32, w int, b *float32, mk *uin
 func winoGrad4AVX2(mm *float32, ld int, dy *float32, off *int32, w int, mk *uint16, hi int)
 
 //go:noescape
-func winoFilter4AVX2(u *float32, ld int, f *float32)
+func winoFilter4AVX2(u *float32, ld int, f *float32, stride int)
+
+//go:noescape
+func winoFilterRot4AVX2(u *float32, ld int, f *float32, stride int)
 
 //go:noescape
 func winoFilterGrad4AVX2(dw, du *float32, ld int)

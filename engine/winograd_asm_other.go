@@ -22,7 +22,13 @@ func winoGrad2(mm *float32, ld int, dy *float32, off *int32, w int, mk *uint16) 
 	panic("engine: winoGrad2 needs amd64")
 }
 
-func winoFilter2(u *float32, ld int, f *float32) { panic("engine: winoFilter2 needs amd64") }
+func winoFilter2(u *float32, ld int, f *float32, stride int) {
+	panic("engine: winoFilter2 needs amd64")
+}
+
+func winoFilterRot2(u *float32, ld int, f *float32, stride int) {
+	panic("engine: winoFilterRot2 needs amd64")
+}
 
 func winoFilterGrad2(dw, du *float32, ld int) { panic("engine: winoFilterGrad2 needs amd64") }
 
@@ -38,7 +44,13 @@ func winoGrad2AVX2(mm *float32, ld int, dy *float32, off *int32, w int, mk *uint
 	panic("engine: winoGrad2AVX2 needs amd64")
 }
 
-func winoFilter2AVX2(u *float32, ld int, f *float32) { panic("engine: winoFilter2AVX2 needs amd64") }
+func winoFilter2AVX2(u *float32, ld int, f *float32, stride int) {
+	panic("engine: winoFilter2AVX2 needs amd64")
+}
+
+func winoFilterRot2AVX2(u *float32, ld int, f *float32, stride int) {
+	panic("engine: winoFilterRot2AVX2 needs amd64")
+}
 
 func winoFilterGrad2AVX2(dw, du *float32, ld int) { panic("engine: winoFilterGrad2AVX2 needs amd64") }
 
@@ -54,7 +66,13 @@ func winoGrad4(mm *float32, ld int, dy *float32, off *int32, w int, mk *uint16) 
 	panic("engine: winoGrad4 needs amd64")
 }
 
-func winoFilter4(u *float32, ld int, f *float32) { panic("engine: winoFilter4 needs amd64") }
+func winoFilter4(u *float32, ld int, f *float32, stride int) {
+	panic("engine: winoFilter4 needs amd64")
+}
+
+func winoFilterRot4(u *float32, ld int, f *float32, stride int) {
+	panic("engine: winoFilterRot4 needs amd64")
+}
 
 func winoFilterGrad4(dw, du *float32, ld int) { panic("engine: winoFilterGrad4 needs amd64") }
 
@@ -70,6 +88,12 @@ func winoGrad4AVX2(mm *float32, ld int, dy *float32, off *int32, w int, mk *uint
 	panic("engine: winoGrad4AVX2 needs amd64")
 }
 
-func winoFilter4AVX2(u *float32, ld int, f *float32) { panic("engine: winoFilter4AVX2 needs amd64") }
+func winoFilter4AVX2(u *float32, ld int, f *float32, stride int) {
+	panic("engine: winoFilter4AVX2 needs amd64")
+}
+
+func winoFilterRot4AVX2(u *float32, ld int, f *float32, stride int) {
+	panic("engine: winoFilterRot4AVX2 needs amd64")
+}
 
 func winoFilterGrad4AVX2(dw, du *float32, ld int) { panic("engine: winoFilterGrad4AVX2 needs amd64") }

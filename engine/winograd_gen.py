@@ -257,8 +257,9 @@ def gen_grad(m, al):
     return frame, a.lines
 
 
-def gen_filter(m, al):
-    """winoFilter{m}(u *float32, ld int, f *float32)"""
+def gen_filter(m, al, rot=False):
+    """winoFilter{m}(u *float32, ld int, f *float32, stride int): filter l
+    at f + l·stride floats; winoFilterRot{m} reads each rotated by 180°."""
     g = al["g"]
     al_ = len(g)
     a = Asm()
@@ -266,13 +267,17 @@ def gen_filter(m, al):
     a("MOVQ ld+8(FP), BX")
     a("SHLQ $2, BX")
     a("MOVQ f+16(FP), SI")
-    a("VMOVUPS winoNine<>(SB), Z29")
+    a("VPBROADCASTD stride+24(FP), Z29")
+    a("VPMULLD winoIota<>(SB), Z29, Z29")
     a("VMOVUPS winoSign<>(SB), Z31")
 
-    def load_col(s):
+    def load_col(s_):
         for r in range(3):
+            tap = 3 * r + s_
+            if rot:
+                tap = 8 - tap
             a("KXNORW K0, K0, K1")
-            a("VGATHERDPS %d(SI)(Z29*4), K1, %s" % (4 * (3 * r + s), z(r)))
+            a("VGATHERDPS %d(SI)(Z29*4), K1, %s" % (4 * tap, z(r)))
 
     def store(i, j, reg):
         p = i * al_ + j
@@ -282,6 +287,10 @@ def gen_filter(m, al):
 
     frame = two_phase(a, g, g, 3, 3, load_col, store)
     return frame, a.lines
+
+
+def gen_filter_rot(m, al):
+    return gen_filter(m, al, rot=True)
 
 
 def gen_filter_grad(m, al):
@@ -315,7 +324,8 @@ FUNCS = [
     ("winoIn%d", "v *float32, ld int, x *float32, off *int32, w int, mk *uint16", 48, gen_in),
     ("winoOut%d", "y, mm *float32, ld int, off *int32, w int, b *float32, mk *uint16", 56, gen_out),
     ("winoGrad%d", "mm *float32, ld int, dy *float32, off *int32, w int, mk *uint16", 48, gen_grad),
-    ("winoFilter%d", "u *float32, ld int, f *float32", 24, gen_filter),
+    ("winoFilter%d", "u *float32, ld int, f *float32, stride int", 32, gen_filter),
+    ("winoFilterRot%d", "u *float32, ld int, f *float32, stride int", 32, gen_filter_rot),
     ("winoFilterGrad%d", "dw, du *float32, ld int", 24, gen_filter_grad),
 ]
 
@@ -526,7 +536,7 @@ def gen2_grad(m, al):
     return two_phase2(a, A, A, m, m, load_col, store, p2), a.lines
 
 
-def gen2_filter(m, al):
+def gen2_filter(m, al, rot=False):
     g = al["g"]
     n = len(g)
     a = Asm2()
@@ -535,12 +545,16 @@ def gen2_filter(m, al):
     a("MOVQ ld+8(FP), BX")
     a("SHLQ $2, BX")
     a("MOVQ f+16(FP), SI")
-    a("VMOVDQU winoNine<>(SB), Y15")
+    a("VPBROADCASTD stride+24(FP), Y15")
+    a("VPMULLD winoIota<>(SB), Y15, Y15")
 
     def load_col(s_):
         for r in range(3):
+            tap = 3 * r + s_
+            if rot:
+                tap = 8 - tap
             a("VPCMPEQD Y12, Y12, Y12")
-            a("VGATHERDPS Y12, %d(SI)(Y15*4), %s" % (4 * (3 * r + s_), y(r)))
+            a("VGATHERDPS Y12, %d(SI)(Y15*4), %s" % (4 * tap, y(r)))
 
     def store(i, j, reg):
         a("MOVQ BX, AX")
@@ -548,6 +562,10 @@ def gen2_filter(m, al):
         a("VMOVUPS %s, (DI)(AX*1)" % reg)
 
     return two_phase2(a, g, g, 3, 3, load_col, store), a.lines
+
+
+def gen2_filter_rot(m, al):
+    return gen2_filter(m, al, rot=True)
 
 
 def gen2_filter_grad(m, al):
@@ -581,7 +599,8 @@ FUNCS2 = [
     ("winoIn%dAVX2", "v *float32, ld int, x *float32, off *int32, w int, mk *uint16, hi int", 56, gen2_in),
     ("winoOut%dAVX2", "y, mm *float32, ld int, off *int32, w int, b *float32, mk *uint16, hi int", 64, gen2_out),
     ("winoGrad%dAVX2", "mm *float32, ld int, dy *float32, off *int32, w int, mk *uint16, hi int", 56, gen2_grad),
-    ("winoFilter%dAVX2", "u *float32, ld int, f *float32", 24, gen2_filter),
+    ("winoFilter%dAVX2", "u *float32, ld int, f *float32, stride int", 32, gen2_filter),
+    ("winoFilterRot%dAVX2", "u *float32, ld int, f *float32, stride int", 32, gen2_filter_rot),
     ("winoFilterGrad%dAVX2", "dw, du *float32, ld int", 24, gen2_filter_grad),
 ]
 
@@ -620,6 +639,10 @@ def main():
     for i in range(16):
         out.append("DATA winoNine<>+%d(SB)/4, $%d" % (4 * i, 9 * i))
     out.append("GLOBL winoNine<>(SB), RODATA|NOPTR, $64")
+    out.append("")
+    for i in range(16):
+        out.append("DATA winoIota<>+%d(SB)/4, $%d" % (4 * i, i))
+    out.append("GLOBL winoIota<>(SB), RODATA|NOPTR, $64")
     out.append("")
     for i in range(16):
         out.append("DATA winoBits<>+%d(SB)/4, $%d" % (4 * i, 1 << i))

@@ -119,6 +119,7 @@ func TestWinogradAgainstFloat64(t *testing.T) {
 		{16, 32, 4, 4, 64, false, true, true},
 		{16, 16, 3, 3, 32, false, true, true},
 		{8, 24, 3, 3, 16, true, true, true},
+		{2, 256, 3, 2, 257, false, true, true}, // filters gathered rotated in place
 	}
 	for _, tc := range cases {
 		name := fmt.Sprintf("%dx%dx%dx%d_k%d", tc.n, tc.c, tc.h, tc.w, tc.k)
@@ -186,7 +187,7 @@ func TestWinogradTransformsISA(t *testing.T) {
 		t.Skip("neither AVX-512 nor AVX2 on this CPU")
 	}
 	same := engine.Conv2dParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
-	for _, sh := range [][5]int{{2, 16, 3, 33, 17}, {1, 16, 5, 40, 16}, {2, 17, 2, 127, 16}, {3, 16, 7, 7, 20}, {2, 16, 4, 1, 16}, {1, 17, 3, 5, 19}} {
+	for _, sh := range [][5]int{{2, 16, 3, 33, 17}, {1, 16, 5, 40, 16}, {2, 17, 2, 127, 16}, {3, 16, 7, 7, 20}, {2, 16, 4, 1, 16}, {1, 17, 3, 5, 19}, {1, 256, 2, 3, 257}} {
 		n, c, h, w, k := sh[0], sh[1], sh[2], sh[3], sh[4]
 		name := fmt.Sprintf("%dx%dx%dx%d_k%d", n, c, h, w, k)
 		for _, m := range []int{2, 4} {
