@@ -66,6 +66,15 @@ bench:
 	$(GO) run ./bench/cmd/benchtable -models '$(MODELS)' -batch '$(BATCH)' -tags '$(TAGS)' -python '$(PYTHON)' \
 		-out '$(BENCH_OUT)'
 
+# Real CPU training against PyTorch: one `gotrain -device cpu` epoch of N
+# images per model (metrics.jsonl's images_per_sec) beside N/batch PyTorch
+# training steps, same threads, one table; about 10 minutes on 2 cores.
+# MODELS=baseline,googlenet selects models; THREADS sets both sides'
+# threads; PYTHON=none times gotrain alone.
+.PHONY: bench-epochs
+bench-epochs:
+	bench/cpu-epochs.sh -models '$(MODELS)' -python '$(PYTHON)' $(if $(THREADS),-threads '$(THREADS)')
+
 # The pinned CUDA toolkit (Debian 12's non-free nvidia-cuda-toolkit, CUDA
 # 11.8) and gcc for cgo; adds contrib non-free to the apt sources; does
 # nothing when they are installed.

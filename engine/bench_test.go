@@ -8,6 +8,7 @@ package engine_test
 //	go test ./engine -run '^$' -bench 'Memcpy|MemBound' -benchtime 20x
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/gotrain/gotrain/engine"
@@ -117,6 +118,50 @@ func memOps() []memOp {
 			x, z, y := a.rand(memShape...), a.rand(memShape...), a.zeros(memShape...)
 			return func() { a.be.AddRelu(y, x, z) }
 		}},
+		{"dropout", 2, func(a *alloc) func() {
+			x, y := a.rand(memShape...), a.zeros(memShape...)
+			return func() { a.be.Dropout(y, x, 0.25, engine.DropoutKey{Seed: 1, Layer: 2, Step: 3}) }
+		}},
+		{"maxpool_3x3s1", 3, func(a *alloc) func() { // x read, y and the int32 indices written
+			x, y := a.rand(memShape...), a.zeros(memShape...)
+			idx := a.int32s(make([]int32, y.Len()), memShape...)
+			return func() {
+				a.be.MaxPool2d(y, idx, x, engine.Pool2dParams{KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1})
+			}
+		}},
+		{"maxpool_2x2s2", 1.5, func(a *alloc) func() {
+			x, y := a.rand(memShape...), a.zeros(memShape[0], ch, memShape[2]/2, memShape[3]/2)
+			idx := a.int32s(make([]int32, y.Len()), y.Shape()...)
+			return func() { a.be.MaxPool2d(y, idx, x, engine.Pool2dParams{KH: 2, KW: 2, StrideH: 2, StrideW: 2}) }
+		}},
+		{"gelu", 2, func(a *alloc) func() {
+			x, y := a.rand(memShape...), a.zeros(memShape...)
+			return func() { a.be.Gelu(y, x) }
+		}},
+		{"gelu_backward", 3, func(a *alloc) func() {
+			x, dy, dx := a.rand(memShape...), a.rand(memShape...), a.zeros(memShape...)
+			return func() { a.be.GeluBackward(dx, dy, x) }
+		}},
+		{"layernorm_3200x768", 0, func(a *alloc) func() { // the ViT's rows (batch 64, 50 tokens)
+			x, y, g, bt := a.rand(3200, 768), a.zeros(3200, 768), a.rand(768), a.rand(768)
+			sm, si := a.zeros(3200), a.zeros(3200)
+			return func() { a.be.LayerNorm(y, sm, si, x, g, bt, 1e-5) }
+		}},
+		{"layernorm_backward_3200x768", 0, func(a *alloc) func() {
+			x, y, g, bt := a.rand(3200, 768), a.zeros(3200, 768), a.rand(768), a.rand(768)
+			sm, si := a.zeros(3200), a.zeros(3200)
+			a.be.LayerNorm(y, sm, si, x, g, bt, 1e-5)
+			dy, dx, dg, db := a.rand(3200, 768), a.zeros(3200, 768), a.zeros(768), a.zeros(768)
+			return func() { a.be.LayerNormBackward(dx, dg, db, dy, x, g, sm, si) }
+		}},
+		{"sgd_momentum", 5, func(a *alloc) func() { // params, grads, momentum read; params, momentum written
+			p, g, m := a.rand(memShape...), a.rand(memShape...), a.rand(memShape...)
+			return func() { a.be.SGDStep(p, g, m, engine.SGDParams{LR: 1e-3, Momentum: 0.9, WeightDecay: 5e-4}) }
+		}},
+		{"adadelta", 7, func(a *alloc) func() { // four read, three written
+			p, g, s, d := a.rand(memShape...), a.rand(memShape...), a.full(1, memShape...), a.full(1, memShape...)
+			return func() { a.be.AdadeltaStep(p, g, s, d, engine.AdadeltaParams{LR: 1e-3, Rho: 0.9, Eps: 1e-6}) }
+		}},
 		{"crossentropy_64x10", 0, func(a *alloc) func() {
 			logits, d, loss := a.uniform(-3, 3, 64, 10), a.zeros(64, 10), a.zeros(1)
 			lab := make([]int32, 64)
@@ -144,7 +189,12 @@ func BenchmarkMemBound(b *testing.B) {
 				run()
 			}
 			bytes := int(op.units * float64(4*engine.Numel(memShape)))
-			if op.units == 0 {
+			switch {
+			case strings.HasPrefix(op.name, "layernorm_backward"):
+				bytes = 3 * 4 * 3200 * 768 // dy and x read, dx written
+			case strings.HasPrefix(op.name, "layernorm"):
+				bytes = 2 * 4 * 3200 * 768 // x read, y written
+			case op.units == 0:
 				bytes = 4 * (2*64*10 + 64) // logits read, dlogits written, labels
 			}
 			reportGBs(b, bytes)

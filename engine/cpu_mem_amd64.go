@@ -24,3 +24,39 @@ func addReluAVX2(y, a, b *float32, n int, relu int)
 
 //go:noescape
 func scaleAddAVX2(y, x, r *float32, n int, f float32, add int)
+
+//go:noescape
+func sgdAVX2(p, grad, m *float32, n int, lr, wd, mom, damp1 float32, flags int)
+
+//go:noescape
+func adadeltaAVX2(p, grad, sq, ad *float32, n int, lr, rho, eps, wd float32, decay int)
+
+//go:noescape
+func dropoutAVX2(y, x *float32, n int, q, qhi, layer, step, k0, k1 uint32, thresh, scale float32)
+
+//go:noescape
+func maxPoolRowAVX2(y *float32, idx *int32, x *float32, n, kh, kw, w, s, base int)
+
+//go:noescape
+func geluAVX2(y, x, dy *float32, n int)
+
+//go:noescape
+func expRowAVX2(y, x *float32, n int, shift, mul float64) (sum float64)
+
+//go:noescape
+func maxRowAVX2(x *float32, n int) (mx float32, nan int)
+
+//go:noescape
+func lnApplyAVX2(y, x, gamma, b *float32, n int, mean, inv float64)
+
+//go:noescape
+func lnGradSumsAVX2(dy, x, gamma *float32, n int, mean, inv float64) (sg, sgx float64)
+
+//go:noescape
+func lnGradAVX2(dx, dy, x, gamma *float32, n int, mean, inv, sg, sgx float64)
+
+//go:noescape
+func lnColSumsAVX2(sg, sb *float64, dy, x *float32, n int, mean, inv float64)
+
+//go:noescape
+func maxPoolPlanesAVX2(out *float32, oidx *int32, x *float32, hw, nout int, offs, starts *int32)

@@ -13,3 +13,33 @@ func dotSumsAVX2(dy, x, ym *float32, n int, mean float64) (s1, s2 float64) {
 func lin3AVX2(dx, dy, x, ym *float32, n int, a, b, c float64)  { panic("engine: no AVX2 loops") }
 func addReluAVX2(y, a, b *float32, n int, relu int)            { panic("engine: no AVX2 loops") }
 func scaleAddAVX2(y, x, r *float32, n int, f float32, add int) { panic("engine: no AVX2 loops") }
+func sgdAVX2(p, grad, m *float32, n int, lr, wd, mom, damp1 float32, flags int) {
+	panic("engine: no AVX2 loops")
+}
+func adadeltaAVX2(p, grad, sq, ad *float32, n int, lr, rho, eps, wd float32, decay int) {
+	panic("engine: no AVX2 loops")
+}
+func dropoutAVX2(y, x *float32, n int, q, qhi, layer, step, k0, k1 uint32, thresh, scale float32) {
+	panic("engine: no AVX2 loops")
+}
+func maxPoolRowAVX2(y *float32, idx *int32, x *float32, n, kh, kw, w, s, base int) {
+	panic("engine: no AVX2 loops")
+}
+func geluAVX2(y, x, dy *float32, n int) { panic("engine: no AVX2 loops") }
+func expRowAVX2(y, x *float32, n int, shift, mul float64) (sum float64) {
+	panic("engine: no AVX2 loops")
+}
+func maxRowAVX2(x *float32, n int) (mx float32, nan int)            { panic("engine: no AVX2 loops") }
+func lnApplyAVX2(y, x, gamma, b *float32, n int, mean, inv float64) { panic("engine: no AVX2 loops") }
+func lnGradSumsAVX2(dy, x, gamma *float32, n int, mean, inv float64) (sg, sgx float64) {
+	panic("engine: no AVX2 loops")
+}
+func lnGradAVX2(dx, dy, x, gamma *float32, n int, mean, inv, sg, sgx float64) {
+	panic("engine: no AVX2 loops")
+}
+func lnColSumsAVX2(sg, sb *float64, dy, x *float32, n int, mean, inv float64) {
+	panic("engine: no AVX2 loops")
+}
+func maxPoolPlanesAVX2(out *float32, oidx *int32, x *float32, hw, nout int, offs, starts *int32) {
+	panic("engine: no AVX2 loops")
+}

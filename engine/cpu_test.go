@@ -574,9 +574,11 @@ func TestPhiloxKnownAnswers(t *testing.T) {
 
 // ---- determinism ---------------------------------------------------------
 
-// TestDeterminismAcrossThreads runs conv, linear, batchnorm and cross entropy
-// (forward and backward, batch 37) on backends with 1, 3 and 4 goroutines
-// and requires bit-identical results.
+// TestDeterminismAcrossThreads runs conv, linear, batchnorm (shapes in
+// several chunks of samples, small planes included), cross entropy,
+// dropout, GELU, softmax, max pooling and SGD (forward and backward, batch
+// 37 or 70) on backends with 1, 3 and 4 goroutines and requires
+// bit-identical results.
 func TestDeterminismAcrossThreads(t *testing.T) {
 	run := func(threads int) map[string][]float32 {
 		be := engine.NewCPU(threads)
@@ -604,7 +606,7 @@ func TestDeterminismAcrossThreads(t *testing.T) {
 			be.LinearBackward(dx, dw, db, dy, x, w)
 			keep("linear", y, dx, dw, db)
 		}
-		for _, shape := range [][]int{{37, 4, 16, 16}, {37, 6}} {
+		for _, shape := range [][]int{{37, 4, 16, 16}, {37, 64, 12, 12}, {70, 256, 7, 7}, {37, 6}} {
 			ch := shape[1]
 			x, g, b := a.rand(shape...), a.rand(ch), a.rand(ch)
 			y, sm, si, rm, rv := a.like(x), a.zeros(ch), a.zeros(ch), a.zeros(ch), a.full(1, ch)
@@ -627,6 +629,25 @@ func TestDeterminismAcrossThreads(t *testing.T) {
 			}
 			be.CrossEntropy(loss, dl, x, a.int32s(lab, 37))
 			keep("cross entropy", loss, dl)
+		}
+		{
+			x, dy := a.uniform(-4, 4, 37, 3000), a.rand(37, 3000)
+			y, dx, sy := a.like(x), a.like(x), a.like(x)
+			key := engine.DropoutKey{Seed: 5, Layer: 1, Step: 2}
+			be.Dropout(y, x, 0.3, key)
+			be.DropoutBackward(dx, dy, 0.3, key)
+			keep("dropout", y, dx)
+			be.Gelu(y, x)
+			be.GeluBackward(dx, dy, x)
+			be.Softmax(sy, x)
+			keep("gelu softmax", y, dx, sy)
+			p, m := a.rand(37, 3000), a.zeros(37, 3000)
+			be.SGDStep(p, dy, m, engine.SGDParams{LR: 0.1, Momentum: 0.9, WeightDecay: 1e-3, First: true})
+			keep("sgd", p, m)
+			px, py := a.rand(37, 16, 20, 20), a.zeros(37, 16, 20, 20)
+			idx := a.int32s(make([]int32, py.Len()), 37, 16, 20, 20)
+			be.MaxPool2d(py, idx, px, engine.Pool2dParams{KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1})
+			keep("maxpool", py)
 		}
 		require.NoError(t, be.Err())
 		return out

@@ -69,13 +69,6 @@ type report struct {
 	Errors    []string          `json:"errors,omitempty"`
 }
 
-type torchInfo struct {
-	Torch   string `json:"torch"`
-	Compile bool   `json:"compile"`
-	CUDA    bool   `json:"cuda"`
-	BLAS    string `json:"blas"`
-}
-
 func main() {
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "benchtable:", err)
@@ -120,7 +113,7 @@ type driver struct {
 	root     string
 	testBin  string
 	stepPy   string
-	ti       *torchInfo
+	ti       *bench.TorchInfo
 	rep      report
 	goLines  bytes.Buffer // benchstat input: config and result lines
 	results  []bench.Result
@@ -209,21 +202,16 @@ func (d *driver) setup(tmp string) error {
 		return fmt.Errorf("building the benchmarks: %w", err)
 	}
 	d.stepPy = filepath.Join(d.root, "bench", "pytorch", "step.py")
-	if *d.torch && *d.python != "" && *d.python != "none" {
-		if b, err := exec.Command(*d.python, d.stepPy, "--info").Output(); err == nil {
-			var info torchInfo
-			if json.Unmarshal(bytes.TrimSpace(b), &info) == nil && info.Torch != "" {
-				d.ti = &info
-				d.rep.Torch, d.rep.TorchBLAS = info.Torch, info.BLAS
-			}
+	if *d.torch {
+		if d.ti = bench.ReadTorchInfo(*d.python, d.stepPy); d.ti != nil {
+			d.rep.Torch, d.rep.TorchBLAS = d.ti.Torch, d.ti.BLAS
 		}
 	}
 	fmt.Printf("machine: %s, %d cores, %s; gotrain %s on %d threads, batch %d\n", d.rep.CPU, runtime.NumCPU(), d.rep.Host, d.rep.Go, *d.threads, *d.batch)
 	if ti := d.ti; ti != nil {
 		fmt.Printf("pytorch %s (%s), torch.compile: %v, cuda: %v, BLAS: %s\n", ti.Torch, *d.python, ti.Compile, ti.CUDA, ti.BLAS)
-		if !bench.OptimizedBLAS(ti.BLAS) {
-			return fmt.Errorf("PyTorch's BLAS is %q, not OpenBLAS, MKL or BLIS: its matmuls would run unoptimised and make an unfair anchor; "+
-				"fix: %s (Debian switches libblas.so.3 to OpenBLAS), or PYTHON=none to time gotrain alone", ti.BLAS, bench.BLASFix)
+		if err := bench.CheckTorchBLAS(ti); err != nil {
+			return err
 		}
 	} else {
 		fmt.Printf("pytorch: not found for %s (Debian: apt-get install python3-torch): gotrain only\n", *d.python)
@@ -359,7 +347,7 @@ func (d *driver) write() error {
 }
 
 // runTorch runs step.py for one (model, mode, device) in its own process.
-func runTorch(python, stepPy, model, mode, dev, benchtime string, batch, threads int, ti *torchInfo, timeout time.Duration) (bench.TorchResult, error) {
+func runTorch(python, stepPy, model, mode, dev, benchtime string, batch, threads int, ti *bench.TorchInfo, timeout time.Duration) (bench.TorchResult, error) {
 	na := bench.TorchResult{Framework: "pytorch", Torch: ti.Torch, Model: model, Mode: mode, Device: dev, Threads: threads, Batch: batch}
 	if strings.HasPrefix(dev, "cuda") && !ti.CUDA {
 		na.Reason = "this PyTorch has no CUDA device"
@@ -373,17 +361,9 @@ func runTorch(python, stepPy, model, mode, dev, benchtime string, batch, threads
 	if err != nil {
 		return na, err
 	}
-	spec, err := models.Lookup(model)
+	args, err := bench.TorchStepArgs(stepPy, model, mode, dev, batch, threads)
 	if err != nil {
 		return na, err
-	}
-	r := spec.Recipe
-	args := []string{stepPy, "--model", model, "--mode", mode, "--device", dev, "--batch", strconv.Itoa(batch),
-		"--threads", strconv.Itoa(threads), "--optimizer", r.Optimizer,
-		"--lr", strconv.FormatFloat(r.LR, 'g', -1, 64), "--momentum", strconv.FormatFloat(r.Momentum, 'g', -1, 64),
-		"--weight-decay", strconv.FormatFloat(r.WeightDecay, 'g', -1, 64)}
-	if r.Nesterov {
-		args = append(args, "--nesterov")
 	}
 	args = append(args, timing...)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
