@@ -72,6 +72,14 @@ func (c *CPU) conv2dBackwardBatched(dxs, dws, dys, xs, ws []float32, g *convGeom
 	c.w.For(g.N, grainFor(g.CRS*g.PQ, ewGrain), func(lo, hi int) {
 		for n := lo; n < hi; n++ {
 			dxn := dxs[n*chw : (n+1)*chw]
+			if g.Direct {
+				// 1x1, stride 1, no padding: each column row is one
+				// plane of dx, copied instead of added to zeros.
+				for ch := 0; ch < g.C; ch++ {
+					copy(dxn[ch*g.PQ:(ch+1)*g.PQ], cols[ch*ld+n*g.PQ:ch*ld+(n+1)*g.PQ])
+				}
+				continue
+			}
 			clear(dxn)
 			col2im(dxn, cols, g, ld, n*g.PQ)
 		}

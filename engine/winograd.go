@@ -217,7 +217,13 @@ func (g *convGeom) winograd() *winoAlg {
 		return nil
 	case winoMode == winoForce:
 		return winoForced
-	case !(winoAVX512 || winoAVX2) || g.H < winoMinPlane || g.W < winoMinPlane || g.C < winoMinChannels || g.K < winoMinChannels:
+	case !(winoAVX512 || winoAVX2) || g.C < winoMinChannels || g.K < winoMinChannels:
+		return nil
+	case g.H == 2 && g.W == 2:
+		// One F(2x2, 3x3) tile covers the plane: 16 products per 4
+		// outputs against im2col's 36 (and its 9 mostly-padding rows).
+		return wino2
+	case g.H < winoMinPlane || g.W < winoMinPlane:
 		return nil
 	case winoForced != nil:
 		return winoForced

@@ -73,20 +73,23 @@ func TestWinogradShapes(t *testing.T) {
 		c, h, k, r int
 		p          engine.Conv2dParams
 		want       bool
+		m          int
 	}{
-		{128, 14, 128, 3, same, true},
-		{256, 7, 256, 3, same, true},
-		{512, 4, 512, 3, same, true},
-		{64, 28, 64, 3, same, true},
-		{32, 28, 64, 3, same, false},  // too thin
-		{512, 2, 512, 3, same, false}, // plane too small
-		{128, 14, 256, 3, engine.Conv2dParams{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, false},
-		{128, 14, 128, 1, engine.Conv2dParams{StrideH: 1, StrideW: 1}, false},
+		{128, 14, 128, 3, same, true, 4},
+		{256, 7, 256, 3, same, true, 4},
+		{512, 4, 512, 3, same, true, 4},
+		{64, 28, 64, 3, same, true, 4},
+		{1024, 2, 256, 3, same, true, 2}, // one F(2x2, 3x3) tile
+		{32, 28, 64, 3, same, false, 0},  // too thin
+		{512, 1, 512, 3, same, false, 0}, // plane too small
+		{512, 3, 512, 3, same, false, 0}, // plane too small
+		{128, 14, 256, 3, engine.Conv2dParams{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, false, 0},
+		{128, 14, 128, 1, engine.Conv2dParams{StrideH: 1, StrideW: 1}, false, 0},
 	}
 	for _, tc := range cases {
 		want := 0
 		if tc.want && len(engine.WinogradISAs()) > 1 {
-			want = 4
+			want = tc.m
 		}
 		require.Equal(t, want, engine.WinogradTile(64, tc.c, tc.h, tc.h, tc.k, tc.r, tc.r, tc.p), "%+v", tc)
 	}
