@@ -156,7 +156,9 @@ func (al *winoAlg) filterGrad(dw, du *float32, ld int) {
 
 func init() {
 	for _, al := range []*winoAlg{wino2, wino4} {
-		al.aa, al.gt = transposed(al.at, al.m, al.a), transposed(al.g, al.a, 3)
+		al.aa, al.gt = make([]float32, len(al.at)), make([]float32, len(al.g))
+		transpose(al.aa, al.at, al.m, al.a)
+		transpose(al.gt, al.g, al.a, 3)
 	}
 }
 
@@ -639,17 +641,6 @@ func (al *winoAlg) filterGradGo(dw, du []float32, ld int) {
 		x[p] = du[p*ld]
 	}
 	winoXform(dw, al.gt, 3, al.a, x[:], al.gt, 3, al.a)
-}
-
-// transposed returns the transpose of the rows×cols matrix m.
-func transposed(m []float32, rows, cols int) []float32 {
-	t := make([]float32, rows*cols)
-	for i := 0; i < rows; i++ {
-		for j := 0; j < cols; j++ {
-			t[j*rows+i] = m[i*cols+j]
-		}
-	}
-	return t
 }
 
 // winoXform computes y (lr×rr) = L x Rᵀ for x (lc×rc), L (lr×lc) and R
