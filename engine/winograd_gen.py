@@ -91,7 +91,16 @@ class Asm:
     def __call__(self, s):
         self.lines.append("\t" + s)
 
-    def fold(self, dst, row, srcs, tmp="Z30"):
+    # Instruction forms: AVX-512 (Z registers, embedded broadcast).
+    tmp, sign = "Z30", "Z31"
+
+    def mulc(self, c, s, dst):
+        self("VMULPS.BCST %s<>(SB), %s, %s" % (const(c), s, dst))
+
+    def zero(self, dst):
+        self("VPXORD %s, %s, %s" % (dst, dst, dst))
+
+    def fold(self, dst, row, srcs):
         """dst = fold of row's nonzero coefficients times srcs."""
         first = True
         for c, s in zip(row, srcs):
@@ -102,9 +111,9 @@ class Asm:
                 if c == 1:
                     self("VMOVAPS %s, %s" % (s, dst))
                 elif c == -1:
-                    self("VXORPS Z31, %s, %s" % (s, dst))
+                    self("VXORPS %s, %s, %s" % (self.sign, s, dst))
                 else:
-                    self("VMULPS.BCST %s<>(SB), %s, %s" % (const(c), s, dst))
+                    self.mulc(c, s, dst)
                 first = False
                 continue
             if c == 1:
@@ -112,10 +121,10 @@ class Asm:
             elif c == -1:
                 self("VSUBPS %s, %s, %s" % (s, dst, dst))
             else:
-                self("VMULPS.BCST %s<>(SB), %s, %s" % (const(c), s, tmp))
-                self("VADDPS %s, %s, %s" % (tmp, dst, dst))
+                self.mulc(c, s, self.tmp)
+                self("VADDPS %s, %s, %s" % (self.tmp, dst, dst))
         if first:
-            self("VPXORD %s, %s, %s" % (dst, dst, dst))
+            self.zero(dst)
 
 
 def z(i):
@@ -340,32 +349,15 @@ FUNCS = [
 
 
 class Asm2(Asm):
-    def fold(self, dst, row, srcs, tmp="Y13"):
-        first = True
-        for c, s in zip(row, srcs):
-            c = F(c)
-            if c == 0:
-                continue
-            if first:
-                if c == 1:
-                    self("VMOVAPS %s, %s" % (s, dst))
-                elif c == -1:
-                    self("VXORPS Y14, %s, %s" % (s, dst))
-                else:
-                    self("VBROADCASTSS %s<>(SB), %s" % (const(c), dst))
-                    self("VMULPS %s, %s, %s" % (s, dst, dst))
-                first = False
-                continue
-            if c == 1:
-                self("VADDPS %s, %s, %s" % (s, dst, dst))
-            elif c == -1:
-                self("VSUBPS %s, %s, %s" % (s, dst, dst))
-            else:
-                self("VBROADCASTSS %s<>(SB), %s" % (const(c), tmp))
-                self("VMULPS %s, %s, %s" % (s, tmp, tmp))
-                self("VADDPS %s, %s, %s" % (tmp, dst, dst))
-        if first:
-            self("VXORPS %s, %s, %s" % (dst, dst, dst))
+    # AVX2: Y registers, no embedded broadcast.
+    tmp, sign = "Y13", "Y14"
+
+    def mulc(self, c, s, dst):
+        self("VBROADCASTSS %s<>(SB), %s" % (const(c), dst))
+        self("VMULPS %s, %s, %s" % (s, dst, dst))
+
+    def zero(self, dst):
+        self("VXORPS %s, %s, %s" % (dst, dst, dst))
 
     def vmask(self, dst, first, second=None):
         """dst = the lanes of this half whose bits are set in the uint16
