@@ -7,7 +7,8 @@
 //     (the bytes of the model's pools and the optimizer state) and heap-B
 //     (the live Go heap's growth over building and stepping the model).
 //   - BenchmarkKernel/<engine>/<kernel>/<pass>: convolutions 3x3 and 1x1,
-//     batch norm and the fused softmax-NLL at the SE-ResNet's shapes, in
+//     batch norm and the fused softmax-NLL at the SE-ResNet's shapes (and
+//     three convolutions of the light ResNet's small maps), in
 //     GFLOP/s or GB/s; BenchmarkPeak/<engine>/{gemm512,memcpy}: the peaks
 //     they are compared with, measured in the same run.
 //

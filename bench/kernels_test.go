@@ -94,7 +94,7 @@ type convShape struct {
 
 // seConvs are the SE-ResNet's convolutions: the 3x3 stride-1 convs of each
 // stage (every block's conv2, and conv1 after the first block) and the
-// 1x1 stride-2 shortcuts of stages 2-4.
+// 1x1 stride-2 shortcuts of stages 2-4; then three of the light ResNet's.
 var seConvs = []convShape{
 	{"conv3x3_64x28", 64, 64, 28, 3, 1, 1},
 	{"conv3x3_128x14", 128, 128, 14, 3, 1, 1},
@@ -103,6 +103,12 @@ var seConvs = []convShape{
 	{"conv1x1s2_64to128x28", 64, 128, 28, 1, 2, 0},
 	{"conv1x1s2_128to256x14", 128, 256, 14, 1, 2, 0},
 	{"conv1x1s2_256to512x7", 256, 512, 7, 1, 2, 0},
+	// The light ResNet's small maps: a 1x1 convolution of 2x2 maps (the
+	// batched GEMM), a 3x3 one of 2x2 maps (the dense path) and a
+	// stride-2 3x3 one of 7x7 maps (im2col through the offset table).
+	{"lr_conv1x1_256to1024x2", 256, 1024, 2, 1, 1, 0},
+	{"lr_conv3x3_256x2", 256, 256, 2, 3, 1, 1},
+	{"lr_conv3x3s2_128x7", 128, 128, 7, 3, 2, 1},
 }
 
 func benchConv(b *testing.B, be engine.Backend, s convShape, backward bool) {

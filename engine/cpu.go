@@ -14,8 +14,14 @@ type CPU struct {
 	w       *workers
 	err     error
 	scratch []float32
+	sub     []float32 // strided 1x1 convolutions' subsampled input (subScratch)
 	part64  []float64
 	wino    winoTables // the Winograd transforms' gather tables
+	taps    []int32    // the dense convolutions' tap table (denseTaps)
+	tab     []int32    // im2col's offset table (colTable)
+	// The batch norms' per-channel buffers (bnScratch, bnCoef32, bnCoef64).
+	bn64, bnc64 []float64
+	bn32        []float32
 	// noWinograd keeps every convolution on im2col + GEMM (SetWinograd).
 	noWinograd bool
 }

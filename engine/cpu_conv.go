@@ -11,11 +11,14 @@ func convChunk(n int) int {
 }
 
 // convGeom is a convolution's geometry on the CPU.
-type convGeom struct{ ConvGeom }
+type convGeom struct {
+	ConvGeom
+	tab []int32 // im2col's offset table (colTable), or nil
+}
 
 func (c *CPU) convGeom(op string, y, x, w, b *Tensor, p Conv2dParams) (g convGeom, ok bool) {
 	cg, err := ConvGeometry(y, x, w, b, p)
-	return convGeom{cg}, c.check(op, err)
+	return convGeom{ConvGeom: cg}, c.check(op, err)
 }
 
 // validRange returns the output columns [lo, hi) whose input column
@@ -39,13 +42,15 @@ func validRange(iw0, sw, w, q int) (lo, hi int) {
 func im2col(cols, x []float32, g *convGeom, ld, col0 int) {
 	if g.Direct {
 		// 1x1, stride 1, no padding: each row is one channel plane.
-		for ch := 0; ch < g.C; ch++ {
-			copy(cols[ch*ld+col0:ch*ld+col0+g.PQ], x[ch*g.PQ:(ch+1)*g.PQ])
-		}
+		copyBlocks(cols[col0:], ld, x, g.PQ, g.C, g.PQ)
 		return
 	}
 	if g.shifted() {
 		im2colShifted(cols, x, g, ld, col0)
+		return
+	}
+	if g.tab != nil {
+		im2colTable(cols, x, g, ld, col0, 1, 0, g.C)
 		return
 	}
 	im2colRows(cols, x, g, ld, col0)
@@ -204,6 +209,10 @@ func col2im(dx, cols []float32, g *convGeom, ld, col0 int) {
 		col2imShifted(dx, cols, g, ld, col0)
 		return
 	}
+	if g.tab != nil {
+		col2imTable(dx, cols, g, ld, col0, 1, 0, g.C)
+		return
+	}
 	col2imRows(dx, cols, g, ld, col0)
 }
 
@@ -268,14 +277,28 @@ func (c *CPU) Conv2d(y, x, w, b *Tensor, p Conv2dParams) {
 	if g.N == 0 {
 		return
 	}
+	c.conv2d(ys, xs, ws, bs, &g)
+}
+
+// conv2d runs the forward convolution g on the path its shape picks.
+func (c *CPU) conv2d(ys, xs, ws, bs []float32, gp *convGeom) {
+	g := *gp
+	if g.subsampled() {
+		sub := c.subScratch(g.N * g.C * g.PQ)
+		c.subsample(sub, xs, &g)
+		sg := g.subGeom()
+		c.conv2d(ys, sub, ws, bs, &sg)
+		return
+	}
+	if g.dense() && winoMode != winoForce {
+		c.conv2dDense(ys, xs, ws, bs, &g)
+		return
+	}
 	if al := c.winogradFor(&g); al != nil {
 		c.conv2dWinograd(al, ys, xs, ws, bs, &g)
 		return
 	}
-	if g.centerOnly() {
-		c.conv2dCenter(ys, xs, ws, bs, &g)
-		return
-	}
+	c.colTable(&g)
 	if g.batched() {
 		c.conv2dBatched(ys, xs, ws, bs, &g)
 		return
@@ -337,25 +360,14 @@ func (c *CPU) Conv2dBackward(dx, dw, db, dy, x, w *Tensor, p Conv2dParams) {
 		}
 		return
 	}
-	if al := c.winogradFor(&g); al != nil || g.centerOnly() || g.batched() {
-		var dxs, dws []float32
-		if dx != nil {
-			dxs = F32(dx)
-		}
-		if dw != nil {
-			dws = F32(dw)
-		}
-		switch {
-		case al != nil:
-			c.conv2dBackwardWinograd(al, dxs, dws, dys, xs, ws, &g)
-		case g.centerOnly():
-			c.conv2dBackwardCenter(dxs, dws, dys, xs, ws, &g)
-		default:
-			c.conv2dBackwardBatched(dxs, dws, dys, xs, ws, &g)
-		}
-	} else {
-		c.conv2dBackwardPerImage(dx, dw, dys, xs, ws, &g)
+	var dxs, dws []float32
+	if dx != nil {
+		dxs = F32(dx)
 	}
+	if dw != nil {
+		dws = F32(dw)
+	}
+	c.conv2dBackward(dxs, dws, dys, xs, ws, &g)
 	if db != nil {
 		dbs := F32(db)
 		c.w.For(g.K, 1, func(lo, hi int) {
@@ -372,10 +384,47 @@ func (c *CPU) Conv2dBackward(dx, dw, db, dy, x, w *Tensor, p Conv2dParams) {
 	}
 }
 
+// conv2dBackward runs the backward convolution g (dxs or dws may be nil)
+// on the path its shape picks.
+func (c *CPU) conv2dBackward(dxs, dws, dys, xs, ws []float32, gp *convGeom) {
+	g := *gp
+	if g.subsampled() {
+		n := g.N * g.C * g.PQ
+		sub := c.subScratch(2 * n)
+		xsub, dxsub := sub[:n], sub[n:]
+		if dws != nil {
+			c.subsample(xsub, xs, &g)
+		}
+		if dxs == nil {
+			dxsub = nil
+		}
+		sg := g.subGeom()
+		c.conv2dBackward(dxsub, dws, dys, xsub, ws, &sg)
+		if dxs != nil {
+			c.unsubsample(dxs, dxsub, &g)
+		}
+		return
+	}
+	al := c.winogradFor(&g)
+	if al == nil {
+		c.colTable(&g)
+	}
+	switch {
+	case g.dense() && winoMode != winoForce:
+		c.conv2dBackwardDense(dxs, dws, dys, xs, ws, &g)
+	case al != nil:
+		c.conv2dBackwardWinograd(al, dxs, dws, dys, xs, ws, &g)
+	case g.batched():
+		c.conv2dBackwardBatched(dxs, dws, dys, xs, ws, &g)
+	default:
+		c.conv2dBackwardPerImage(dxs, dws, dys, xs, ws, &g)
+	}
+}
+
 // conv2dBackwardPerImage is the backward pass for large images: per-image
 // GEMMs, the weight gradient summed per chunk of images and then over the
 // chunks in order.
-func (c *CPU) conv2dBackwardPerImage(dx, dw *Tensor, dys, xs, ws []float32, gp *convGeom) {
+func (c *CPU) conv2dBackwardPerImage(dxs, dws, dys, xs, ws []float32, gp *convGeom) {
 	g := *gp
 	grain := convChunk(g.N)
 	nch := chunks(g.N, grain)
@@ -388,20 +437,13 @@ func (c *CPU) conv2dBackwardPerImage(dx, dw *Tensor, dys, xs, ws []float32, gp *
 	// wT (C·R·S, K) = wᵀ, transposed once so that every image's input
 	// gradient reads it in place instead of repacking w.
 	wTSize := 0
-	if dx != nil {
+	if dxs != nil {
 		wTSize = g.CRS * g.K
 	}
 	all := c.scratchF32(nch*per + wTSize)
 	scratch, wT := all[:nch*per], all[nch*per:]
-	if dx != nil {
+	if dxs != nil {
 		transpose(wT, ws, g.K, g.CRS)
-	}
-	var dxs, dws []float32
-	if dx != nil {
-		dxs = F32(dx)
-	}
-	if dw != nil {
-		dws = F32(dw)
 	}
 	c.w.For(g.N, grain, func(lo, hi int) {
 		buf := scratch[lo/grain*per : (lo/grain+1)*per]

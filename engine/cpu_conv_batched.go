@@ -14,19 +14,60 @@ func (g *convGeom) batched() bool { return g.PQ < batchedPQ }
 // conv2dBatched: cols (C·R·S, N·P·Q) = im2col of every image; out (K, N·P·Q)
 // = w · cols; y[n,k,:] = out[k, n·P·Q:] + b[k].
 func (c *CPU) conv2dBatched(ys, xs, ws, bs []float32, g *convGeom) {
-	ld := g.N * g.PQ
+	np, ld := g.N*g.PQ, batchLd(g.N*g.PQ)
 	buf := c.scratchF32(g.CRS*ld + g.K*ld)
 	cols, out := buf[:g.CRS*ld], buf[g.CRS*ld:]
-	c.fillCols(cols, xs, g)
-	gemm.Sgemm(false, false, g.K, ld, g.CRS, 1, ws, g.CRS, cols, ld, 0, out, ld)
-	c.w.For(g.N, grainFor(g.K*g.PQ, ewGrain), func(lo, hi int) {
-		for n := lo; n < hi; n++ {
-			for k := 0; k < g.K; k++ {
-				dst := ys[(n*g.K+k)*g.PQ : (n*g.K+k+1)*g.PQ]
-				copy(dst, out[k*ld+n*g.PQ:k*ld+(n+1)*g.PQ])
-				if bs != nil {
-					for i := range dst {
-						dst[i] += bs[k]
+	c.fillCols(cols, xs, g, ld)
+	gemm.Sgemm(false, false, g.K, np, g.CRS, 1, ws, g.CRS, cols, ld, 0, out, ld)
+	c.unbatch(ys, out, g.N, g.K, g.PQ, ld, bs)
+}
+
+// batchLd is the row stride of a batched matrix of np columns: np, plus
+// 16 floats when np is a multiple of 256. At a stride of 1 KiB or a
+// multiple of it, the rows that im2col, col2im and the layout changes
+// touch in turn fall into a few L1 sets and evict each other (the light
+// ResNet's stride-2 convolution of 7x7 maps has 1,152 rows of 64·16
+// floats).
+func batchLd(np int) int {
+	if np%256 == 0 {
+		return np + 16
+	}
+	return np
+}
+
+// batchTile is the number of channel rows the layout changes between
+// (N, C, P·Q) and (C, N·P·Q) move together: each image's blocks of a tile
+// are one contiguous run of the image, and the tile's rows of the batched
+// matrix stay in cache while the images go by.
+const batchTile = 16
+
+// batch writes m (C, N·P·Q; rows ld apart) from t (N, C, P·Q).
+func (c *CPU) batch(m, t []float32, n, ch, pq, ld int) {
+	c.w.For(ch, max(batchTile, grainFor(n*pq, ewGrain)), func(lo, hi int) {
+		for c0 := lo; c0 < hi; c0 += batchTile {
+			c1 := min(c0+batchTile, hi)
+			for i := 0; i < n; i++ {
+				copyBlocks(m[c0*ld+i*pq:], ld, t[(i*ch+c0)*pq:], pq, c1-c0, pq)
+			}
+		}
+	})
+}
+
+// unbatch writes t (N, C, P·Q) from m (C, N·P·Q; rows ld apart), adding
+// b[c] (b may be nil).
+func (c *CPU) unbatch(t, m []float32, n, ch, pq, ld int, b []float32) {
+	c.w.For(ch, max(batchTile, grainFor(n*pq, ewGrain)), func(lo, hi int) {
+		for c0 := lo; c0 < hi; c0 += batchTile {
+			c1 := min(c0+batchTile, hi)
+			for i := 0; i < n; i++ {
+				ti := t[(i*ch+c0)*pq : (i*ch+c1)*pq]
+				copyBlocks(ti, pq, m[c0*ld+i*pq:], ld, c1-c0, pq)
+				if b != nil {
+					for k, bk := range b[c0:c1] {
+						row := ti[k*pq : (k+1)*pq]
+						for j := range row {
+							row[j] += bk
+						}
 					}
 				}
 			}
@@ -34,10 +75,48 @@ func (c *CPU) conv2dBatched(ys, xs, ws, bs []float32, g *convGeom) {
 	})
 }
 
+// copyBlocks copies count blocks of pq floats, block b from src[b·ss:] to
+// dst[b·ds:]. On small planes the blocks are a few floats long (16 bytes
+// on a 2x2 map), where a copy call per block would cost more than the
+// copy.
+func copyBlocks(dst []float32, ds int, src []float32, ss int, count, pq int) {
+	if count == 0 {
+		return
+	}
+	_, _ = dst[(count-1)*ds+pq-1], src[(count-1)*ss+pq-1]
+	switch pq {
+	case 1:
+		for b := 0; b < count; b++ {
+			dst[b*ds] = src[b*ss]
+		}
+	case 4:
+		for b := 0; b < count; b++ {
+			*(*[4]float32)(dst[b*ds:]) = *(*[4]float32)(src[b*ss:])
+		}
+	case 16:
+		for b := 0; b < count; b++ {
+			*(*[16]float32)(dst[b*ds:]) = *(*[16]float32)(src[b*ss:])
+		}
+	default:
+		for b := 0; b < count; b++ {
+			copy(dst[b*ds:b*ds+pq], src[b*ss:b*ss+pq])
+		}
+	}
+}
+
 // fillCols writes the columns of every image side by side: row r of image
-// n at cols[r·N·P·Q + n·P·Q].
-func (c *CPU) fillCols(cols, xs []float32, g *convGeom) {
-	ld := g.N * g.PQ
+// n at cols[r·ld + n·P·Q].
+func (c *CPU) fillCols(cols, xs []float32, g *convGeom, ld int) {
+	if g.Direct {
+		c.batch(cols, xs, g.N, g.C, g.PQ, ld)
+		return
+	}
+	if g.tab != nil {
+		c.w.For(g.C, grainFor(g.N*g.R*g.S*g.PQ, ewGrain), func(lo, hi int) {
+			im2colTable(cols, xs, g, ld, 0, g.N, lo, hi)
+		})
+		return
+	}
 	chw := g.C * g.H * g.W
 	c.w.For(g.N, grainFor(g.CRS*g.PQ, ewGrain), func(lo, hi int) {
 		for n := lo; n < hi; n++ {
@@ -50,36 +129,33 @@ func (c *CPU) fillCols(cols, xs []float32, g *convGeom) {
 // GEMM whose sum over N·P·Q runs in a fixed order); dcols = wᵀ · dyT, then
 // col2im per image.
 func (c *CPU) conv2dBackwardBatched(dxs, dws, dys, xs, ws []float32, g *convGeom) {
-	ld := g.N * g.PQ
+	np, ld := g.N*g.PQ, batchLd(g.N*g.PQ)
 	buf := c.scratchF32(g.CRS*ld + g.K*ld)
 	cols, dyT := buf[:g.CRS*ld], buf[g.CRS*ld:]
-	c.w.For(g.N, grainFor(g.K*g.PQ, ewGrain), func(lo, hi int) {
-		for n := lo; n < hi; n++ {
-			for k := 0; k < g.K; k++ {
-				copy(dyT[k*ld+n*g.PQ:k*ld+(n+1)*g.PQ], dys[(n*g.K+k)*g.PQ:(n*g.K+k+1)*g.PQ])
-			}
-		}
-	})
+	c.batch(dyT, dys, g.N, g.K, g.PQ, ld)
 	if dws != nil {
-		c.fillCols(cols, xs, g)
-		gemm.Sgemm(false, true, g.K, g.CRS, ld, 1, dyT, ld, cols, ld, 0, dws, g.CRS)
+		c.fillCols(cols, xs, g, ld)
+		gemm.Sgemm(false, true, g.K, g.CRS, np, 1, dyT, ld, cols, ld, 0, dws, g.CRS)
 	}
 	if dxs == nil {
 		return
 	}
-	gemm.Sgemm(true, false, g.CRS, ld, g.K, 1, ws, g.CRS, dyT, ld, 0, cols, ld)
+	gemm.Sgemm(true, false, g.CRS, np, g.K, 1, ws, g.CRS, dyT, ld, 0, cols, ld)
+	if g.Direct {
+		// 1x1, stride 1, no padding: each column row is one plane of dx.
+		c.unbatch(dxs, cols, g.N, g.C, g.PQ, ld, nil)
+		return
+	}
+	if g.tab != nil {
+		c.w.For(g.C, grainFor(g.N*g.R*g.S*g.PQ, ewGrain), func(lo, hi int) {
+			col2imTable(dxs, cols, g, ld, 0, g.N, lo, hi)
+		})
+		return
+	}
 	chw := g.C * g.H * g.W
 	c.w.For(g.N, grainFor(g.CRS*g.PQ, ewGrain), func(lo, hi int) {
 		for n := lo; n < hi; n++ {
 			dxn := dxs[n*chw : (n+1)*chw]
-			if g.Direct {
-				// 1x1, stride 1, no padding: each column row is one
-				// plane of dx, copied instead of added to zeros.
-				for ch := 0; ch < g.C; ch++ {
-					copy(dxn[ch*g.PQ:(ch+1)*g.PQ], cols[ch*ld+n*g.PQ:ch*ld+(n+1)*g.PQ])
-				}
-				continue
-			}
 			clear(dxn)
 			col2im(dxn, cols, g, ld, n*g.PQ)
 		}

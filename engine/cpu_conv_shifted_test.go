@@ -28,7 +28,7 @@ func TestShiftedColsMatchRows(t *testing.T) {
 	}
 	for _, tc := range cases {
 		p := Conv2dParams{StrideH: 1, StrideW: 1, PadH: tc.ph, PadW: tc.pw}
-		g := convGeom{ConvGeom{N: 1, C: tc.c, H: tc.h, W: tc.w, K: 1, R: tc.r, S: tc.s, Params: p}}
+		g := convGeom{ConvGeom: ConvGeom{N: 1, C: tc.c, H: tc.h, W: tc.w, K: 1, R: tc.r, S: tc.s, Params: p}}
 		g.P, g.Q = ConvOut(g.H, g.R, 1, tc.ph), ConvOut(g.W, g.S, 1, tc.pw)
 		g.CRS, g.PQ = g.C*g.R*g.S, g.P*g.Q
 		t.Run(fmt.Sprintf("%+v", tc), func(t *testing.T) {
@@ -72,7 +72,7 @@ func requireBits(t *testing.T, want, got []float32) {
 // image under a 3x3 padded kernel, row by row and as shifted runs.
 func BenchmarkShiftedCols(b *testing.B) {
 	p := Conv2dParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
-	g := convGeom{ConvGeom{N: 1, C: 64, H: 32, W: 32, P: 32, Q: 32, K: 64, R: 3, S: 3, Params: p}}
+	g := convGeom{ConvGeom: ConvGeom{N: 1, C: 64, H: 32, W: 32, P: 32, Q: 32, K: 64, R: 3, S: 3, Params: p}}
 	g.CRS, g.PQ = g.C*g.R*g.S, g.P*g.Q
 	x, cols := make([]float32, g.C*g.H*g.W), make([]float32, g.CRS*g.PQ)
 	for i := range x {
@@ -90,4 +90,61 @@ func BenchmarkShiftedCols(b *testing.B) {
 	run("im2col/shifted", func() { im2colShifted(cols, x, &g, g.PQ, 0) })
 	run("col2im/rows", func() { col2imRows(x, cols, &g, g.PQ, 0) })
 	run("col2im/shifted", func() { col2imShifted(x, cols, &g, g.PQ, 0) })
+}
+
+// TestTableCols checks im2col and col2im through the offset table against
+// the row-by-row versions, bit for bit, on strided and unpadded geometries
+// (the ones the table path takes): columns of one image among others, NaN
+// and Inf in entries that read padding.
+func TestTableCols(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	cases := []struct{ c, h, w, r, s, sh, sw, ph, pw int }{
+		{3, 7, 7, 3, 3, 2, 2, 1, 1}, // the light ResNet's 7x7 to 4x4
+		{4, 4, 4, 3, 3, 2, 2, 1, 1},
+		{2, 28, 28, 7, 7, 2, 2, 3, 3}, // the stem
+		{3, 9, 13, 4, 4, 4, 4, 0, 0},
+		{2, 8, 6, 3, 2, 2, 1, 1, 0},
+		{2, 5, 5, 3, 3, 1, 1, 0, 0}, // stride 1, Q < W
+		{1, 3, 3, 5, 5, 3, 3, 2, 2}, // kernel wider than the image
+	}
+	be := NewCPU(1)
+	for _, tc := range cases {
+		p := Conv2dParams{StrideH: tc.sh, StrideW: tc.sw, PadH: tc.ph, PadW: tc.pw}
+		g := convGeom{ConvGeom: ConvGeom{N: 1, C: tc.c, H: tc.h, W: tc.w, K: 1, R: tc.r, S: tc.s, Params: p}}
+		g.P, g.Q = ConvOut(g.H, g.R, tc.sh, tc.ph), ConvOut(g.W, g.S, tc.sw, tc.pw)
+		g.CRS, g.PQ = g.C*g.R*g.S, g.P*g.Q
+		t.Run(fmt.Sprintf("%+v", tc), func(t *testing.T) {
+			be.colTable(&g)
+			require.NotNil(t, g.tab, "the table path should take this geometry")
+			x := make([]float32, g.C*g.H*g.W)
+			for i := range x {
+				x[i] = rng.Float32()*2 - 1
+			}
+			ld, col0 := 3*g.PQ, g.PQ
+			want, got := make([]float32, g.CRS*ld), make([]float32, g.CRS*ld)
+			for i := range want {
+				want[i], got[i] = 7, 7 // untouched outside this image's columns
+			}
+			im2colRows(want, x, &g, ld, col0)
+			im2colTable(got, x, &g, ld, col0, 1, 0, g.C)
+			requireBits(t, want, got)
+
+			cols := make([]float32, g.CRS*ld)
+			for i := range cols {
+				cols[i] = rng.Float32()*2 - 1
+			}
+			for i := range got[col0 : col0+g.PQ] {
+				if g.tab[i] == int32(g.H*g.W) {
+					cols[col0+i] = float32(math.NaN()) // reads padding: must not reach dx
+				}
+			}
+			dWant, dGot := make([]float32, len(x)), make([]float32, len(x))
+			for i := range dGot {
+				dGot[i] = float32(math.Inf(1)) // overwritten
+			}
+			col2imRows(dWant, cols, &g, ld, col0)
+			col2imTable(dGot, cols, &g, ld, col0, 1, 0, g.C)
+			requireBits(t, dWant, dGot)
+		})
+	}
 }

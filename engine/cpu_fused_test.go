@@ -177,3 +177,49 @@ func TestSqueezeExciteMatchesChain(t *testing.T) {
 	}
 	t.Logf("squeeze excite: within 1e-5 + 1e-5·|chain| of the unfused chain")
 }
+
+// TestBatchNormPlanePaths runs training batch norms, with and without the
+// fused ReLU, forward and backward, through the per-plane path and the
+// channel-block path of small planes on the same inputs (outputs poisoned
+// first): they agree within float32 rounding.
+func TestBatchNormPlanePaths(t *testing.T) {
+	be := engine.NewCPU(0)
+	for _, shape := range [][]int{{5, 70, 2, 2}, {3, 11, 7, 7}, {4, 600, 1, 1}, {6, 300}, {3, 5, 9, 9}, {2, 3, 4, 4}} {
+		ch := shape[1]
+		a := newAlloc(t, be, uint64(engine.Numel(shape)))
+		x, gamma, beta, dy := a.uniform(-2, 3, shape...), a.uniform(0.5, 1.5, ch), a.rand(ch), a.rand(shape...)
+		run := func(small int) [][]float32 {
+			defer engine.SetBNSmallPlane(small)()
+			var out [][]float32
+			for _, relu := range []bool{false, true} {
+				y, sm, si, rm, rv := a.nans(shape...), a.nans(ch), a.nans(ch), a.zeros(ch), a.full(1, ch)
+				dx, dg, db := a.nans(shape...), a.nans(ch), a.nans(ch)
+				if relu {
+					be.BatchNormReluTrain(y, sm, si, rm, rv, x, gamma, beta, 0.1, 1e-5)
+					be.BatchNormReluBackward(dx, dg, db, dy, y, x, gamma, sm, si)
+				} else {
+					be.BatchNormTrain(y, sm, si, rm, rv, x, gamma, beta, 0.1, 1e-5)
+					be.BatchNormBackward(dx, dg, db, dy, x, gamma, sm, si)
+				}
+				ye := a.nans(shape...)
+				be.BatchNormEval(ye, x, gamma, beta, rm, rv, 1e-5)
+				for _, v := range []*engine.Tensor{y, sm, si, rm, rv, dx, dg, db, ye} {
+					out = append(out, append([]float32(nil), engine.F32(v)...))
+				}
+			}
+			if err := be.Err(); err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}
+		planes, blocks := run(0), run(1<<30)
+		for i := range planes {
+			for j, want := range planes[i] {
+				got := blocks[i][j]
+				if math.IsNaN(float64(want)) || math.Abs(float64(got-want)) > 1e-5+1e-5*math.Abs(float64(want)) {
+					t.Fatalf("%v output %d [%d]: per-plane %v, blocks %v", shape, i, j, want, got)
+				}
+			}
+		}
+	}
+}

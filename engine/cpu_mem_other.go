@@ -43,3 +43,8 @@ func lnColSumsAVX2(sg, sb *float64, dy, x *float32, n int, mean, inv float64) {
 func maxPoolPlanesAVX2(out *float32, oidx *int32, x *float32, hw, nout int, offs, starts *int32) {
 	panic("engine: no AVX2 loops")
 }
+
+func bnStatsAVX2(x *float32, sh, p1, p2 *float64, n int)            { panic("engine: no AVX2 loops") }
+func bnApplyAVX2(y, x, a, o *float32, n int, relu int)              { panic("engine: no AVX2 loops") }
+func bnGradSumsAVX2(dy, x, ym *float32, mu, p1, p2 *float64, n int) { panic("engine: no AVX2 loops") }
+func bnLin3AVX2(dx, dy, x, ym *float32, abc *float64, n int)        { panic("engine: no AVX2 loops") }

@@ -55,27 +55,24 @@ func (c *CPU) bnTrain(op string, relu bool, y, saveMean, saveInvStd, runMean, ru
 	xs, ys := F32(x), F32(y)
 	sm, si := F32(saveMean), F32(saveInvStd)
 	rm, rv, gs, bs := f32OrNil(runMean), f32OrNil(runVar), f32OrNil(gamma), f32OrNil(beta)
-	shift := make([]float64, ch)
+	buf := c.bnScratch(3 * ch)
+	shift, sums := buf[:ch], buf[ch:]
 	for k := range shift {
 		shift[k] = float64(xs[k*s])
 	}
-	sums := c.bnSums(n, ch, s, func(p1, p2 []float64, i int) {
-		if s == 1 { // (N, C) or 1×1 planes: one sample's channels are contiguous
-			for k, v := range xs[i*ch : (i+1)*ch] {
-				d := float64(v) - shift[k]
-				p1[k] += d
-				p2[k] += d * d
+	if s < bnSmallPlane {
+		c.bnStatsSmall(sums, xs, shift, n, ch, s)
+	} else {
+		copy(sums, c.bnSums(n, ch, s, func(p1, p2 []float64, i int) {
+			for k := range ch {
+				base := (i*ch + k) * s
+				a1, a2 := sumShifted(xs[base:base+s], shift[k])
+				p1[k] += a1
+				p2[k] += a2
 			}
-			return
-		}
-		for k := range ch {
-			base := (i*ch + k) * s
-			a1, a2 := sumShifted(xs[base:base+s], shift[k])
-			p1[k] += a1
-			p2[k] += a2
-		}
-	})
-	coef := make([]float32, 2*ch)
+		}))
+	}
+	coef := c.bnCoef32(2 * ch)
 	for k := range ch {
 		s1, s2 := sums[k], sums[ch+k]
 		dm := s1 / float64(m)
@@ -157,19 +154,8 @@ func (c *CPU) bnEval(op string, relu bool, y, x, gamma, beta, runMean, runVar *T
 // coef[2k] = a, coef[2k+1] = off for channel k, front to back over the
 // tensor in chunks of about 32K elements.
 func (c *CPU) bnApply(ys, xs, coef []float32, n, ch, s int, relu bool) {
-	if s == 1 {
-		c.w.For(n, grainFor(ch, ewGrain), func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				y := ys[i*ch : (i+1)*ch]
-				for k, v := range xs[i*ch : (i+1)*ch] {
-					if o := v*coef[2*k] + coef[2*k+1]; relu {
-						y[k] = relu32(o)
-					} else {
-						y[k] = o
-					}
-				}
-			}
-		})
+	if s < bnSmallPlane {
+		c.bnApplySmall(ys, xs, coef, n, ch, s, relu)
 		return
 	}
 	c.w.For(n*ch, grainFor(s, ewGrain), func(lo, hi int) {
@@ -196,31 +182,25 @@ func (c *CPU) bnBackward(op string, dx, dgamma, dbeta, dy, y, x, gamma, saveMean
 	xs, dys, sm, si := F32(x), F32(dy), F32(saveMean), F32(saveInvStd)
 	dxs, dgs, dbs, gs, ym := f32OrNil(dx), f32OrNil(dgamma), f32OrNil(dbeta), f32OrNil(gamma), f32OrNil(y)
 	m := float64(n * s)
-	sums := c.bnSums(n, ch, s, func(p1, p2 []float64, i int) {
-		if s == 1 {
-			for k, v := range dys[i*ch : (i+1)*ch] {
+	sums := c.bnScratch(2 * ch)
+	if s < bnSmallPlane {
+		c.bnGradSumsSmall(sums, dys, xs, ym, sm, n, ch, s)
+	} else {
+		copy(sums, c.bnSums(n, ch, s, func(p1, p2 []float64, i int) {
+			for k := range ch {
+				base := (i*ch + k) * s
+				var a1, a2 float64
 				if ym != nil {
-					v = masked(v, ym[i*ch+k])
+					a1, a2 = dotSumsMasked(dys[base:base+s], xs[base:base+s], ym[base:base+s], float64(sm[k]))
+				} else {
+					a1, a2 = dotSums(dys[base:base+s], xs[base:base+s], float64(sm[k]))
 				}
-				d := float64(v)
-				p1[k] += d
-				p2[k] += d * (float64(xs[i*ch+k]) - float64(sm[k]))
+				p1[k] += a1
+				p2[k] += a2
 			}
-			return
-		}
-		for k := range ch {
-			base := (i*ch + k) * s
-			var a1, a2 float64
-			if ym != nil {
-				a1, a2 = dotSumsMasked(dys[base:base+s], xs[base:base+s], ym[base:base+s], float64(sm[k]))
-			} else {
-				a1, a2 = dotSums(dys[base:base+s], xs[base:base+s], float64(sm[k]))
-			}
-			p1[k] += a1
-			p2[k] += a2
-		}
-	})
-	coef := make([]float64, 3*ch)
+		}))
+	}
+	coef := c.bnCoef64(3 * ch)
 	for k := range ch {
 		mean, inv := float64(sm[k]), float64(si[k])
 		sdy, sdyx := sums[k], sums[ch+k]*inv
@@ -241,24 +221,8 @@ func (c *CPU) bnBackward(op string, dx, dgamma, dbeta, dy, y, x, gamma, saveMean
 	if dxs == nil {
 		return
 	}
-	if s == 1 {
-		c.w.For(n, grainFor(ch, ewGrain), func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				for k := range ch { // lin3 of one element
-					r := i*ch + k
-					d := dys[r]
-					if ym != nil {
-						d = masked(d, ym[r])
-					}
-					a, b, cc := coef[3*k], coef[3*k+1], coef[3*k+2]
-					if b == 0 && cc == 0 {
-						dxs[r] = float32(a * float64(d))
-					} else {
-						dxs[r] = float32(a*float64(d) + b*float64(xs[r]) + cc)
-					}
-				}
-			}
-		})
+	if s < bnSmallPlane {
+		c.bnLin3Small(dxs, dys, xs, ym, coef, n, ch, s)
 		return
 	}
 	c.w.For(n*ch, grainFor(s, ewGrain), func(lo, hi int) {

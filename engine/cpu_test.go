@@ -1026,7 +1026,7 @@ func TestNormForwardReference(t *testing.T) {
 	be := engine.NewCPU(0)
 	a := newAlloc(t, be, 7)
 	const eps, mom = 1e-5, 0.1
-	for _, shape := range [][]int{{6, 3}, {4, 3, 5, 2}} {
+	for _, shape := range [][]int{{6, 3}, {4, 3, 5, 2}, {3, 2, 9, 8}, {5, 70, 2, 2}, {2, 9, 7, 7}} {
 		n, ch := shape[0], shape[1]
 		s := engine.Numel(shape[2:])
 		x, g, b := a.uniform(-2, 3, shape...), a.rand(ch), a.rand(ch)

@@ -31,11 +31,39 @@ func SetWinograd(m int) (restore func()) {
 // convolution of this geometry runs as under the current setting (0: not
 // Winograd).
 func WinogradTile(n, c, h, w, k, r, s int, p Conv2dParams) int {
-	g := convGeom{ConvGeom{N: n, C: c, H: h, W: w, K: k, R: r, S: s, Params: p}}
-	if al := g.winograd(); al != nil {
+	g := testGeom(n, c, h, w, k, r, s, p)
+	if al := g.winograd(); al != nil && !(g.dense() && winoMode != winoForce) {
 		return al.m
 	}
 	return 0
+}
+
+func testGeom(n, c, h, w, k, r, s int, p Conv2dParams) convGeom {
+	g := convGeom{ConvGeom: ConvGeom{N: n, C: c, H: h, W: w, K: k, R: r, S: s, Params: p}}
+	g.P, g.Q = ConvOut(h, r, p.StrideH, p.PadH), ConvOut(w, s, p.StrideW, p.PadW)
+	g.CRS, g.PQ = c*r*s, g.P*g.Q
+	g.Direct = r == 1 && s == 1 && p == Conv2dParams{StrideH: 1, StrideW: 1}
+	return g
+}
+
+// ConvPath names the path a convolution of this geometry takes on a CPU
+// engine with Winograd on: "dense", "winograd", "batched" or "per-image",
+// after "subsampled " for strided 1x1 convolutions.
+func ConvPath(n, c, h, w, k, r, s int, p Conv2dParams) string {
+	g := testGeom(n, c, h, w, k, r, s, p)
+	prefix := ""
+	if g.subsampled() {
+		g, prefix = g.subGeom(), "subsampled "
+	}
+	switch {
+	case g.dense() && winoMode != winoForce:
+		return prefix + "dense"
+	case g.winograd() != nil:
+		return prefix + "winograd"
+	case g.batched():
+		return prefix + "batched"
+	}
+	return prefix + "per-image"
 }
 
 // SetWinogradISA picks the Winograd transforms: "avx512", "avx2" or "go"
@@ -70,10 +98,25 @@ func WinogradISAs() []string {
 // HasWinogradAVX512 reports whether the AVX-512 transforms can run here.
 func HasWinogradAVX512() bool { return winoAVX512 }
 
-// SetCenterPath turns the centre-tap path of 1x1 planes on or off and
-// returns a restore function.
-func SetCenterPath(on bool) (restore func()) {
-	old := centerOff
-	centerOff = !on
-	return func() { centerOff = old }
+// SetDensePath turns the dense path of small planes on or off and returns
+// a restore function.
+func SetDensePath(on bool) (restore func()) {
+	old := denseOff
+	denseOff = !on
+	return func() { denseOff = old }
+}
+
+// DenseConv reports whether a convolution of this geometry runs as one
+// dense GEMM.
+func DenseConv(n, c, h, w, k, r, s int, p Conv2dParams) bool {
+	g := testGeom(n, c, h, w, k, r, s, p)
+	return g.dense()
+}
+
+// SetBNSmallPlane sets the plane size below which batch norms take the
+// channel-block path and returns a restore function.
+func SetBNSmallPlane(v int) (restore func()) {
+	old := bnSmallPlane
+	bnSmallPlane = v
+	return func() { bnSmallPlane = old }
 }

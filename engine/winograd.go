@@ -224,6 +224,8 @@ func (g *convGeom) winograd() *winoAlg {
 	case g.H == 2 && g.W == 2:
 		// One F(2x2, 3x3) tile covers the plane: 16 products per 4
 		// outputs against im2col's 36 (and its 9 mostly-padding rows).
+		// The dense path (cpu_conv_dense.go), checked first, takes these
+		// planes while its weight matrix stays under denseMaxFloats.
 		return wino2
 	case g.H < winoMinPlane || g.W < winoMinPlane:
 		return nil

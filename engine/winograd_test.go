@@ -79,10 +79,11 @@ func TestWinogradShapes(t *testing.T) {
 		{256, 7, 256, 3, same, true, 4},
 		{512, 4, 512, 3, same, true, 4},
 		{64, 28, 64, 3, same, true, 4},
-		{1024, 2, 256, 3, same, true, 2}, // one F(2x2, 3x3) tile
-		{32, 28, 64, 3, same, false, 0},  // too thin
-		{512, 1, 512, 3, same, false, 0}, // plane too small
-		{512, 3, 512, 3, same, false, 0}, // plane too small
+		{1024, 2, 1024, 3, same, true, 2}, // one F(2x2, 3x3) tile (too big for the dense path)
+		{256, 2, 256, 3, same, false, 0},  // the dense path
+		{32, 28, 64, 3, same, false, 0},   // too thin
+		{512, 1, 512, 3, same, false, 0},  // plane too small
+		{512, 3, 512, 3, same, false, 0},  // plane too small
 		{128, 14, 256, 3, engine.Conv2dParams{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, false, 0},
 		{128, 14, 128, 1, engine.Conv2dParams{StrideH: 1, StrideW: 1}, false, 0},
 	}
