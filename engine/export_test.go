@@ -4,9 +4,9 @@ package engine
 // batched GEMM, and returns a function restoring the old value (tests use
 // it to run both convolution paths on the same inputs).
 func SetBatchedPQ(v int) (restore func()) {
-	old := batchedPQ
-	batchedPQ = v
-	return func() { batchedPQ = old }
+	old, oldDirect := batchedPQ, batchedDirectPQ
+	batchedPQ, batchedDirectPQ = v, v
+	return func() { batchedPQ, batchedDirectPQ = old, oldDirect }
 }
 
 // SetWinograd forces Winograd F(m×m, 3×3) (m = 2 or 4) on for every 3x3,
