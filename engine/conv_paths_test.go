@@ -227,6 +227,8 @@ func TestConvPathsAgainstFloat64(t *testing.T) {
 		{5, 16, 7, 7, 12, 3, 3, s2p1, "batched"},
 		{4, 16, 4, 4, 12, 3, 3, s2p1, "batched"},
 		{6, 16, 4, 4, 20, 1, 1, s1, "batched"},
+		{7, 22, 2, 2, 37, 1, 1, s1, "batched"}, // 16-byte planes: the AVX-512 block transposes
+		{9, 6, 7, 7, 10, 1, 1, s1, "per-image"},
 		{2, 1, 28, 28, 8, 7, 7, engine.Conv2dParams{StrideH: 2, StrideW: 2, PadH: 3, PadW: 3}, "per-image"},
 		{3, 64, 8, 8, 64, 3, 3, s1p1, ""},
 	}

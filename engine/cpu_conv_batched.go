@@ -62,6 +62,10 @@ func (c *CPU) batch(m, t []float32, n, ch, pq, ld int) {
 	c.w.For(ch, max(batchTile, grainFor(n*pq, ewGrain)), func(lo, hi int) {
 		for c0 := lo; c0 < hi; c0 += batchTile {
 			c1 := min(c0+batchTile, hi)
+			if pq == 4 && transposeAVX512 {
+				transposeBlocks4(m[c0*ld:], ld, t[c0*4:], ch*4, n, c1-c0)
+				continue
+			}
 			for i := 0; i < n; i++ {
 				copyBlocks(m[c0*ld+i*pq:], ld, t[(i*ch+c0)*pq:], pq, c1-c0, pq)
 			}
@@ -75,9 +79,14 @@ func (c *CPU) unbatch(t, m []float32, n, ch, pq, ld int, b []float32) {
 	c.w.For(ch, max(batchTile, grainFor(n*pq, ewGrain)), func(lo, hi int) {
 		for c0 := lo; c0 < hi; c0 += batchTile {
 			c1 := min(c0+batchTile, hi)
+			if pq == 4 && transposeAVX512 {
+				transposeBlocks4(t[c0*4:], ch*4, m[c0*ld:], ld, c1-c0, n)
+			}
 			for i := 0; i < n; i++ {
 				ti := t[(i*ch+c0)*pq : (i*ch+c1)*pq]
-				copyBlocks(ti, pq, m[c0*ld+i*pq:], ld, c1-c0, pq)
+				if !(pq == 4 && transposeAVX512) {
+					copyBlocks(ti, pq, m[c0*ld+i*pq:], ld, c1-c0, pq)
+				}
 				if b != nil {
 					for k, bk := range b[c0:c1] {
 						row := ti[k*pq : (k+1)*pq]
@@ -89,6 +98,30 @@ func (c *CPU) unbatch(t, m []float32, n, ch, pq, ld int, b []float32) {
 			}
 		}
 	})
+}
+
+// transposeBlocks4 writes dst[j][i] = src[i][j] for blocks of 4 floats:
+// src has rows×cols blocks, rows ss floats apart, dst cols×rows, rows ds
+// floats apart. The whole 4×4 tiles of blocks go through transpose16B
+// (AVX-512), the edges through copyBlocks.
+func transposeBlocks4(dst []float32, ds int, src []float32, ss int, rows, cols int) {
+	if rows == 0 || cols == 0 {
+		return
+	}
+	_, _ = dst[(cols-1)*ds+4*rows-1], src[(rows-1)*ss+4*cols-1]
+	r4, c4 := rows&^3, cols&^3
+	if r4 > 0 && c4 > 0 {
+		transpose16B(&dst[0], ds, &src[0], ss, r4, c4)
+	}
+	for i := 0; i < rows; i++ {
+		j0 := c4
+		if i >= r4 {
+			j0 = 0
+		}
+		if j0 < cols {
+			copyBlocks(dst[j0*ds+4*i:], ds, src[i*ss+4*j0:], 4, cols-j0, 4)
+		}
+	}
 }
 
 // copyBlocks copies count blocks of pq floats, block b from src[b·ss:] to

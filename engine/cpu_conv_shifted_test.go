@@ -148,3 +148,32 @@ func TestTableCols(t *testing.T) {
 		})
 	}
 }
+
+// TestTransposeBlocks4 checks transposeBlocks4 (the AVX-512 tiles and the
+// edges) against a plain loop on shapes with and without partial tiles,
+// strides wider than the rows, and everything outside the blocks left as
+// it was.
+func TestTransposeBlocks4(t *testing.T) {
+	if !transposeAVX512 {
+		t.Skip("no AVX-512 here: the layout changes use copyBlocks only")
+	}
+	for _, sh := range [][2]int{{4, 4}, {16, 64}, {5, 7}, {3, 9}, {8, 3}, {1, 1}, {17, 33}} {
+		rows, cols := sh[0], sh[1]
+		ss, ds := 4*cols+8, 4*rows+12
+		src := make([]float32, rows*ss)
+		for i := range src {
+			src[i] = float32(i)
+		}
+		got, want := make([]float32, cols*ds), make([]float32, cols*ds)
+		for i := range got {
+			got[i], want[i] = -1, -1
+		}
+		for i := 0; i < rows; i++ {
+			for j := 0; j < cols; j++ {
+				copy(want[j*ds+4*i:j*ds+4*i+4], src[i*ss+4*j:i*ss+4*j+4])
+			}
+		}
+		transposeBlocks4(got, ds, src, ss, rows, cols)
+		requireBits(t, want, got)
+	}
+}

@@ -2,7 +2,11 @@
 
 package engine
 
-import "golang.org/x/sys/cpu"
+import (
+	"golang.org/x/sys/cpu"
+
+	"github.com/gotrain/gotrain/engine/gemm"
+)
 
 // hasAVX2 reports whether the AVX2+FMA loops of cpu_mem_amd64.s can run.
 var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
@@ -72,3 +76,10 @@ func bnGradSumsAVX2(dy, x, ym *float32, mu, p1, p2 *float64, n int)
 
 //go:noescape
 func bnLin3AVX2(dx, dy, x, ym *float32, abc *float64, n int)
+
+// transposeAVX512 reports whether transpose16B can run: AVX-512, unless
+// GOTRAIN_GEMM_ISA forces the engine down to AVX2 or Go.
+var transposeAVX512 = cpu.X86.HasAVX512F && gemm.ISA() == "avx512"
+
+//go:noescape
+func transpose16B(dst *float32, ds int, src *float32, ss int, rows, cols int)

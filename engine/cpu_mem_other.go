@@ -48,3 +48,10 @@ func bnStatsAVX2(x *float32, sh, p1, p2 *float64, n int)            { panic("eng
 func bnApplyAVX2(y, x, a, o *float32, n int, relu int)              { panic("engine: no AVX2 loops") }
 func bnGradSumsAVX2(dy, x, ym *float32, mu, p1, p2 *float64, n int) { panic("engine: no AVX2 loops") }
 func bnLin3AVX2(dx, dy, x, ym *float32, abc *float64, n int)        { panic("engine: no AVX2 loops") }
+
+// transposeAVX512 is false: copyBlocks moves every block.
+const transposeAVX512 = false
+
+func transpose16B(dst *float32, ds int, src *float32, ss int, rows, cols int) {
+	panic("engine: no AVX-512 loops")
+}
