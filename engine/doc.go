@@ -5,9 +5,13 @@
 //
 // The CPU backend is both the fallback when no GPU is present and the
 // reference that every CUDA kernel is tested against. It is float32 and
-// NCHW, runs on all cores (convolutions as im2col and the AVX-512 or
-// AVX2/FMA GEMM of engine/gemm, one chunk of images per goroutine), and is
-// bit-reproducible:
+// NCHW, runs on all cores (convolutions as GEMMs on the AVX-512 or
+// AVX2/FMA kernels of engine/gemm; each shape picks its path: Winograd
+// F(4x4, 3x3) for 3x3 stride-1 convolutions of 64+ channels on 4x4 and
+// larger maps, one dense GEMM over the batch for maps no larger than the
+// kernel, the stride-1 convolution of the subsampled input for strided
+// 1x1s, else im2col per image or over the whole batch; ConvPath in the
+// tests names them), and is bit-reproducible:
 // chunk boundaries depend only on the problem, never on the core count, and
 // every reduction runs in a fixed order (float64 accumulators for sums of
 // statistics), so a run gives the same bits on 1 thread or 64.
