@@ -17,8 +17,12 @@ type CPU struct {
 	sub     []float32 // strided 1x1 convolutions' subsampled input (subScratch)
 	part64  []float64
 	wino    winoTables // the Winograd transforms' gather tables
-	taps    []int32    // the dense convolutions' tap table (denseTaps)
-	tab     []int32    // im2col's offset table (colTable)
+	// winoLast: the tables of a smaller last task (winoTiledForward);
+	// winoTask: the tasks' transformed tiles and products.
+	winoLast winoTables
+	winoTask []float32
+	taps     []int32 // the dense convolutions' tap table (denseTaps)
+	tab      []int32 // im2col's offset table (colTable)
 	// The batch norms' per-channel buffers (bnScratch, bnCoef32, bnCoef64).
 	bn64, bnc64 []float64
 	bn32        []float32

@@ -599,6 +599,18 @@ func TestDeterminismAcrossThreads(t *testing.T) {
 			keep(fmt.Sprint("conv", k), y, dx, dw, db)
 		}
 		{
+			// Winograd F(4x4, 3x3): on 1 thread the forward and the
+			// input gradient run as per-worker tasks (winoTiledForward),
+			// on 3 and 4 as chunks over all workers.
+			prm := engine.Conv2dParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
+			x, w, b := a.rand(67, 448, 5, 5), a.rand(64, 448, 3, 3), a.rand(64)
+			y, dy := a.zeros(67, 64, 5, 5), a.rand(67, 64, 5, 5)
+			dx, dw, db := a.like(x), a.like(w), a.like(b)
+			be.Conv2d(y, x, w, b, prm)
+			be.Conv2dBackward(dx, dw, db, dy, x, w, prm)
+			keep("winograd", y, dx, dw, db)
+		}
+		{
 			x, w, b := a.rand(37, 200), a.rand(24, 200), a.rand(24)
 			y, dy := a.zeros(37, 24), a.rand(37, 24)
 			dx, dw, db := a.like(x), a.like(w), a.like(b)

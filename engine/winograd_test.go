@@ -124,6 +124,7 @@ func TestWinogradAgainstFloat64(t *testing.T) {
 		{16, 16, 3, 3, 32, false, true, true},
 		{8, 24, 3, 3, 16, true, true, true},
 		{2, 256, 3, 2, 257, false, true, true}, // filters gathered rotated in place
+		{67, 448, 5, 5, 8, true, true, true},   // forward and input gradient as per-worker tasks
 	}
 	for _, tc := range cases {
 		name := fmt.Sprintf("%dx%dx%dx%d_k%d", tc.n, tc.c, tc.h, tc.w, tc.k)
