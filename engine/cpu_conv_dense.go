@@ -25,9 +25,9 @@ import "github.com/gotrain/gotrain/engine/gemm"
 // denseOff turns the path off (tests compare it with im2col).
 var denseOff bool
 
-// denseMaxFloats bounds wb (K·P·Q·C·H·W floats, 16 MiB; the weight
-// gradient needs a second buffer of that size). The light ResNet's largest
-// is 1M floats (256 channels on a 2x2 map, 512 on 2x2 to 1x1).
+// denseMaxFloats bounds wb, and the weight gradient's dwb in the same
+// buffer (K·P·Q·C·H·W floats, 16 MiB). The light ResNet's largest is 1M
+// floats (256 channels on a 2x2 map, 512 on 2x2 to 1x1).
 const denseMaxFloats = 1 << 22
 
 // dense reports whether the convolution runs as one dense GEMM.
