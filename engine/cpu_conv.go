@@ -405,20 +405,20 @@ func (c *CPU) conv2dBackward(dxs, dws, dys, xs, ws []float32, gp *convGeom) {
 		}
 		return
 	}
-	al := c.winogradFor(&g)
-	if al == nil {
-		c.colTable(&g)
-	}
-	switch {
-	case g.dense() && winoMode != winoForce:
+	if g.dense() && winoMode != winoForce {
 		c.conv2dBackwardDense(dxs, dws, dys, xs, ws, &g)
-	case al != nil:
-		c.conv2dBackwardWinograd(al, dxs, dws, dys, xs, ws, &g)
-	case g.batched():
-		c.conv2dBackwardBatched(dxs, dws, dys, xs, ws, &g)
-	default:
-		c.conv2dBackwardPerImage(dxs, dws, dys, xs, ws, &g)
+		return
 	}
+	if al := c.winogradFor(&g); al != nil {
+		c.conv2dBackwardWinograd(al, dxs, dws, dys, xs, ws, &g)
+		return
+	}
+	c.colTable(&g)
+	if g.batched() {
+		c.conv2dBackwardBatched(dxs, dws, dys, xs, ws, &g)
+		return
+	}
+	c.conv2dBackwardPerImage(dxs, dws, dys, xs, ws, &g)
 }
 
 // conv2dBackwardPerImage is the backward pass for large images: per-image

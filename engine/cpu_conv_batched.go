@@ -64,10 +64,10 @@ func (c *CPU) batch(m, t []float32, n, ch, pq, ld int) {
 			c1 := min(c0+batchTile, hi)
 			if pq == 4 && transposeAVX512 {
 				transposeBlocks4(m[c0*ld:], ld, t[c0*4:], ch*4, n, c1-c0)
-				continue
-			}
-			for i := 0; i < n; i++ {
-				copyBlocks(m[c0*ld+i*pq:], ld, t[(i*ch+c0)*pq:], pq, c1-c0, pq)
+			} else {
+				for i := 0; i < n; i++ {
+					copyBlocks(m[c0*ld+i*pq:], ld, t[(i*ch+c0)*pq:], pq, c1-c0, pq)
+				}
 			}
 		}
 	})
@@ -81,18 +81,20 @@ func (c *CPU) unbatch(t, m []float32, n, ch, pq, ld int, b []float32) {
 			c1 := min(c0+batchTile, hi)
 			if pq == 4 && transposeAVX512 {
 				transposeBlocks4(t[c0*4:], ch*4, m[c0*ld:], ld, c1-c0, n)
+			} else {
+				for i := 0; i < n; i++ {
+					copyBlocks(t[(i*ch+c0)*pq:], pq, m[c0*ld+i*pq:], ld, c1-c0, pq)
+				}
+			}
+			if b == nil {
+				continue
 			}
 			for i := 0; i < n; i++ {
 				ti := t[(i*ch+c0)*pq : (i*ch+c1)*pq]
-				if !(pq == 4 && transposeAVX512) {
-					copyBlocks(ti, pq, m[c0*ld+i*pq:], ld, c1-c0, pq)
-				}
-				if b != nil {
-					for k, bk := range b[c0:c1] {
-						row := ti[k*pq : (k+1)*pq]
-						for j := range row {
-							row[j] += bk
-						}
+				for k, bk := range b[c0:c1] {
+					row := ti[k*pq : (k+1)*pq]
+					for j := range row {
+						row[j] += bk
 					}
 				}
 			}
