@@ -307,42 +307,59 @@ func (c *CPU) conv2dWinograd(al *winoAlg, ys, xs, ws, bs []float32, g *convGeom)
 // winoForward runs the chunks of a forward convolution with the
 // transformed filters u (a², k, c).
 func (c *CPU) winoForward(ys, xs, bs, u, v, m []float32, s *winoShape) {
-	hw, np, ldu := s.h*s.w, s.al.np, winoLd(s.k*s.c)
+	hw := s.h * s.w
 	for n0 := 0; n0 < s.n; n0 += s.nb {
 		nb := min(s.nb, s.n-n0)
 		t := nb * s.tpi
-		ldv, ldm := winoLd(s.c*t), winoLd(s.k*t)
-		tb := c.winoTables(s, nb)
-		c.winoInput(v[:np*ldv], xs[n0*s.c*hw:(n0+nb)*s.c*hw], t, tb, s)
-		c.w.For(np, 1, func(lo, hi int) {
-			for p := lo; p < hi; p++ {
-				gemm.SgemmSerial(false, false, s.k, t, s.c, 1, u[p*ldu:], s.c, v[p*ldv:], t, 0, m[p*ldm:p*ldm+s.k*t], t)
-			}
-		})
-		yc := ys[n0*s.k*hw : (n0+nb)*s.k*hw]
-		nblk := len(tb.mk) / (2 * s.al.a)
-		c.w.For(s.k*nblk, grainFor(16*64, ewGrain), func(lo, hi int) {
-			for it := lo; it < hi; it++ {
-				k, blk := it/nblk, it%nblk
-				var b float32
-				if bs != nil {
-					b = bs[k]
-				}
-				c.winoOutBlock(s, tb, blk, yc, k*hw, m, k*t+blk*16, ldm, b)
-			}
-		})
+		c.winoChunk(c.w.For, ys[n0*s.k*hw:(n0+nb)*s.k*hw], xs[n0*s.c*hw:(n0+nb)*s.c*hw], bs, u, v, m,
+			t, winoLd(s.c*t), winoLd(s.k*t), c.winoTables(s, nb), s)
 	}
 }
 
+// forFunc runs fn over the chunks of [0, n): workers.For, or serialFor.
+type forFunc func(n, grain int, fn func(lo, hi int))
+
+// serialFor runs fn over [0, n) on the calling goroutine.
+func serialFor(n, _ int, fn func(lo, hi int)) {
+	if n > 0 {
+		fn(0, n)
+	}
+}
+
+// winoChunk runs the images of one chunk of a forward convolution, xs
+// into ys, t tiles with tables tb: the input transform into v, the a²
+// GEMMs into m (their points ldv and ldm floats apart), the output
+// transform, each phase's independent pieces through run.
+func (c *CPU) winoChunk(run forFunc, ys, xs, bs, u, v, m []float32, t, ldv, ldm int, tb *winoTables, s *winoShape) {
+	hw, np, ldu := s.h*s.w, s.al.np, winoLd(s.k*s.c)
+	c.winoInput(run, v, xs, t, ldv, tb, s)
+	run(np, 1, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			gemm.SgemmSerial(false, false, s.k, t, s.c, 1, u[p*ldu:], s.c, v[p*ldv:], t, 0, m[p*ldm:p*ldm+s.k*t], t)
+		}
+	})
+	nblk := len(tb.mk) / (2 * s.al.a)
+	run(s.k*nblk, grainFor(16*64, ewGrain), func(lo, hi int) {
+		for it := lo; it < hi; it++ {
+			k, blk := it/nblk, it%nblk
+			var b float32
+			if bs != nil {
+				b = bs[k]
+			}
+			c.winoOutBlock(s, tb, blk, ys, k*hw, m, k*t+blk*16, ldm, b)
+		}
+	})
+}
+
 // winoInput transforms the images of a chunk, xs (nb, s.c, h, w), into v
-// (a², c, t).
-func (c *CPU) winoInput(v, xs []float32, t int, tb *winoTables, s *winoShape) {
+// (a², c, t; points ld floats apart).
+func (c *CPU) winoInput(run forFunc, v, xs []float32, t, ld int, tb *winoTables, s *winoShape) {
 	hw := s.h * s.w
 	nblk := len(tb.mk) / (2 * s.al.a)
-	c.w.For(s.c*nblk, grainFor(16*64, ewGrain), func(lo, hi int) {
+	run(s.c*nblk, grainFor(16*64, ewGrain), func(lo, hi int) {
 		for it := lo; it < hi; it++ {
 			ch, blk := it/nblk, it%nblk
-			c.winoInBlock(s, tb, blk, v, ch*t+blk*16, winoLd(s.c*t), xs, ch*hw)
+			c.winoInBlock(s, tb, blk, v, ch*t+blk*16, ld, xs, ch*hw)
 		}
 	})
 }
@@ -402,7 +419,7 @@ func (c *CPU) winoWeightGrad(dws, dys, xs, du, v, m []float32, s *winoShape) {
 		t := nb * s.tpi
 		ldv, ldm := winoLd(s.c*t), winoLd(s.k*t)
 		tb := c.winoTables(s, nb)
-		c.winoInput(v[:np*ldv], xs[n0*s.c*hw:(n0+nb)*s.c*hw], t, tb, s)
+		c.winoInput(c.w.For, v[:np*ldv], xs[n0*s.c*hw:(n0+nb)*s.c*hw], t, ldv, tb, s)
 		dyc := dys[n0*s.k*hw : (n0+nb)*s.k*hw]
 		nblk := len(tb.mk) / (2 * s.al.a)
 		c.w.For(s.k*nblk, grainFor(16*64, ewGrain), func(lo, hi int) {
@@ -753,7 +770,7 @@ func (c *CPU) winoTiledForward(ys, xs, bs, u []float32, s *winoShape) bool {
 	if tt < winoTaskMinTiles {
 		return false
 	}
-	ldv, ldm, ldu := winoLd(s.c*tt), winoLd(s.k*tt), winoLd(s.k*s.c)
+	ldv, ldm := winoLd(s.c*tt), winoLd(s.k*tt)
 	per := np * (ldv + ldm)
 	buf := c.winoTaskScratch(nw * per)
 	full := winoTablesInto(&c.wino, s, nbt)
@@ -771,25 +788,8 @@ func (c *CPU) winoTiledForward(ys, xs, bs, u []float32, s *winoShape) bool {
 				if nb < nbt {
 					tb = last
 				}
-				t := nb * s.tpi
-				nblk := len(tb.mk) / (2 * s.al.a)
-				xc := xs[n0*s.c*hw : (n0+nb)*s.c*hw]
-				for it := 0; it < s.c*nblk; it++ {
-					cc, blk := it/nblk, it%nblk
-					c.winoInBlock(s, tb, blk, v, cc*t+blk*16, ldv, xc, cc*hw)
-				}
-				for p := 0; p < np; p++ {
-					gemm.SgemmSerial(false, false, s.k, t, s.c, 1, u[p*ldu:], s.c, v[p*ldv:], t, 0, m[p*ldm:p*ldm+s.k*t], t)
-				}
-				yc := ys[n0*s.k*hw : (n0+nb)*s.k*hw]
-				for it := 0; it < s.k*nblk; it++ {
-					k, blk := it/nblk, it%nblk
-					var b float32
-					if bs != nil {
-						b = bs[k]
-					}
-					c.winoOutBlock(s, tb, blk, yc, k*hw, m, k*t+blk*16, ldm, b)
-				}
+				c.winoChunk(serialFor, ys[n0*s.k*hw:(n0+nb)*s.k*hw], xs[n0*s.c*hw:(n0+nb)*s.c*hw], bs, u, v, m,
+					nb*s.tpi, ldv, ldm, tb, s)
 			}
 		}
 	})
