@@ -44,15 +44,21 @@ func (c *CPU) bnStatsSmall(out []float64, xs []float32, shift []float64, n, ch, 
 				p2[j] += d * d
 			}
 		}
-		for k := k0; k < k1; k++ {
-			var a1, a2 float64
-			for j := (k - k0) * s; j < (k-k0+1)*s; j++ {
-				a1 += p1[j]
-				a2 += p2[j]
-			}
-			out[k], out[ch+k] = a1, a2
-		}
+		bnFoldPositions(out, p1[:], p2[:], k0, k1, ch, s)
 	})
+}
+
+// bnFoldPositions writes out[k] and out[ch+k], k in [k0, k1), as the sums
+// of the channel's s positions of the block's partial sums p1 and p2.
+func bnFoldPositions(out, p1, p2 []float64, k0, k1, ch, s int) {
+	for k := k0; k < k1; k++ {
+		var a1, a2 float64
+		for j := (k - k0) * s; j < (k-k0+1)*s; j++ {
+			a1 += p1[j]
+			a2 += p2[j]
+		}
+		out[k], out[ch+k] = a1, a2
+	}
 }
 
 // bnApplySmall writes y = x·a + off (then ReLU when relu is set), coef[2k]
@@ -115,14 +121,7 @@ func (c *CPU) bnGradSumsSmall(out []float64, dys, xs, ym []float32, mean []float
 				p2[j] += d * (float64(x[j]) - mu[j])
 			}
 		}
-		for k := k0; k < k1; k++ {
-			var a1, a2 float64
-			for j := (k - k0) * s; j < (k-k0+1)*s; j++ {
-				a1 += p1[j]
-				a2 += p2[j]
-			}
-			out[k], out[ch+k] = a1, a2
-		}
+		bnFoldPositions(out, p1[:], p2[:], k0, k1, ch, s)
 	})
 }
 
