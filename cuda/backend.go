@@ -332,14 +332,14 @@ func (b *Backend) Alloc(dt engine.DType, n int) (engine.Storage, error) {
 	if n < 0 {
 		return nil, fmt.Errorf("cuda alloc: negative size %d", n)
 	}
-	if dt != engine.Float32 && dt != engine.Int32 {
+	if dt != engine.Float32 && dt != engine.Int32 && dt != engine.BFloat16 {
 		return nil, fmt.Errorf("cuda alloc: unsupported dtype %s", dt)
 	}
 	s := &deviceStorage{b: b, dt: dt, n: n}
 	if n == 0 {
 		return s, nil
 	}
-	bytes := int64(n) * int64(dt.Size())
+	bytes := (int64(n)*int64(dt.Size()) + 3) &^ 3 // whole 32-bit words, for the fill
 	if b.capturing {
 		return nil, fmt.Errorf("cuda alloc: %d MiB while capturing a graph (allocate before the capture: run one step uncaptured first)", bytes>>20)
 	}
@@ -349,7 +349,7 @@ func (b *Backend) Alloc(dt engine.DType, n int) (engine.Storage, error) {
 		return nil, fmt.Errorf("cuda alloc: %d MiB on %s (%d MiB free of %d MiB, %d MiB held by gotrain): %w",
 			bytes>>20, b.name, free>>20, total>>20, b.bytes>>20, err)
 	}
-	if err := b.drv.memsetD32(p, 0, int64(n)); err != nil {
+	if err := b.drv.memsetD32(p, 0, bytes/4); err != nil {
 		b.drv.free(p)
 		return nil, fmt.Errorf("cuda alloc: clear %d MiB: %w", bytes>>20, err)
 	}
@@ -478,7 +478,7 @@ func addr(t *engine.Tensor) devptr {
 		return 0
 	}
 	st, off := t.Storage()
-	return st.(*deviceStorage).ptr + devptr(off)*4
+	return st.(*deviceStorage).ptr + devptr(off)*devptr(t.DType().Size())
 }
 
 // arg is one kernel argument in the 8-byte slot cuLaunchKernel reads (a

@@ -30,7 +30,16 @@ func (b *Backend) ew(op, kernel string, n int, args ...arg) {
 }
 
 // Upload copies src into dst, queued after the work before it.
+// A BFloat16 tensor takes src rounded to bfloat16 (engine.ToBF16).
 func (b *Backend) Upload(dst *engine.Tensor, src []float32) {
+	if dst != nil && dst.DType() == engine.BFloat16 {
+		h := make([]uint16, len(src))
+		for i, v := range src {
+			h[i] = engine.ToBF16(v)
+		}
+		b.upload(engine.BFloat16, dst, unsafe.Pointer(unsafe.SliceData(h)), len(h))
+		return
+	}
 	b.upload(engine.Float32, dst, unsafe.Pointer(unsafe.SliceData(src)), len(src))
 }
 
@@ -55,13 +64,22 @@ func (b *Backend) upload(dt engine.DType, dst *engine.Tensor, src unsafe.Pointer
 		return
 	}
 	b.queued()
-	if err := b.drv.copyIn(addr(dst), src, int64(n)*4); err != nil {
+	if err := b.drv.copyIn(addr(dst), src, int64(n)*int64(dt.Size())); err != nil {
 		b.fail("upload", "%s: %v", dst, err)
 	}
 }
 
 // Download copies src into dst after the queued work (synchronous).
+// A BFloat16 tensor's values are widened exactly (engine.FromBF16).
 func (b *Backend) Download(dst []float32, src *engine.Tensor) {
+	if src != nil && src.DType() == engine.BFloat16 {
+		h := make([]uint16, len(dst))
+		b.download(engine.BFloat16, unsafe.Pointer(unsafe.SliceData(h)), len(h), src)
+		for i, v := range h {
+			dst[i] = engine.FromBF16(v)
+		}
+		return
+	}
 	b.download(engine.Float32, unsafe.Pointer(unsafe.SliceData(dst)), len(dst), src)
 }
 
@@ -82,7 +100,7 @@ func (b *Backend) download(dt engine.DType, dst unsafe.Pointer, n int, src *engi
 	if n == 0 {
 		return
 	}
-	if err := b.drv.copyOut(dst, addr(src), int64(n)*4); err != nil {
+	if err := b.drv.copyOut(dst, addr(src), int64(n)*int64(dt.Size())); err != nil {
 		b.fail("download", "%s: %v", src, err)
 	}
 }
@@ -92,8 +110,12 @@ func (b *Backend) Fill(t *engine.Tensor, v float32) {
 	if !b.okAs("fill", anyDType, t) {
 		return
 	}
-	if t.DType() == engine.Int32 {
+	switch t.DType() {
+	case engine.Int32:
 		b.ew("fill", "ew_fill_i32", t.Len(), ptr(t), i32(int(v)), i32(t.Len()))
+		return
+	case engine.BFloat16:
+		b.fail("fill", "tensor %s is bfloat16: no op fills one", t)
 		return
 	}
 	b.ew("fill", "ew_fill", t.Len(), ptr(t), f32(v), i32(t.Len()))
@@ -108,7 +130,7 @@ func (b *Backend) Copy(dst, src *engine.Tensor) {
 		return
 	}
 	b.queued()
-	if err := b.drv.copyDD(addr(dst), addr(src), int64(dst.Len())*4); err != nil {
+	if err := b.drv.copyDD(addr(dst), addr(src), int64(dst.Len())*int64(dst.DType().Size())); err != nil {
 		b.fail("copy", "%s: %v", dst, err)
 	}
 }

@@ -75,6 +75,8 @@ func (c *CPU) Alloc(dt DType, n int) (st Storage, err error) {
 		s.f32 = make([]float32, n)
 	case Int32:
 		s.i32 = make([]int32, n)
+	case BFloat16:
+		return nil, fmt.Errorf("cpu alloc: the CPU engine keeps no bfloat16 tensors (only a GPU at -precision bf16 does)")
 	default:
 		return nil, fmt.Errorf("cpu alloc: unsupported dtype %s", dt)
 	}

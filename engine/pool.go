@@ -67,6 +67,30 @@ func (p *Pool) declare(name string, rowsPerSample int, shape []int) *Tensor {
 	return t
 }
 
+// DType is the element type of the pool's tensors.
+func (p *Pool) DType() DType { return p.dtype }
+
+// SetDType changes the element type of an unallocated pool and of every
+// tensor declared in it, with their views: a model is built once and its
+// convolution operands (layers.Builder.ConvOperand) become BFloat16 when
+// the backend that allocates it runs at -precision bf16. Only between
+// Float32 and BFloat16: the values mean the same numbers in both.
+func (p *Pool) SetDType(dt DType) error {
+	if p.st != nil {
+		return fmt.Errorf("pool %s: set dtype %s: already allocated", p.name, dt)
+	}
+	if !floating(p.dtype) || !floating(dt) {
+		return fmt.Errorf("pool %s: cannot change dtype %s to %s", p.name, p.dtype, dt)
+	}
+	p.dtype = dt
+	for _, t := range p.tensors {
+		t.setDType(dt)
+	}
+	return nil
+}
+
+func floating(dt DType) bool { return dt == Float32 || dt == BFloat16 }
+
 // Tensors lists the declared tensors in declaration order.
 func (p *Pool) Tensors() []*Tensor { return p.tensors }
 

@@ -13,6 +13,11 @@ const (
 	Float32 DType = iota
 	// Int32 holds class labels and pooling indices.
 	Int32
+	// BFloat16 is bfloat16 (float32's sign, exponent and top 7 mantissa
+	// bits): on a GPU at -precision bf16, the activations that only
+	// convolutions read (layers.Builder.ConvOperand). The CPU engine has
+	// none; host transfers convert (ToBF16, FromBF16).
+	BFloat16
 )
 
 func (d DType) String() string {
@@ -21,12 +26,19 @@ func (d DType) String() string {
 		return "float32"
 	case Int32:
 		return "int32"
+	case BFloat16:
+		return "bfloat16"
 	}
 	return fmt.Sprintf("DType(%d)", uint8(d))
 }
 
 // Size is the number of bytes one element takes.
-func (d DType) Size() int { return 4 }
+func (d DType) Size() int {
+	if d == BFloat16 {
+		return 2
+	}
+	return 4
+}
 
 // Storage is one block of memory owned by a Backend: host memory for the
 // CPU engine, device memory for the CUDA engine. Tensors are views into it.
@@ -105,6 +117,16 @@ func (t *Tensor) Storage() (Storage, int) {
 		return st, off + t.boff
 	}
 	return t.st, t.off
+}
+
+// setDType changes the element type of t and of its batched views (the
+// pool's SetDType; non-batched views made before it keep theirs, so views
+// of such tensors must be made after).
+func (t *Tensor) setDType(dt DType) {
+	t.dtype = dt
+	for _, v := range t.views {
+		v.setDType(dt)
+	}
 }
 
 // Batched reports whether the leading dimension follows the batch size.

@@ -47,6 +47,7 @@ func NewBottleneck(b *Builder, prefix string, in []int, stages []ConvBN, down *C
 		if i < len(stages)-1 {
 			st.relu = NewReLU(b, prefix+s.Conv+".relu", shape)
 			FuseBatchNormReLU(st.bn, st.relu)
+			StoreForConvs(b, st.bn) // read by the next stage's conv only
 		}
 		l.stages = append(l.stages, st)
 	}
@@ -146,6 +147,10 @@ func NewPreActSEBlock(b *Builder, prefix string, in []int, inner, out, hidden, s
 	l.relu2 = NewReLU(b, prefix+"relu2", mid)
 	FuseBatchNormReLU(l.bn1, l.relu1)
 	FuseBatchNormReLU(l.bn2, l.relu2)
+	// pre feeds conv1 and the shortcut conv (or nothing: the identity
+	// shortcut adds x, not pre); relu2's output feeds conv2.
+	StoreForConvs(b, l.bn1)
+	StoreForConvs(b, l.bn2)
 	l.conv2 = NewConv2d(b, prefix+"conv2", mid, out, 3, 1, 1, false)
 	if shortcut {
 		l.shortcut = NewConv2d(b, prefix+"shortcut.0", in, out, 1, stride, 0, false)

@@ -65,6 +65,9 @@ func NewInception(b *Builder, prefix string, in []int, ch1x1, ch3x3red, ch3x3, c
 	b3b := NewBasicConv2d(b, prefix+"branch3.1.", b3a.OutShape(), ch5x5, 3, 1, 1)
 	pool := NewMaxPool2d(b, prefix+"branch4.0", in, engine.Pool2dParams{KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, CeilMode: true})
 	b4 := NewBasicConv2d(b, prefix+"branch4.1.", pool.OutShape(), poolProj, 1, 1, 0)
+	// The 1x1 reductions feed their branch's 3x3 conv only.
+	StoreForConvs(b, b2a.bn)
+	StoreForConvs(b, b3a.bn)
 	l.branches = [4][]Module{{b1}, {b2a, b2b}, {b3a, b3b}, {pool, b4}}
 	h, w := in[1], in[2]
 	l.out = []int{ch1x1 + ch3x3 + ch5x5 + poolProj, h, w}

@@ -171,16 +171,22 @@ func (m *Model) AllocateEval(be engine.Backend, seed uint64) error {
 }
 
 func (m *Model) allocate(be engine.Backend, seed uint64, train bool) error {
-	plan, err := m.Plan(train)
+	b := m.Builder
+	// The convolution operands in bfloat16 at -precision bf16.
+	if err := b.Operands.SetDType(engine.OperandDType(be)); err != nil {
+		return fmt.Errorf("model %s: %w", m.Spec.Name, err)
+	}
+	plan, operands, err := m.plans(train)
 	if err != nil {
 		return fmt.Errorf("model %s: %w", m.Spec.Name, err)
 	}
-	b := m.Builder
 	for _, p := range b.Pools() {
 		var err error
 		switch {
 		case p == b.Acts:
 			err = p.AllocatePlanned(be, plan)
+		case p == b.Operands:
+			err = p.AllocatePlanned(be, operands)
 		case p == b.Grads && (!train || plan.Fixed() == p):
 			continue // none for evaluation, or in the activations' allocation
 		default:

@@ -22,6 +22,13 @@ import (
 // pass's activations use the gradients' memory while it is free. The model
 // must not be allocated yet.
 func (m *Model) Plan(train bool) (*engine.Plan, error) {
+	acts, _, err := m.plans(train)
+	return acts, err
+}
+
+// plans traces the model once and plans the activations (as Plan) and the
+// convolution operands (layers.Builder.Operands, by their lifetimes alone).
+func (m *Model) plans(train bool) (acts, operands *engine.Plan, err error) {
 	b := m.Builder
 	n := b.Acts.MaxBatch()
 	if n <= 0 {
@@ -55,9 +62,13 @@ func (m *Model) Plan(train bool) (*engine.Plan, error) {
 		*c = v
 	}
 	pins := []*engine.Tensor{m.Input, m.Logits, m.Loss}
+	operands, err = engine.PlanPool(b.Operands, rec)
+	if err != nil {
+		return nil, nil, fmt.Errorf("plan convolution operands: %w", err)
+	}
 	plan, err := engine.PlanPool(b.Acts, rec, pins...)
 	if err != nil {
-		return nil, fmt.Errorf("plan activations: %w", err)
+		return nil, nil, fmt.Errorf("plan activations: %w", err)
 	}
 	if train {
 		// With the gradients when that takes less memory than apart (it
@@ -65,27 +76,29 @@ func (m *Model) Plan(train bool) (*engine.Plan, error) {
 		// the ViT).
 		arena, err := engine.PlanArena(b.Acts, b.Grads, rec, pins...)
 		if err != nil {
-			return nil, fmt.Errorf("plan activations and gradients: %w", err)
+			return nil, nil, fmt.Errorf("plan activations and gradients: %w", err)
 		}
 		if arena.Bytes() < plan.Bytes()+b.Grads.Bytes() {
 			plan = arena
 		}
 	}
-	return plan, nil
+	return plan, operands, nil
 }
 
 // MemoryBytes is what Allocate (train) or AllocateEval allocates for the
 // model: its pools, the activations as planned, no gradients for
-// evaluation. Nothing is allocated to tell.
+// evaluation. Nothing is allocated to tell. The convolution operands count
+// at the Operands pool's current element type (float32 until an Allocate
+// at -precision bf16).
 func (m *Model) MemoryBytes(train bool) (int64, error) {
-	plan, err := m.Plan(train)
+	plan, operands, err := m.plans(train)
 	if err != nil {
 		return 0, err
 	}
 	b := m.Builder
-	n := plan.Bytes()
+	n := plan.Bytes() + operands.Bytes()
 	for _, p := range b.Pools() {
-		if p == b.Acts || p == plan.Fixed() || (p == b.Grads && !train) {
+		if p == b.Acts || p == b.Operands || p == plan.Fixed() || (p == b.Grads && !train) {
 			continue
 		}
 		n += p.Bytes()
