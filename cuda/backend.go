@@ -30,10 +30,19 @@
 // default on compute capability 8.0 and later) or bf16 (tensor cores,
 // mma.sync m16n8k8 TF32 or m16n8k16 BF16, operands rounded to nearest,
 // float32 sums). Batch norm, losses, optimizers, the weights (master
-// copies) and every tensor in memory stay float32 in all three: BF16
-// operands are made from float32 as they go from shared memory to the
-// tensor cores (activations are not stored in BF16 between layers, which
-// would halve the operand traffic but needs BF16 tensors in the engine).
+// copies), the gradients and the checkpoints stay float32 in all three:
+// BF16 operands are made from float32 as they go from shared memory to
+// the tensor cores. At bf16 the activations between a fused batch norm +
+// ReLU and the convolutions that alone read it (layers.StoreForConvs: the
+// SE-ResNet's pre-activations, the bottlenecks' inner stages, GoogLeNet's
+// 1x1 reductions) are also stored in memory as engine.BFloat16 tensors:
+// the norm_bn_*_ybf16 kernels round them as they write them, the
+// convolutions' forward and weight-gradient passes read 2-byte elements
+// (conv_igemm_*_bf16x_*), and the backward batch norm reads them as its
+// ReLU mask. That halves those tensors' memory and traffic and loses
+// nothing the convolutions would not round away. Any other op handed a
+// BFloat16 tensor refuses it (b.ok), and fp32 or tf32 convolutions refuse
+// a BFloat16 input.
 //
 // At tf32 and bf16 the convolutions are implicit GEMMs
 // (kernels/conv_igemm.cu): forward, backward-data and backward-weight

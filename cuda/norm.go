@@ -108,13 +108,33 @@ func normVec4(s int, ts ...*engine.Tensor) bool {
 // relu applies max(·, 0) to y (the fused BatchNormRelu ops).
 func (b *Backend) normBNApply(op string, y, x *engine.Tensor, coef devptr, ch, s int, relu bool) {
 	total := x.Len()
+	sfx := bf16Suffix(y)
 	if normVec4(s, x, y) {
-		b.launch(op, "norm_bn_apply4", b.normGrid(total/4, 2), d1(normThreads), 0,
+		b.launch(op, "norm_bn_apply4"+sfx, b.normGrid(total/4, 2), d1(normThreads), 0,
 			ptr(x), ptr(y), dp(coef), i32(total), i32(ch), i32(s), i32(boolInt(relu)))
 		return
 	}
-	b.launch(op, "norm_bn_apply", b.normGrid(total, 4), d1(normThreads), 0,
+	b.launch(op, "norm_bn_apply"+sfx, b.normGrid(total, 4), d1(normThreads), 0,
 		ptr(x), ptr(y), dp(coef), i32(total), i32(ch), i32(s), i32(boolInt(relu)))
+}
+
+// bf16Suffix names the kernel variant for the fused batch norm + ReLU's
+// output y: "_ybf16" when y is stored in bfloat16 (a convolution operand
+// at -precision bf16, layers.StoreForConvs), else "".
+func bf16Suffix(y *engine.Tensor) string {
+	if y != nil && y.DType() == engine.BFloat16 {
+		return "_ybf16"
+	}
+	return ""
+}
+
+// okBNOut checks the output y of a batch norm (or the mask ym of its
+// backward pass): float32, or bfloat16 for the fused ReLU ops.
+func (b *Backend) okBNOut(op string, y *engine.Tensor, relu bool) bool {
+	if relu && y != nil && y.DType() == engine.BFloat16 {
+		return b.okAs(op, engine.BFloat16, y)
+	}
+	return b.ok(op, y)
 }
 
 // boolInt is 1 for true, 0 for false (a kernel's int flag).
@@ -141,7 +161,7 @@ func (b *Backend) BatchNormReluTrain(y, saveMean, saveInvStd, runMean, runVar, x
 }
 
 func (b *Backend) bnTrain(op string, relu bool, y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta *engine.Tensor, momentum, eps float32) {
-	if !b.ok(op, y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta) || !b.normNeed(op, y, x) ||
+	if !b.ok(op, saveMean, saveInvStd, runMean, runVar, x, gamma, beta) || !b.okBNOut(op, y, relu) || !b.normNeed(op, y, x) ||
 		!b.sameShape(op, y, x) {
 		return
 	}
@@ -165,7 +185,7 @@ func (b *Backend) bnTrain(op string, relu bool, y, saveMean, saveInvStd, runMean
 			return
 		}
 	}
-	b.launch(op, "norm_bn_stats", dim3{ch, p, 1}, d1(normThreads), 0,
+	b.launch(op, "norm_bn_stats"+bf16Suffix(y), dim3{ch, p, 1}, d1(normThreads), 0,
 		ptr(x), ptr(y), ptr(saveMean), ptr(saveInvStd), ptr(runMean), ptr(runVar), ptr(gamma), ptr(beta), dp(part),
 		i32(n), i32(ch), i32(s), i32(p), f32(momentum), f32(eps), i32(boolInt(relu)))
 	if p == 1 {
@@ -189,7 +209,7 @@ func (b *Backend) BatchNormReluEval(y, x, gamma, beta, runMean, runVar *engine.T
 }
 
 func (b *Backend) bnEval(op string, relu bool, y, x, gamma, beta, runMean, runVar *engine.Tensor, eps float32) {
-	if !b.ok(op, y, x, gamma, beta, runMean, runVar) || !b.normNeed(op, y, x, runMean, runVar) ||
+	if !b.ok(op, x, gamma, beta, runMean, runVar) || !b.okBNOut(op, y, relu) || !b.normNeed(op, y, x, runMean, runVar) ||
 		!b.sameShape(op, y, x) {
 		return
 	}
@@ -229,7 +249,7 @@ func (b *Backend) BatchNormReluBackward(dx, dgamma, dbeta, dy, y, x, gamma, save
 		b.fail(op, "needs the forward output y (its zeros mask dy)")
 		return
 	}
-	if !b.ok(op, dx, dgamma, dbeta, dy, y, x, gamma, saveMean, saveInvStd) ||
+	if !b.ok(op, dx, dgamma, dbeta, dy, x, gamma, saveMean, saveInvStd) || !b.okBNOut(op, y, true) ||
 		!b.normNeed(op, dy, y, x, saveMean, saveInvStd) || !b.sameShape(op, dy, x, dx, y) {
 		return
 	}
@@ -247,7 +267,7 @@ func (b *Backend) BatchNormReluEvalBackward(dx, dgamma, dbeta, dy, y, x, gamma, 
 		b.fail(op, "needs the forward output y (its zeros mask dy)")
 		return
 	}
-	if !b.ok(op, dx, dgamma, dbeta, dy, y, x, gamma, runMean, runVar) ||
+	if !b.ok(op, dx, dgamma, dbeta, dy, x, gamma, runMean, runVar) || !b.okBNOut(op, y, true) ||
 		!b.normNeed(op, dy, y, x, runMean, runVar) || !b.sameShape(op, dy, x, dx, y) {
 		return
 	}
@@ -294,7 +314,8 @@ func (b *Backend) normBNBackward(op string, dx, dgamma, dbeta, dy, ym, x, gamma,
 			return
 		}
 	}
-	b.launch(op, "norm_bn_bwd_reduce", dim3{ch, p, 1}, d1(normThreads), 0,
+	sfx := bf16Suffix(ym)
+	b.launch(op, "norm_bn_bwd_reduce"+sfx, dim3{ch, p, 1}, d1(normThreads), 0,
 		ptr(dy), ptr(x), ptr(dx), ptr(gamma), ptr(mean), ptr(stat), ptr(dgamma), ptr(dbeta), dp(part),
 		i32(n), i32(ch), i32(s), i32(p), i32(evalMode), f32(eps), ptr(ym))
 	if p == 1 {
@@ -314,11 +335,11 @@ func (b *Backend) normBNBackward(op string, dx, dgamma, dbeta, dy, ym, x, gamma,
 	}
 	total := x.Len()
 	if normVec4(s, dx, dy, x, ym) {
-		b.launch(op, "norm_bn_bwd_dx4", b.normGrid(total/4, 2), d1(normThreads), 0,
+		b.launch(op, "norm_bn_bwd_dx4"+sfx, b.normGrid(total/4, 2), d1(normThreads), 0,
 			ptr(dx), ptr(dy), ptr(x), dp(coef), i32(total), i32(ch), i32(s), ptr(ym))
 		return
 	}
-	b.launch(op, "norm_bn_bwd_dx", b.normGrid(total, 4), d1(normThreads), 0,
+	b.launch(op, "norm_bn_bwd_dx"+sfx, b.normGrid(total, 4), d1(normThreads), 0,
 		ptr(dx), ptr(dy), ptr(x), dp(coef), i32(total), i32(ch), i32(s), ptr(ym))
 }
 

@@ -89,6 +89,27 @@ func (p *Pool) SetDType(dt DType) error {
 	return nil
 }
 
+// Absorb moves every tensor of pool q into p, after p's own, leaving q
+// empty; neither may be allocated and both must hold one element type. A
+// model's convolution operands join its activations this way when they
+// stay float32, so that they are planned (and share memory) with them.
+func (p *Pool) Absorb(q *Pool) error {
+	if p.st != nil || q.st != nil {
+		return fmt.Errorf("pool %s: absorb pool %s: already allocated", p.name, q.name)
+	}
+	if p.dtype != q.dtype {
+		return fmt.Errorf("pool %s (%s): absorb pool %s of %s", p.name, p.dtype, q.name, q.dtype)
+	}
+	for _, t := range q.tensors {
+		t.off = p.size
+		p.size += (declared(t) + align - 1) / align * align
+		p.tensors = append(p.tensors, t)
+	}
+	p.batch = max(p.batch, q.batch)
+	q.tensors, q.size, q.batch = nil, 0, 0
+	return nil
+}
+
 func floating(dt DType) bool { return dt == Float32 || dt == BFloat16 }
 
 // Tensors lists the declared tensors in declaration order.

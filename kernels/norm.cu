@@ -25,11 +25,21 @@
 // most log2(M) bits of double's 53: the result agrees with the CPU's two-pass
 // variance far below float precision.
 //
+// BF16 storage: at -precision bf16 the fused batch norm + ReLU's output y
+// may be a bfloat16 tensor (a convolution operand, layers.StoreForConvs):
+// the _ybf16 kernels store y rounded to nearest even (bf16x2_rn) and read
+// it back as the backward pass's mask; x, dy, dx and the statistics stay
+// float32. They match the CPU on y rounded to bfloat16 (engine.RoundBF16):
+// a positive float32 never rounds to a bfloat16 zero above 2^-133, so the
+// mask is the float32 output's but for smaller positives.
+//
 // Aliasing: an output may be the same memory as an input of the same shape
 // (y = x, dx = dy) everywhere, as on the CPU: every element is read before it
 // is written, by the thread that writes it, and never read again after.
 
 #include <math.h>
+
+#include "device.cuh"
 
 namespace norm_impl {
 
@@ -173,6 +183,16 @@ __device__ __forceinline__ float bn_mask(float d, const float* ym, int o) {
     return (ym && !(ym[o] > 0.f)) ? 0.f : d;
 }
 
+// bf16 storage of y (BF16 storage above): bn_bf16 widens bits exactly,
+// bn_store writes a float32 y element or rounds it to a bfloat16 one.
+typedef unsigned short bf16_t;
+__device__ __forceinline__ float bn_bf16(bf16_t h) { return __uint_as_float((unsigned int)h << 16); }
+__device__ __forceinline__ void bn_store(float* y, int o, float v) { y[o] = v; }
+__device__ __forceinline__ void bn_store(bf16_t* y, int o, float v) { y[o] = (bf16_t)(bf16x2_rn(v, 0.f) & 0xffffu); }
+__device__ __forceinline__ float bn_mask(float d, const bf16_t* ym, int o) {
+    return (ym && !(bn_bf16(ym[o]) > 0.f)) ? 0.f : d;
+}
+
 }  // namespace norm_impl
 using namespace norm_impl;
 
@@ -186,10 +206,12 @@ using namespace norm_impl;
 //     part[2·(k·P+p)]; norm_bn_stats_finalize and norm_bn_apply finish.
 // gamma and beta may be null (1 and 0). relu != 0 applies max(·, 0) to y
 // (CPU.BatchNormReluTrain).
-extern "C" __global__ void __launch_bounds__(kThreads)
-    norm_bn_stats(const float* x, float* y, float* saveMean, float* saveInvStd, float* runMean, float* runVar,
-                  const float* __restrict__ gamma, const float* __restrict__ beta, float* part, int N, int C, int S,
-                  int P, float momentum, float eps, int relu) {
+namespace norm_impl {
+template <class TY>
+__device__ __forceinline__ void bn_stats(const float* x, TY* y, float* saveMean, float* saveInvStd, float* runMean,
+                                         float* runVar, const float* __restrict__ gamma,
+                                         const float* __restrict__ beta, float* part, int N, int C, int S, int P,
+                                         float momentum, float eps, int relu) {
     const int k = blockIdx.x, p = blockIdx.y;
     const int M = N * S;
     const float Kf = x[k * S];
@@ -253,17 +275,33 @@ extern "C" __global__ void __launch_bounds__(kThreads)
             const int o3 = w.offset(C, k);
             w.next();
             const float v0 = x[o0], v1 = x[o1], v2 = x[o2], v3 = x[o3];
-            y[o0] = bn_out(v0, a, off, relu);
-            y[o1] = bn_out(v1, a, off, relu);
-            y[o2] = bn_out(v2, a, off, relu);
-            y[o3] = bn_out(v3, a, off, relu);
+            bn_store(y, o0, bn_out(v0, a, off, relu));
+            bn_store(y, o1, bn_out(v1, a, off, relu));
+            bn_store(y, o2, bn_out(v2, a, off, relu));
+            bn_store(y, o3, bn_out(v3, a, off, relu));
         }
         for (; cnt > 0; --cnt) {
             const int o = w.offset(C, k);
             w.next();
-            y[o] = bn_out(x[o], a, off, relu);
+            bn_store(y, o, bn_out(x[o], a, off, relu));
         }
     }
+}
+}  // namespace norm_impl
+
+extern "C" __global__ void __launch_bounds__(kThreads)
+    norm_bn_stats(const float* x, float* y, float* saveMean, float* saveInvStd, float* runMean, float* runVar,
+                  const float* __restrict__ gamma, const float* __restrict__ beta, float* part, int N, int C, int S,
+                  int P, float momentum, float eps, int relu) {
+    bn_stats(x, y, saveMean, saveInvStd, runMean, runVar, gamma, beta, part, N, C, S, P, momentum, eps, relu);
+}
+
+// norm_bn_stats_ybf16: norm_bn_stats with y bfloat16 (BF16 storage above).
+extern "C" __global__ void __launch_bounds__(kThreads)
+    norm_bn_stats_ybf16(const float* x, bf16_t* y, float* saveMean, float* saveInvStd, float* runMean,
+                        float* runVar, const float* __restrict__ gamma, const float* __restrict__ beta, float* part,
+                        int N, int C, int S, int P, float momentum, float eps, int relu) {
+    bn_stats(x, y, saveMean, saveInvStd, runMean, runVar, gamma, beta, part, N, C, S, P, momentum, eps, relu);
 }
 
 // norm_bn_stats_finalize: sums the P partials of norm_bn_stats per channel
@@ -362,10 +400,47 @@ struct Vec<4> {
     }
 };
 
+// Groups of V elements of a float32 or bfloat16 tensor as Vec<V>::T:
+// group_load(p, e) and group_store(p, e, v) access group e (elements
+// e·V .. e·V+V-1); a bfloat16 group of 4 is one 8-byte access.
+template <int V>
+__device__ __forceinline__ typename Vec<V>::T group_load(const float* p, unsigned e) {
+    return reinterpret_cast<const typename Vec<V>::T*>(p)[e];
+}
+template <int V>
+__device__ __forceinline__ void group_store(float* p, unsigned e, const typename Vec<V>::T& v) {
+    reinterpret_cast<typename Vec<V>::T*>(p)[e] = v;
+}
+template <int V>
+__device__ __forceinline__ typename Vec<V>::T group_load(const bf16_t* p, unsigned e) {
+    typename Vec<V>::T v;
+    if (V == 1) {
+        Vec<V>::set(v, 0, bn_bf16(p[e]));
+    } else {
+        const uint2 u = reinterpret_cast<const uint2*>(p)[e];
+        Vec<V>::set(v, 0, __uint_as_float(u.x << 16));
+        Vec<V>::set(v, 1, __uint_as_float(u.x & 0xffff0000u));
+        Vec<V>::set(v, 2, __uint_as_float(u.y << 16));
+        Vec<V>::set(v, 3, __uint_as_float(u.y & 0xffff0000u));
+    }
+    return v;
+}
+template <int V>
+__device__ __forceinline__ void group_store(bf16_t* p, unsigned e, const typename Vec<V>::T& v) {
+    if (V == 1) {
+        bn_store(p, (int)e, Vec<V>::get(v, 0));
+    } else {
+        uint2 u;
+        u.x = bf16x2_rn(Vec<V>::get(v, 0), Vec<V>::get(v, 1));
+        u.y = bf16x2_rn(Vec<V>::get(v, 2), Vec<V>::get(v, 3));
+        reinterpret_cast<uint2*>(p)[e] = u;
+    }
+}
+
 // bn_apply: y = x·a[k] + off[k] over groups of V elements, U groups per
 // loop trip (independent loads in flight).
-template <int V, int U>
-__device__ __forceinline__ void bn_apply(const float* x, float* y, const float2* __restrict__ coef, int total, int C,
+template <int V, int U, class TY>
+__device__ __forceinline__ void bn_apply(const float* x, TY* y, const float2* __restrict__ coef, int total, int C,
                                          int S, int relu) {
     typedef typename Vec<V>::T T;
     const int n = total / V;
@@ -373,7 +448,6 @@ __device__ __forceinline__ void bn_apply(const float* x, float* y, const float2*
     int cnt = walk_count(t, stride, n);
     if (cnt == 0) return;
     const T* xv = reinterpret_cast<const T*>(x);
-    T* yv = reinterpret_cast<T*>(y);
     GroupWalk w(t, stride, S / V, C);
     for (; cnt >= U; cnt -= U) {
         unsigned e[U];
@@ -391,7 +465,7 @@ __device__ __forceinline__ void bn_apply(const float* x, float* y, const float2*
         for (int u = 0; u < U; ++u) {
 #pragma unroll
             for (int i = 0; i < V; ++i) Vec<V>::set(v[u], i, bn_out(Vec<V>::get(v[u], i), c[u].x, c[u].y, relu));
-            yv[e[u]] = v[u];
+            group_store<V>(y, e[u], v[u]);
         }
     }
     for (; cnt > 0; --cnt) {
@@ -399,7 +473,7 @@ __device__ __forceinline__ void bn_apply(const float* x, float* y, const float2*
         T v = xv[w.e];
 #pragma unroll
         for (int i = 0; i < V; ++i) Vec<V>::set(v, i, bn_out(Vec<V>::get(v, i), c.x, c.y, relu));
-        yv[w.e] = v;
+        group_store<V>(y, w.e, v);
         w.next();
     }
 }
@@ -421,6 +495,19 @@ extern "C" __global__ void __launch_bounds__(kThreads)
 // y 16-byte aligned. Launch as norm_bn_apply (over total/4 groups).
 extern "C" __global__ void __launch_bounds__(kThreads)
     norm_bn_apply4(const float* x, float* y, const float* __restrict__ coef, int total, int C, int S, int relu) {
+    bn_apply<4, 2>(x, y, reinterpret_cast<const float2*>(coef), total, C, S, relu);
+}
+
+// norm_bn_apply_ybf16, norm_bn_apply4_ybf16: norm_bn_apply and
+// norm_bn_apply4 with y bfloat16 (BF16 storage above; the 4-wide one needs
+// y 8-byte aligned).
+extern "C" __global__ void __launch_bounds__(kThreads)
+    norm_bn_apply_ybf16(const float* x, bf16_t* y, const float* __restrict__ coef, int total, int C, int S, int relu) {
+    bn_apply<1, 4>(x, y, reinterpret_cast<const float2*>(coef), total, C, S, relu);
+}
+extern "C" __global__ void __launch_bounds__(kThreads)
+    norm_bn_apply4_ybf16(const float* x, bf16_t* y, const float* __restrict__ coef, int total, int C, int S,
+                         int relu) {
     bn_apply<4, 2>(x, y, reinterpret_cast<const float2*>(coef), total, C, S, relu);
 }
 
@@ -451,8 +538,8 @@ __device__ __forceinline__ float bn_bwd_dx(float d, float v, const float4& c) {
 // norm_bn_stats) to s1 = Σdy and s2 = Σdy·(x−μ); with EVAL_DX it also writes
 // dx = dy·γ·σ⁻¹ in double (CPU.BatchNormEvalBackward's order). dy is masked
 // by ym (bn_mask; null: none).
-template <bool EVAL_DX>
-__device__ __forceinline__ void bn_bwd_sums(double& s1, double& s2, float* dx, const float* dy, const float* ym,
+template <bool EVAL_DX, class TM>
+__device__ __forceinline__ void bn_bwd_sums(double& s1, double& s2, float* dx, const float* dy, const TM* ym,
                                             const float* x, int k, int e0, int stride, int M, int C, int S,
                                             double mu, double g, double inv) {
     int cnt = walk_count(e0, stride, M);
@@ -506,11 +593,13 @@ using namespace norm_impl;
 // gamma may be null (1). dx may be dy. ym, when not null, is the output of
 // the fused BatchNormRelu forward op: dy is read as dy·[ym>0]
 // (CPU.BatchNormReluBackward, CPU.BatchNormReluEvalBackward).
-extern "C" __global__ void __launch_bounds__(kThreads)
-    norm_bn_bwd_reduce(const float* dy, const float* x, float* dx, const float* __restrict__ gamma,
-                       const float* __restrict__ mean, const float* __restrict__ stat, float* __restrict__ dgamma,
-                       float* __restrict__ dbeta, float* part, int N, int C, int S, int P, int evalMode, float eps,
-                       const float* __restrict__ ym) {
+namespace norm_impl {
+template <class TM>
+__device__ __forceinline__ void bn_bwd_reduce(const float* dy, const float* x, float* dx,
+                                              const float* __restrict__ gamma, const float* __restrict__ mean,
+                                              const float* __restrict__ stat, float* __restrict__ dgamma,
+                                              float* __restrict__ dbeta, float* part, int N, int C, int S, int P,
+                                              int evalMode, float eps, const TM* __restrict__ ym) {
     const int k = blockIdx.x, p = blockIdx.y;
     const int M = N * S;
     const double mu = (double)mean[k];
@@ -520,7 +609,8 @@ extern "C" __global__ void __launch_bounds__(kThreads)
     if (evalMode && dx)
         bn_bwd_sums<true>(s1, s2, dx, dy, ym, x, k, p * kThreads + threadIdx.x, P * kThreads, M, C, S, mu, g, inv);
     else
-        bn_bwd_sums<false>(s1, s2, dx, dy, ym, x, k, p * kThreads + threadIdx.x, P * kThreads, M, C, S, mu, g, inv);
+        bn_bwd_sums<false>(s1, s2, dx, dy, ym, x, k, p * kThreads + threadIdx.x, P * kThreads, M, C, S, mu, g,
+                           inv);
     group_sum2<kThreads>(s1, s2);
     if (P > 1) {
         if (threadIdx.x == 0) {
@@ -562,6 +652,25 @@ extern "C" __global__ void __launch_bounds__(kThreads)
         }
     }
 }
+}  // namespace norm_impl
+
+extern "C" __global__ void __launch_bounds__(kThreads)
+    norm_bn_bwd_reduce(const float* dy, const float* x, float* dx, const float* __restrict__ gamma,
+                       const float* __restrict__ mean, const float* __restrict__ stat, float* __restrict__ dgamma,
+                       float* __restrict__ dbeta, float* part, int N, int C, int S, int P, int evalMode, float eps,
+                       const float* __restrict__ ym) {
+    bn_bwd_reduce(dy, x, dx, gamma, mean, stat, dgamma, dbeta, part, N, C, S, P, evalMode, eps, ym);
+}
+
+// norm_bn_bwd_reduce_ybf16: norm_bn_bwd_reduce with the mask ym bfloat16
+// (BF16 storage above; ym is never null here).
+extern "C" __global__ void __launch_bounds__(kThreads)
+    norm_bn_bwd_reduce_ybf16(const float* dy, const float* x, float* dx, const float* __restrict__ gamma,
+                             const float* __restrict__ mean, const float* __restrict__ stat,
+                             float* __restrict__ dgamma, float* __restrict__ dbeta, float* part, int N, int C, int S,
+                             int P, int evalMode, float eps, const bf16_t* __restrict__ ym) {
+    bn_bwd_reduce(dy, x, dx, gamma, mean, stat, dgamma, dbeta, part, N, C, S, P, evalMode, eps, ym);
+}
 
 // norm_bn_bwd_finalize: sums the P partials of norm_bn_bwd_reduce per channel
 // in order p = 0..P-1; writes dgamma = s2·σ⁻¹ and dbeta = s1 (each may be
@@ -592,8 +701,8 @@ extern "C" __global__ void __launch_bounds__(kThreads)
 
 namespace norm_impl {
 
-template <int V, int U>
-__device__ __forceinline__ void bn_bwd_dx_walk(float* dx, const float* dy, const float* x, const float* ym,
+template <int V, int U, class TM>
+__device__ __forceinline__ void bn_bwd_dx_walk(float* dx, const float* dy, const float* x, const TM* ym,
                                                const float4* __restrict__ coef, int total, int C, int S) {
     typedef typename Vec<V>::T T;
     const int n = total / V;
@@ -602,7 +711,6 @@ __device__ __forceinline__ void bn_bwd_dx_walk(float* dx, const float* dy, const
     if (cnt == 0) return;
     const T* dyv = reinterpret_cast<const T*>(dy);
     const T* xv = reinterpret_cast<const T*>(x);
-    const T* ymv = reinterpret_cast<const T*>(ym);
     T* dxv = reinterpret_cast<T*>(dx);
     GroupWalk w(t, stride, S / V, C);
     for (; cnt >= U; cnt -= U) {
@@ -623,7 +731,7 @@ __device__ __forceinline__ void bn_bwd_dx_walk(float* dx, const float* dy, const
         if (ym) {
 #pragma unroll
             for (int u = 0; u < U; ++u) {
-                const T m = ymv[e[u]];
+                const T m = group_load<V>(ym, e[u]);
 #pragma unroll
                 for (int i = 0; i < V; ++i)
                     if (!(Vec<V>::get(m, i) > 0.f)) Vec<V>::set(d[u], i, 0.f);
@@ -642,7 +750,7 @@ __device__ __forceinline__ void bn_bwd_dx_walk(float* dx, const float* dy, const
         T d = dyv[w.e];
         const T v = xv[w.e];
         if (ym) {
-            const T m = ymv[w.e];
+            const T m = group_load<V>(ym, w.e);
 #pragma unroll
             for (int i = 0; i < V; ++i)
                 if (!(Vec<V>::get(m, i) > 0.f)) Vec<V>::set(d, i, 0.f);
@@ -674,6 +782,20 @@ extern "C" __global__ void __launch_bounds__(kThreads)
 extern "C" __global__ void __launch_bounds__(kThreads)
     norm_bn_bwd_dx4(float* dx, const float* dy, const float* x, const float* __restrict__ coef, int total, int C,
                     int S, const float* __restrict__ ym) {
+    bn_bwd_dx_walk<4, 2>(dx, dy, x, ym, reinterpret_cast<const float4*>(coef), total, C, S);
+}
+
+// norm_bn_bwd_dx_ybf16, norm_bn_bwd_dx4_ybf16: norm_bn_bwd_dx and
+// norm_bn_bwd_dx4 with the mask ym bfloat16 (the 4-wide one needs ym
+// 8-byte aligned).
+extern "C" __global__ void __launch_bounds__(kThreads)
+    norm_bn_bwd_dx_ybf16(float* dx, const float* dy, const float* x, const float* __restrict__ coef, int total,
+                         int C, int S, const bf16_t* __restrict__ ym) {
+    bn_bwd_dx_walk<1, 4>(dx, dy, x, ym, reinterpret_cast<const float4*>(coef), total, C, S);
+}
+extern "C" __global__ void __launch_bounds__(kThreads)
+    norm_bn_bwd_dx4_ybf16(float* dx, const float* dy, const float* x, const float* __restrict__ coef, int total,
+                          int C, int S, const bf16_t* __restrict__ ym) {
     bn_bwd_dx_walk<4, 2>(dx, dy, x, ym, reinterpret_cast<const float4*>(coef), total, C, S);
 }
 

@@ -172,8 +172,9 @@ func (m *Model) AllocateEval(be engine.Backend, seed uint64) error {
 
 func (m *Model) allocate(be engine.Backend, seed uint64, train bool) error {
 	b := m.Builder
-	// The convolution operands in bfloat16 at -precision bf16.
-	if err := b.Operands.SetDType(engine.OperandDType(be)); err != nil {
+	// The convolution operands in bfloat16 at -precision bf16, else with
+	// the other activations.
+	if err := storeOperands(b, engine.OperandDType(be)); err != nil {
 		return fmt.Errorf("model %s: %w", m.Spec.Name, err)
 	}
 	plan, operands, err := m.plans(train)
@@ -200,6 +201,16 @@ func (m *Model) allocate(be engine.Backend, seed uint64, train bool) error {
 		return fmt.Errorf("model %s: %w", m.Spec.Name, err)
 	}
 	return nil
+}
+
+// storeOperands gives the convolution operands (layers.Builder.Operands)
+// their element type: BFloat16 in a pool of their own, or Float32 planned
+// with the activations.
+func storeOperands(b *layers.Builder, dt engine.DType) error {
+	if dt == engine.Float32 {
+		return b.Acts.Absorb(b.Operands)
+	}
+	return b.Operands.SetDType(dt)
 }
 
 // SetBatch sets the number of samples of the next passes.

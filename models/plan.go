@@ -88,14 +88,26 @@ func (m *Model) plans(train bool) (acts, operands *engine.Plan, err error) {
 // MemoryBytes is what Allocate (train) or AllocateEval allocates for the
 // model: its pools, the activations as planned, no gradients for
 // evaluation. Nothing is allocated to tell. The convolution operands count
-// at the Operands pool's current element type (float32 until an Allocate
-// at -precision bf16).
+// as float32 planned with the activations, unless the model was allocated
+// at -precision bf16 (its Operands pool bfloat16).
 func (m *Model) MemoryBytes(train bool) (int64, error) {
+	b := m.Builder
+	if b.Operands.DType() == engine.Float32 && len(b.Operands.Tensors()) > 0 {
+		// As Allocate on a float32 engine plans them (with the activations),
+		// on a copy: this model may still be allocated at -precision bf16.
+		c, err := m.Spec.BuildWidths(b.MaxBatch, m.Widths)
+		if err != nil {
+			return 0, err
+		}
+		if err := storeOperands(c.Builder, engine.Float32); err != nil {
+			return 0, err
+		}
+		return c.MemoryBytes(train)
+	}
 	plan, operands, err := m.plans(train)
 	if err != nil {
 		return 0, err
 	}
-	b := m.Builder
 	n := plan.Bytes() + operands.Bytes()
 	for _, p := range b.Pools() {
 		if p == b.Acts || p == b.Operands || p == plan.Fixed() || (p == b.Grads && !train) {

@@ -132,3 +132,51 @@ func isBig(name string) bool { return torchModelTols[name].big }
 
 // poisonModels are the models TestPlannedStepMatchesUnplanned runs.
 var poisonModels = map[string]bool{"baseline": true, "googlenet": true, "lightresnet": true, "seresnet": true}
+
+// The convolution operands (the fused batch norm + ReLU outputs that only
+// convolutions read): float32 models plan them with the activations, as
+// before they had a pool; in bfloat16 (a GPU at -precision bf16) they take
+// a pool of their own at half the bytes, and the model less memory.
+func TestOperandStorage(t *testing.T) {
+	for _, name := range []string{"googlenet", "lightresnet", "resnet", "seresnet"} {
+		spec, _ := Lookup(name)
+		m := spec.Build(64)
+		if len(m.Builder.Operands.Tensors()) == 0 {
+			t.Fatalf("%s declares no convolution operands", name)
+		}
+		f32, err := m.MemoryBytes(true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := storeOperands(m.Builder, engine.BFloat16); err != nil {
+			t.Fatal(err)
+		}
+		_, ops, err := m.plans(true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ops.Check(); err != nil {
+			t.Errorf("%s: operands plan: %v", name, err)
+		}
+		bf16, err := m.MemoryBytes(true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bf16 >= f32 {
+			t.Errorf("%s: %d bytes with bfloat16 operands, %d with float32", name, bf16, f32)
+		}
+		t.Logf("%-11s batch 64 train: %.1f MiB with float32 operands, %.1f MiB with bfloat16 (operands %.1f MiB)",
+			name, mib(f32), mib(bf16), mib(ops.Bytes()))
+		c := spec.Build(64)
+		if err := storeOperands(c.Builder, engine.Float32); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(c.Builder.Operands.Tensors()); n != 0 {
+			t.Errorf("%s: %d operands left outside the activations at float32", name, n)
+		}
+	}
+	base, _ := Lookup("baseline")
+	if n := len(base.Build(2).Builder.Operands.Tensors()); n != 0 {
+		t.Errorf("baseline declares %d convolution operands (it has no batch norm)", n)
+	}
+}

@@ -31,6 +31,7 @@ var fusedBNCases = []struct {
 }
 
 func TestBatchNormReluParity(t *testing.T) {
+	t.Run("bf16 output", bnReluBF16Parity)
 	e := newEnv(t, 21)
 	const momentum, eps = 0.1, 1e-5
 	for _, tc := range fusedBNCases {

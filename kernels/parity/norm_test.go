@@ -301,3 +301,117 @@ func TestNormErrorsRecorded(t *testing.T) {
 	t.Logf("ok label count: %v", e.g.Err())
 	e.g.ClearErr()
 }
+
+// bnOutBF16 is an output pair whose GPU side is bfloat16 (a convolution
+// operand at -precision bf16: layers.StoreForConvs), NaN-poisoned, and
+// whose CPU side is float32 zeros.
+func bnOutBF16(e *env, name string, shape ...int) pair {
+	e.t.Helper()
+	n := engine.Numel(shape)
+	gs, err := e.g.Alloc(engine.BFloat16, n)
+	if err != nil {
+		e.t.Fatalf("%s: %v", name, err)
+	}
+	cs, err := e.c.Alloc(engine.Float32, n)
+	if err != nil {
+		e.t.Fatalf("%s: %v", name, err)
+	}
+	p := pair{engine.NewTensor(name, gs, 0, shape...), engine.NewTensor(name, cs, 0, shape...)}
+	e.poison(p.g)
+	return p
+}
+
+// roundCPU rounds the CPU side of p to bfloat16 in place: the reference
+// of a bfloat16 output is the float32 reference rounded.
+func roundCPU(e *env, p pair) {
+	e.t.Helper()
+	_, c := e.host(p)
+	for i, v := range c {
+		c[i] = engine.RoundBF16(v)
+	}
+	e.c.Upload(p.c, c)
+}
+
+// bf16Eps is one bfloat16 ulp relative to the value (2^-7): two float32
+// results within normFwdEps of each other may round to neighbouring
+// bfloat16 values.
+const bf16Eps = 1.0 / 128
+
+// bnReluBF16Parity (a subtest of TestBatchNormReluParity): the fused
+// batch norm + ReLU with its output stored in bfloat16 (the _ybf16
+// kernels), forward in training and eval and both backward passes reading
+// that output as their mask, against the CPU on float32 with the output
+// rounded.
+func bnReluBF16Parity(t *testing.T) {
+	e := newEnv(t, 21)
+	const momentum, eps = 0.1, 1e-5
+	for _, tc := range normBNCases {
+		ch := tc.shape[1]
+		t.Logf("case %s %v", tc.name, tc.shape)
+		x := e.randRange("x", tc.lo, tc.hi, tc.shape...)
+		gamma, beta := e.randRange("gamma", 0.5, 1.5, ch), e.rand("beta", 0.5, ch)
+		rm, rv := e.rand("running mean", 0.5, ch), e.randRange("running var", 0.5, 1.5, ch)
+		y := bnOutBF16(e, "y", tc.shape...)
+		sm, si := e.out("save mean", ch), e.out("save invstd", ch)
+		e.g.BatchNormReluTrain(y.g, sm.g, si.g, rm.g, rv.g, x.g, gamma.g, beta.g, momentum, eps)
+		e.c.BatchNormReluTrain(y.c, sm.c, si.c, rm.c, rv.c, x.c, gamma.c, beta.c, momentum, eps)
+		e.check("batchnorm relu save mean (y bf16)", sm, normFwdTol, normFwdEps)
+		e.check("batchnorm relu save invstd (y bf16)", si, normFwdTol, normFwdEps)
+		e.check("batchnorm relu running var (y bf16)", rv, normFwdTol, normFwdEps)
+		roundCPU(e, y)
+		e.check("batchnorm relu y bf16", y, tc.tol, bf16Eps)
+
+		// Backward through the bfloat16 mask, from the CPU's statistics.
+		smIn, siIn := normFromCPU(e, "save mean", sm), normFromCPU(e, "save invstd", si)
+		dy := e.rand("dy", 1, tc.shape...)
+		dx := e.out("dx", tc.shape...)
+		dg, db := e.out("dgamma", ch), e.out("dbeta", ch)
+		e.g.BatchNormReluBackward(dx.g, dg.g, db.g, dy.g, y.g, x.g, gamma.g, smIn.g, siIn.g)
+		e.c.BatchNormReluBackward(dx.c, dg.c, db.c, dy.c, y.c, x.c, gamma.c, smIn.c, siIn.c)
+		e.check("batchnorm relu backward dx (mask bf16)", dx, normBwdTol, normBwdEps)
+		e.check("batchnorm relu backward dgamma (mask bf16)", dg, normBwdTol, normBwdEps)
+		e.check("batchnorm relu backward dbeta (mask bf16)", db, normBwdTol, normBwdEps)
+
+		ye := bnOutBF16(e, "y eval", tc.shape...)
+		e.g.BatchNormReluEval(ye.g, x.g, gamma.g, beta.g, rm.g, rv.g, eps)
+		e.c.BatchNormReluEval(ye.c, x.c, gamma.c, beta.c, rm.c, rv.c, eps)
+		roundCPU(e, ye)
+		e.check("batchnorm relu eval y bf16", ye, tc.tol, bf16Eps)
+		dxe := e.out("dx eval", tc.shape...)
+		e.g.BatchNormReluEvalBackward(dxe.g, nil, nil, dy.g, ye.g, x.g, gamma.g, rm.g, rv.g, eps)
+		e.c.BatchNormReluEvalBackward(dxe.c, nil, nil, dy.c, ye.c, x.c, gamma.c, rm.c, rv.c, eps)
+		e.check("batchnorm relu eval backward dx (mask bf16)", dxe, normBwdTol, normBwdEps)
+	}
+}
+
+// TestBatchNormBF16Refused: only the fused ReLU ops store bfloat16, and
+// no batch norm reads a bfloat16 input.
+func TestBatchNormBF16Refused(t *testing.T) {
+	e := newEnv(t, 22)
+	shape := []int{4, 3, 2, 2}
+	x, y16 := e.rand("x", 1, shape...), bnOutBF16(e, "y", shape...)
+	sm, si := e.zeros("mean", 3), e.zeros("invstd", 3)
+	e.g.TakeLaunched()
+	e.g.BatchNormTrain(y16.g, sm.g, si.g, nil, nil, x.g, nil, nil, 0.1, 1e-5)
+	if e.g.Err() == nil {
+		t.Fatal("batchnorm without relu stored a bfloat16 output")
+	}
+	t.Logf("ok plain batch norm, bfloat16 y: %v", e.g.Err())
+	e.g.ClearErr()
+	y := e.zeros("y32", shape...)
+	e.g.BatchNormReluTrain(y.g, sm.g, si.g, nil, nil, y16.g, nil, nil, 0.1, 1e-5)
+	if e.g.Err() == nil {
+		t.Fatal("batchnorm relu read a bfloat16 input")
+	}
+	t.Logf("ok bfloat16 x: %v", e.g.Err())
+	e.g.ClearErr()
+	e.g.Relu(y.g, y16.g)
+	if e.g.Err() == nil {
+		t.Fatal("relu read a bfloat16 tensor")
+	}
+	t.Logf("ok relu of bfloat16: %v", e.g.Err())
+	e.g.ClearErr()
+	if n := len(e.g.TakeLaunched()); n != 0 {
+		t.Fatalf("refused ops launched %d kernels", n)
+	}
+}
