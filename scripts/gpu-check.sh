@@ -3,7 +3,7 @@
 # `make gpu-kit` fills (no Go, no network needed; python3 needed to read
 # the results, PyTorch for its columns):
 #
-#   bin/gpu/gpu-check.sh [a|b|lab|all] [OUT]
+#   bin/gpu/gpu-check.sh [a|b|lab|prec|all] [OUT]
 #
 # Part a (under 6 minutes on an H100/H200): every cuda-tagged test (each
 # kernel against the CPU engine with a verdict per kernel, every model's
@@ -17,6 +17,11 @@
 # Part b (under 6 minutes): the same step table for all seven models.
 # Part lab (under 5 minutes): the kernel lab (cmd/kernellab), writing its
 # variant table to OUT/variants.tsv.
+# Part prec (under 3 minutes): issue 13's precision goals: two SE-ResNet
+# epochs from the same seed at -precision tf32 and bf16 (bf16 stores the
+# convolution operands in bfloat16), whose test accuracies must agree
+# within 0.3 points; their device time per step (goal: under 6 ms in tf32)
+# and the bf16/tf32 step-time ratio are printed as checks.
 #
 # Each model's recipe comes from `gotrain summary -model M -recipe`. Prints
 # one line per check, the tables, and a verdict line; logs go under OUT
@@ -24,6 +29,7 @@
 #
 #   gpu-check.sh parse-tests FILE.json...   the test checks of test2json streams (tested on the CPU)
 #   gpu-check.sh step-row MODEL DIR         one table row from a part's files in DIR (tested on the CPU)
+#   gpu-check.sh prec-result DIR            part prec's checks from DIR's two runs (tested on the CPU)
 set -uo pipefail
 kit="$(cd "$(dirname "$0")" && pwd)"
 failed=0
@@ -220,6 +226,50 @@ part_a() {
 	echo "  (part a took $(secs "$part_start") s)"
 }
 
+# prec_result DIR: part prec's check lines ("NAME<TAB>STATUS<TAB>DETAIL")
+# from DIR/prec-tf32/metrics.jsonl and DIR/prec-bf16/metrics.jsonl: the
+# last epoch's test accuracies within 0.3 points, tf32's device ms per
+# step under 6 (the last epoch's), and bf16's step time against tf32's.
+prec_result() {
+	python3 - "$1" <<'EOF'
+import json, os, sys
+d = sys.argv[1]
+def last(p):
+    try:
+        with open(os.path.join(d, "prec-%s" % p, "metrics.jsonl")) as f:
+            rows = [json.loads(l) for l in f if l.strip().startswith("{")]
+        return rows[-1] if rows else None
+    except (OSError, ValueError):
+        return None
+t, b = last("tf32"), last("bf16")
+if not t or not b:
+    print("precision runs\tFAIL\tno metrics for %s" % " and ".join(p for p, r in (("tf32", t), ("bf16", b)) if not r))
+    sys.exit()
+ta, ba = 100 * t["test_acc"], 100 * b["test_acc"]
+diff = abs(ta - ba)
+print("seresnet bf16 vs tf32 accuracy\t%s\tepoch %d: tf32 %.2f%%, bf16 %.2f%%, %.2f points apart (0.3 allowed)" %
+      ("ok" if diff <= 0.3 else "FAIL", t["epoch"], ta, ba, diff))
+tm, bm = t.get("device_ms_per_step"), b.get("device_ms_per_step")
+if tm:
+    print("seresnet tf32 step kernel time\t%s\t%.2f ms of device time per batch-64 step (goal: under 6)" % ("ok" if tm < 6 else "FAIL", tm))
+if tm and bm:
+    print("seresnet bf16 step kernel time\tok\t%.2f ms per step, %.2fx tf32's" % (bm, tm / bm))
+EOF
+}
+
+# part_prec OUT: two SE-ResNet epochs from seed 1 at tf32 and at bf16.
+part_prec() {
+	local out=$1 t0 p
+	t0=$(date +%s)
+	for p in tf32 bf16; do
+		rm -rf "$out/prec-$p"
+		timeout 150 "$kit/gotrain" -device cuda:0 -model seresnet -epochs 2 -seed 1 -precision $p -data "$kit/mnist" \
+			-out "$out/prec-$p" >"$out/prec-$p.log" 2>&1 || check "train seresnet $p" FAIL "$(tail -2 "$out/prec-$p.log" | tr '\n' ' ' | head -c 300)"
+	done
+	while IFS=$'\t' read -r name st detail; do check "$name" "$st" "$detail"; done < <(prec_result "$out")
+	echo "  (part prec took $(secs "$t0") s)"
+}
+
 part_b() {
 	local out=$1
 	part_start=$(date +%s)
@@ -258,7 +308,11 @@ step-row)
 	step_row "$2" "$3"
 	exit
 	;;
-a | b | lab | all)
+prec-result)
+	prec_result "$2"
+	exit
+	;;
+a | b | lab | prec | all)
 	part=${1:-all}
 	out="${2:-gpu-out}"
 	;;
@@ -274,10 +328,12 @@ case $part in
 a) part_a "$out" ;;
 b) part_b "$out" ;;
 lab) part_lab "$out" ;;
+prec) part_prec "$out" ;;
 all)
 	part_a "$out"
 	part_b "$out"
 	part_lab "$out"
+	part_prec "$out"
 	;;
 esac
 if [ $failed = 0 ]; then echo "VERDICT: PASS"; else echo "VERDICT: FAIL ($failed checks failed)"; fi

@@ -103,3 +103,27 @@ func TestGPUCheckStepRow(t *testing.T) {
 	write("torch-seresnet-compiled.json", `{"available": false, "reason": "time budget"}`+"\n")
 	require.Contains(t, gpuCheck(t, "step-row", "seresnet", dir), "| 2857 | n/a | n/a | 5.60x | n/a |")
 }
+
+// TestGPUCheckPrecResult reads part prec's two runs back: accuracies
+// within 0.3 points pass, further apart fail; the tf32 step time is
+// checked against 6 ms; a missing run fails.
+func TestGPUCheckPrecResult(t *testing.T) {
+	needPython(t)
+	dir := t.TempDir()
+	write := func(p string, rows ...string) {
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, "prec-"+p), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "prec-"+p, "metrics.jsonl"), []byte(strings.Join(rows, "\n")+"\n"), 0o644))
+	}
+	require.Contains(t, gpuCheck(t, "prec-result", dir), "precision runs\tFAIL\tno metrics for tf32 and bf16")
+	write("tf32", `{"epoch":1,"test_acc":0.985,"device_ms_per_step":7.5}`, `{"epoch":2,"test_acc":0.9902,"device_ms_per_step":5.5}`)
+	write("bf16", `{"epoch":1,"test_acc":0.981,"device_ms_per_step":4.4}`, `{"epoch":2,"test_acc":0.9881,"device_ms_per_step":3.3}`)
+	got := gpuCheck(t, "prec-result", dir)
+	require.Contains(t, got, "seresnet bf16 vs tf32 accuracy\tok\tepoch 2: tf32 99.02%, bf16 98.81%, 0.21 points apart (0.3 allowed)")
+	require.Contains(t, got, "seresnet tf32 step kernel time\tok\t5.50 ms")
+	require.Contains(t, got, "seresnet bf16 step kernel time\tok\t3.30 ms per step, 1.67x tf32's")
+	write("bf16", `{"epoch":2,"test_acc":0.9861,"device_ms_per_step":3.3}`)
+	write("tf32", `{"epoch":2,"test_acc":0.9902,"device_ms_per_step":6.5}`)
+	got = gpuCheck(t, "prec-result", dir)
+	require.Contains(t, got, "seresnet bf16 vs tf32 accuracy\tFAIL\tepoch 2: tf32 99.02%, bf16 98.61%, 0.41 points apart")
+	require.Contains(t, got, "seresnet tf32 step kernel time\tFAIL\t6.50 ms")
+}

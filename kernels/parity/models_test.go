@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/gotrain/gotrain/cuda"
@@ -368,4 +369,105 @@ func TestProfileSEResNet(t *testing.T) {
 		}
 	}
 	e.g.SetTF32(false)
+}
+
+// TestSEResNetBF16Operands: a training step and an evaluation pass of the
+// SE-ResNet at -precision bf16, whose pre-activations (the fused batch norm
+// + ReLU outputs that only convolutions read) the GPU model stores in
+// bfloat16, against the CPU's float32 model. The GPU model's Operands pool
+// must be bfloat16, the CPU's planned with its activations, and the step
+// must run the bfloat16-storage kernels. On the emulator the widths are
+// cut to 8 channels (16 in the last stage, SE hidden 1 or 2) so that the
+// step takes seconds; on a GPU it is the model itself, batch 8.
+func TestSEResNetBF16Operands(t *testing.T) {
+	if testing.Short() {
+		t.Skip("model steps: skipped in -short runs")
+	}
+	e := newEnv(t, 14)
+	if err := e.g.SetPrecision(engine.BF16); err != nil {
+		t.Skipf("%v", err)
+	}
+	defer e.g.SetPrecision(engine.FP32)
+	spec, _ := models.Lookup("seresnet")
+	w, batch := models.SEResNetWidths(), 8
+	if cuda.DriverName == "emulator" {
+		for k, v := range w {
+			w[k] = max(1, v/8)
+		}
+		batch = 4
+	}
+	var tw twin
+	for i, be := range []engine.Backend{e.g, e.c} {
+		m, err := spec.BuildWidths(batch, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Allocate(be, 7); err != nil {
+			t.Fatalf("%s: %v", be.Name(), err)
+		}
+		if i == 0 {
+			tw.g = m
+		} else {
+			tw.c = m
+		}
+	}
+	if ops := tw.g.Builder.Operands; ops.DType() != engine.BFloat16 || len(ops.Tensors()) == 0 {
+		t.Fatalf("gpu model at bf16: operands pool %s with %d tensors, want bfloat16 ones", ops.DType(), len(ops.Tensors()))
+	}
+	if n := len(tw.c.Builder.Operands.Tensors()); n != 0 {
+		t.Fatalf("cpu model: %d operands outside its activations", n)
+	}
+	tw.load(e, batch, true)
+	e.g.TakeLaunched()
+	step(tw.g, e.g, 0)
+	step(tw.c, e.c, 0)
+	lg, lc := download(t, e.g, tw.g.Loss), download(t, e.c, tw.c.Loss)
+	lossTol, grdTol := precStepTol(engine.BF16, stepTols["seresnet"].loss, stepTols["seresnet"].grd)
+	if r := math.Abs(float64(lg[0]-lc[0])) / math.Abs(float64(lc[0])); !(r <= lossTol) {
+		t.Errorf("loss gpu %g cpu %g: relative error %.2g > %g", lg[0], lc[0], r, lossTol)
+	}
+	ge, ce := tw.g.Builder.Entries(), tw.c.Builder.Entries()
+	largest := 0.0
+	grads := map[int][2][]float32{}
+	for i := range ge {
+		if ge[i].Kind == layers.Param && ge[i].Grad != nil {
+			g, c := download(t, e.g, ge[i].Grad), download(t, e.c, ce[i].Grad)
+			grads[i] = [2][]float32{g, c}
+			largest = math.Max(largest, maxAbs(c))
+		}
+	}
+	worst, worstName := 0.0, ""
+	for i, gc := range grads {
+		r := normwise(gc[0], gc[1], 1e-4*largest)
+		if !(r <= grdTol) {
+			t.Errorf("gradient of %s: normwise error %.3g > %g", ge[i].Name, r, grdTol)
+		}
+		if r > worst || worstName == "" {
+			worst, worstName = r, ge[i].Name
+		}
+	}
+	launched := e.g.PeekLaunched()
+	for _, pre := range []string{"norm_bn_bwd_reduce_ybf16", "conv_igemm_fwd_bf16x_", "conv_igemm_wgrad_bf16x_"} {
+		found := false
+		for k := range launched {
+			found = found || strings.HasPrefix(k, pre)
+		}
+		if !found {
+			t.Errorf("the bf16 step ran no %s* kernel", pre)
+		}
+	}
+	// An evaluation pass over the same batch: the bfloat16 pre-activations
+	// of the eval batch norms.
+	for i, m := range []*models.Model{tw.g, tw.c} {
+		ctx := &layers.Ctx{B: []engine.Backend{e.g, e.c}[i], Seed: 1}
+		m.Forward(ctx)
+		m.ComputeLoss(ctx, false)
+	}
+	eg, ec := download(t, e.g, tw.g.Loss), download(t, e.c, tw.c.Loss)
+	if r := math.Abs(float64(eg[0]-ec[0])) / math.Abs(float64(ec[0])); !(r <= lossTol) {
+		t.Errorf("evaluation loss gpu %g cpu %g: relative error %.2g > %g", eg[0], ec[0], r, lossTol)
+	}
+	covered(e.g, !t.Failed())
+	t.Logf("ok seresnet bf16 with bfloat16 operands, batch %d: loss gpu %.6f cpu %.6f, eval loss gpu %.6f cpu %.6f; worst gradient %s at %.2g (tol %g)",
+		batch, lg[0], lc[0], eg[0], ec[0], worstName, worst, grdTol)
 }
