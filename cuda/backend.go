@@ -30,10 +30,9 @@
 // default on compute capability 8.0 and later) or bf16 (tensor cores,
 // mma.sync m16n8k8 TF32 or m16n8k16 BF16, operands rounded to nearest,
 // float32 sums). Batch norm, losses, optimizers, the weights (master
-// copies) and every tensor in memory stay float32 in all three: BF16
-// operands are made from float32 as they go from shared memory to the
-// tensor cores (activations are not stored in BF16 between layers, which
-// would halve the operand traffic but needs BF16 tensors in the engine).
+// copies) and every tensor in memory stay float32 in all three, but for
+// the convolution operands at bf16 (below): BF16 operands are made from
+// float32 as they go from shared memory to the tensor cores.
 //
 // At tf32 and bf16 the convolutions are implicit GEMMs
 // (kernels/conv_igemm.cu): forward, backward-data and backward-weight
@@ -42,6 +41,16 @@
 // cost a 9x copy of a 3x3 convolution's input each pass, and col2im a
 // second pass over the gradient). Linear and MatMul use the same mainloop
 // (kernels/igemm.cuh) through the tensor-core kernels of kernels/gemm.cu.
+//
+// At bf16 a convolution's input x may be an engine.BFloat16 tensor (the
+// fused batch norm + ReLU outputs that only convolutions read, which a
+// model allocates in bfloat16 at bf16): Conv2d and Conv2dBackward then
+// always run the implicit GEMMs, the forward and weight-gradient ones in
+// their bf16x variants, which gather x with 2-byte loads into registers
+// (cp.async has no 2-byte copy), widen it to float32 in shared memory and
+// halve the input's traffic; dx, dw, db, dy, w and y stay float32. At fp32
+// and tf32 a BFloat16 x is an error, and every other op refuses BFloat16
+// tensors.
 //
 // Layout: the engine keeps NCHW, and so do the kernels: no conversion
 // runs at all. The cost is in the loads: shared memory holds both operands

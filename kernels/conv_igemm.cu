@@ -31,6 +31,20 @@
 // (round to nearest even) as they go from shared memory to the tensor
 // cores, float32 sums. They match CPU.Conv2d and CPU.Conv2dBackward within
 // TF32 or BF16 rounding (kernels/parity/conv_test.go).
+//
+// Kernels conv_igemm_{fwd,wgrad}_bf16x_{l,s}: conv_igemm_{fwd,wgrad}_bf16_
+// {l,s} (same arguments, launch shape and tiles) for an input x stored as
+// bfloat16 (unsigned short bits, NCHW: engine.BFloat16, the fused batch
+// norm + ReLU outputs that only convolutions read, at -precision bf16);
+// w, bias, y, dy and the partial sums stay float32, and so does shared
+// memory. cp.async cannot copy 2-byte elements, so the B gathers of x are
+// 2-byte global loads into registers, issued before the current stage's
+// tensor-core math and stored to the next stage widened to float32 (<<16)
+// after it (ig_mainloop's two phases); the padding and elements outside
+// the problem are 0. A widened bfloat16 is exact and the mma's rounding to
+// bfloat16 leaves it unchanged, so they match CPU.Conv2d and
+// CPU.Conv2dBackward on the bfloat16-rounded x within BF16 rounding of the
+// other operand (kernels/parity/conv_test.go, TestConvIGemmBF16Input).
 
 #include "igemm.cuh"
 
@@ -360,3 +374,10 @@ CONV_WGRAD(conv_igemm_wgrad_tf32_s, IgSmall, IG_TF32, float)
 CONV_WGRAD(conv_igemm_wgrad_bf16_l, IgLarge, IG_BF16, float)
 CONV_WGRAD(conv_igemm_wgrad_bf16_s, IgSmall, IG_BF16, float)
 
+// The bfloat16-input variants (x: unsigned short bits, see the top of the
+// file): forward and weight gradient only (the backward-data pass does not
+// read x).
+CONV_FWD(conv_igemm_fwd_bf16x_l, IgLarge, IG_BF16, unsigned short)
+CONV_FWD(conv_igemm_fwd_bf16x_s, IgSmall, IG_BF16, unsigned short)
+CONV_WGRAD(conv_igemm_wgrad_bf16x_l, IgLarge, IG_BF16, unsigned short)
+CONV_WGRAD(conv_igemm_wgrad_bf16x_s, IgSmall, IG_BF16, unsigned short)
