@@ -37,12 +37,10 @@
 // SE-ResNet's pre-activations, the bottlenecks' inner stages, GoogLeNet's
 // 1x1 reductions) are also stored in memory as engine.BFloat16 tensors:
 // the norm_bn_*_ybf16 kernels round them as they write them, the
-// convolutions' forward and weight-gradient passes read 2-byte elements
-// (conv_igemm_*_bf16x_*), and the backward batch norm reads them as its
-// ReLU mask. That halves those tensors' memory and traffic and loses
-// nothing the convolutions would not round away. Any other op handed a
-// BFloat16 tensor refuses it (b.ok), and fp32 or tf32 convolutions refuse
-// a BFloat16 input.
+// convolutions read them (below), and the backward batch norm reads them
+// as its ReLU mask. That halves those tensors' memory and traffic and
+// loses nothing the convolutions would not round away. Any other op handed
+// a BFloat16 tensor refuses it (b.ok).
 //
 // At tf32 and bf16 the convolutions are implicit GEMMs
 // (kernels/conv_igemm.cu): forward, backward-data and backward-weight
@@ -51,6 +49,16 @@
 // cost a 9x copy of a 3x3 convolution's input each pass, and col2im a
 // second pass over the gradient). Linear and MatMul use the same mainloop
 // (kernels/igemm.cuh) through the tensor-core kernels of kernels/gemm.cu.
+//
+// At bf16 a convolution's input x may be an engine.BFloat16 tensor (the
+// fused batch norm + ReLU outputs that only convolutions read, which a
+// model allocates in bfloat16 at bf16): Conv2d and Conv2dBackward then
+// always run the implicit GEMMs, the forward and weight-gradient ones in
+// their bf16x variants, which gather x with 2-byte loads into registers
+// (cp.async has no 2-byte copy), widen it to float32 in shared memory and
+// halve the input's traffic; dx, dw, db, dy, w and y stay float32. At fp32
+// and tf32 a BFloat16 x is an error, and every other op refuses BFloat16
+// tensors.
 //
 // Layout: the engine keeps NCHW, and so do the kernels: no conversion
 // runs at all. The cost is in the loads: shared memory holds both operands

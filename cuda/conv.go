@@ -107,18 +107,34 @@ func (b *Backend) swap01(op string, dst, src devptr, a, bb, l int, bias devptr) 
 	b.launch(op, "conv_swap01", b.ewGrid(a*bb*l), d1(256), 0, dp(dst), dp(src), i32(a), i32(bb), i32(l), dp(bias))
 }
 
+// convInput checks a convolution's input x: float32, or BFloat16 at
+// precision bf16 only (the bf16x implicit GEMMs read it; at fp32 and tf32
+// a BFloat16 x is an error). It reports whether x is BFloat16.
+func (b *Backend) convInput(op string, x *engine.Tensor) (bf16x, ok bool) {
+	if x == nil || x.DType() != engine.BFloat16 {
+		return false, b.ok(op, x)
+	}
+	if b.err == nil && b.prec != engine.BF16 {
+		b.fail(op, "tensor %s needs -precision bf16 (the precision is %v)", x, b.prec)
+		return true, false
+	}
+	return true, b.okAs(op, engine.BFloat16, x)
+}
+
 // Conv2d is im2col and one GEMM per image: y_n (K, P·Q) = w (K, C·R·S) ·
-// cols_n (C·R·S, P·Q) + b, all images in one launch.
+// cols_n (C·R·S, P·Q) + b, all images in one launch; or an implicit GEMM
+// (conv_igemm.go), always for a BFloat16 x.
 func (b *Backend) Conv2d(y, x, w, bias *engine.Tensor, p engine.Conv2dParams) {
 	const op = "conv2d"
-	if !b.ok(op, y, x, w, bias) {
+	bf16x, ok := b.convInput(op, x)
+	if !ok || !b.ok(op, y, w, bias) {
 		return
 	}
 	g, ok := b.convGeom(op, y, x, w, bias, p)
 	if !ok {
 		return
 	}
-	if ig, large := b.useIGemm(opConvFwd, blocks(g.K, 128)*blocks(g.N*g.PQ, 64)); ig {
+	if ig, large := b.igemmFor(opConvFwd, blocks(g.K, 128)*blocks(g.N*g.PQ, 64), bf16x); ig {
 		b.igemmFwd(op, y, x, w, bias, &g, large)
 		return
 	}
@@ -148,10 +164,12 @@ func (b *Backend) Conv2d(y, x, w, bias *engine.Tensor, p engine.Conv2dParams) {
 
 // Conv2dBackward: dw = Σ_n dy_n · cols_nᵀ (split over images, partial sums
 // added in order), dcols_n = wᵀ · dy_n then col2im (or straight into dx
-// for a 1x1 convolution), db = Σ dy per filter.
+// for a 1x1 convolution), db = Σ dy per filter. A BFloat16 x (precision
+// bf16 only) takes the implicit GEMM for dw; dx does not read x.
 func (b *Backend) Conv2dBackward(dx, dw, db, dy, x, w *engine.Tensor, p engine.Conv2dParams) {
 	const op = "conv2d backward"
-	if !b.ok(op, dx, dw, db, dy, x, w) {
+	bf16x, ok := b.convInput(op, x)
+	if !ok || !b.ok(op, dx, dw, db, dy, w) {
 		return
 	}
 	g, ok := b.convGeom(op, dy, x, w, db, p)
@@ -168,7 +186,7 @@ func (b *Backend) Conv2dBackward(dx, dw, db, dy, x, w *engine.Tensor, p engine.C
 	// Tensor-core precisions: implicit GEMMs where the variant table says
 	// so; what remains runs im2col and the GEMM.
 	if dw != nil {
-		if ig, large := b.useIGemm(opConvWgrad, blocks(g.K, 128)*blocks(g.CRS, 64)); ig {
+		if ig, large := b.igemmFor(opConvWgrad, blocks(g.K, 128)*blocks(g.CRS, 64), bf16x); ig {
 			b.igemmWgrad(op, dw, dy, x, &g, large)
 			dw = nil
 		}

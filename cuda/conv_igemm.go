@@ -12,7 +12,9 @@ import (
 // tensor cores, no column buffers. Conv2d and Conv2dBackward take this
 // path when the precision is tf32 or bf16 and the variant table (or
 // SetKernelVariant) does not say im2col; fp32 convolutions run im2col and
-// the float32 GEMM.
+// the float32 GEMM. An input x stored as BFloat16 (allowed at bf16 only)
+// always runs the bf16x kernels (forward and weight gradient), whatever
+// the table says: im2col and the GEMMs read float32 only.
 
 // useIGemm reports whether op runs as an implicit GEMM at this precision
 // for a launch of largeTiles 128×64 tiles, and with which tile.
@@ -22,6 +24,16 @@ func (b *Backend) useIGemm(op string, largeTiles int) (ok, large bool) {
 	}
 	v := b.variant(op, largeTiles)
 	return v != "im2col", v == "l"
+}
+
+// igemmFor is useIGemm, except that a BFloat16 input (bf16x) always takes
+// the implicit GEMM: the table's tile, or the small one where the table
+// says im2col.
+func (b *Backend) igemmFor(op string, largeTiles int, bf16x bool) (ok, large bool) {
+	if bf16x {
+		return true, b.variant(op, largeTiles) == "l"
+	}
+	return b.useIGemm(op, largeTiles)
 }
 
 func (b *Backend) precName() string {
@@ -67,13 +79,22 @@ func fastDiv(d int) (mul, shr uint32) {
 // aligned16 reports whether a device address allows 16-byte copies.
 func aligned16(p devptr) bool { return p%16 == 0 }
 
+// inputPrec is the precision part of the name of a kernel that reads the
+// convolution input x: precName, or bf16x when x is BFloat16.
+func (b *Backend) inputPrec(x *engine.Tensor) string {
+	if x.DType() == engine.BFloat16 {
+		return "bf16x"
+	}
+	return b.precName()
+}
+
 // igemmFwd launches y = conv(x, w) + bias: GEMM M = K, N = N·P·Q, Kr = C·R·S.
 func (b *Backend) igemmFwd(op string, y, x, w, bias *engine.Tensor, g *convGeom, large bool) {
 	bm, bn, threads := tcTile(large)
 	vecA := b2i(g.CRS%4 == 0 && aligned16(addr(w)))
 	args := append([]arg{ptr(y), ptr(x), ptr(w), ptr(bias)}, g.shapeArgs()...)
 	args = append(args, i32(vecA))
-	b.launch(op, "conv_igemm_fwd_"+b.precName()+"_"+tileName(large), dim3{blocks(g.N*g.PQ, bn), blocks(g.K, bm), 1},
+	b.launch(op, "conv_igemm_fwd_"+b.inputPrec(x)+"_"+tileName(large), dim3{blocks(g.N*g.PQ, bn), blocks(g.K, bm), 1},
 		d1(threads), 0, args...)
 }
 
@@ -121,7 +142,7 @@ func (b *Backend) igemmWgrad(op string, dw, dy, x *engine.Tensor, g *convGeom, l
 	vecA := b2i(g.PQ%4 == 0 && aligned16(addr(dy)))
 	args := append([]arg{dp(out), ptr(dy), ptr(x)}, g.shapeArgs()...)
 	args = append(args, i32(chunk), i32(g.K*g.CRS), i32(vecA))
-	b.launch(op, "conv_igemm_wgrad_"+b.precName()+"_"+tileName(large), dim3{blocks(g.CRS, bn), blocks(g.K, bm), splits},
+	b.launch(op, "conv_igemm_wgrad_"+b.inputPrec(x)+"_"+tileName(large), dim3{blocks(g.CRS, bn), blocks(g.K, bm), splits},
 		d1(threads), 0, args...)
 	if splits > 1 {
 		b.launch(op, "gemm_sum_splits", b.ewGrid(g.K*g.CRS), d1(256), 0,

@@ -60,11 +60,14 @@ var gemm = []string{
 }
 
 // The implicit-GEMM convolutions (tf32 and bf16 tensor cores, large and
-// small tiles), which the convolutions run at those precisions.
+// small tiles), which the convolutions run at those precisions; bf16x: a
+// BFloat16-stored input at bf16.
 var (
-	igemmFwd  = []string{"conv_igemm_fwd_tf32_l", "conv_igemm_fwd_tf32_s", "conv_igemm_fwd_bf16_l", "conv_igemm_fwd_bf16_s"}
+	igemmFwd = []string{"conv_igemm_fwd_tf32_l", "conv_igemm_fwd_tf32_s", "conv_igemm_fwd_bf16_l", "conv_igemm_fwd_bf16_s",
+		"conv_igemm_fwd_bf16x_l", "conv_igemm_fwd_bf16x_s"}
 	igemmBack = []string{"conv_igemm_dgrad_tf32_l", "conv_igemm_dgrad_tf32_s", "conv_igemm_dgrad_bf16_l", "conv_igemm_dgrad_bf16_s",
-		"conv_igemm_wgrad_tf32_l", "conv_igemm_wgrad_tf32_s", "conv_igemm_wgrad_bf16_l", "conv_igemm_wgrad_bf16_s"}
+		"conv_igemm_wgrad_tf32_l", "conv_igemm_wgrad_tf32_s", "conv_igemm_wgrad_bf16_l", "conv_igemm_wgrad_bf16_s",
+		"conv_igemm_wgrad_bf16x_l", "conv_igemm_wgrad_bf16x_s"}
 )
 
 // notOps are the kernels in the PTX that belong to no Backend op, each with

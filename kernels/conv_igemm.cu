@@ -31,6 +31,20 @@
 // (round to nearest even) as they go from shared memory to the tensor
 // cores, float32 sums. They match CPU.Conv2d and CPU.Conv2dBackward within
 // TF32 or BF16 rounding (kernels/parity/conv_test.go).
+//
+// Kernels conv_igemm_{fwd,wgrad}_bf16x_{l,s}: conv_igemm_{fwd,wgrad}_bf16_
+// {l,s} (same arguments, launch shape and tiles) for an input x stored as
+// bfloat16 (unsigned short bits, NCHW: engine.BFloat16, the fused batch
+// norm + ReLU outputs that only convolutions read, at -precision bf16);
+// w, bias, y, dy and the partial sums stay float32, and so does shared
+// memory. cp.async cannot copy 2-byte elements, so the B gathers of x are
+// 2-byte global loads into registers, issued before the current stage's
+// tensor-core math and stored to the next stage widened to float32 (<<16)
+// after it (ig_mainloop's two phases); the padding and elements outside
+// the problem are 0. A widened bfloat16 is exact and the mma's rounding to
+// bfloat16 leaves it unchanged, so they match CPU.Conv2d and
+// CPU.Conv2dBackward on the bfloat16-rounded x within BF16 rounding of the
+// other operand (kernels/parity/conv_test.go, TestConvIGemmBF16Input).
 
 #include "igemm.cuh"
 
@@ -49,17 +63,46 @@ struct ConvShape {
     {N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw, {R * S, mRS, sRS}, {S, mS, sS}, {sh, mSh, sSh}, {sw, mSw, sSw}, \
      {Q, mQ, sQ}, {P * Q, mPQ, sPQ}}
 
+// ---- input gathers ---------------------------------------------------------
+// XGather<XT, NB> copies the NB input elements a thread gathers per k-tile
+// (B of the forward and the weight gradient; src is read only when ok): a
+// float32 x by 4-byte cp.async straight into shared memory (put; no second
+// phase), a bfloat16 x by 2-byte loads into registers (put, 0 when !ok)
+// written widened to float32 into the stage by set after the current
+// stage's math (the loader's store, ig_mainloop's second phase).
+template <class XT, int NB>
+struct XGather;
+
+template <int NB>
+struct XGather<float, NB> {
+    __device__ __forceinline__ void put(int, float* dst, const float* src, bool ok) { cp_async4z(dst, src, ok); }
+    __device__ __forceinline__ bool staged() const { return false; }
+    __device__ __forceinline__ void set(int, float*) const {}
+};
+
+template <int NB>
+struct XGather<unsigned short, NB> {
+    unsigned short v[NB];
+    __device__ __forceinline__ void put(int i, float*, const unsigned short* src, bool ok) {
+        v[i] = ok ? *src : (unsigned short)0;
+    }
+    __device__ __forceinline__ bool staged() const { return true; }
+    __device__ __forceinline__ void set(int i, float* dst) const { *dst = __uint_as_float((unsigned int)v[i] << 16); }
+};
+
 // ---- forward ------------------------------------------------------------
-template <class Cfg>
+template <class Cfg, class XT>
 struct FwdLoader {
-    const float* __restrict__ x;
+    const XT* __restrict__ x;
     const float* __restrict__ w;
     ConvShape s;
     int m0, n0, CRS, RS, vecA;
     // B: this thread's pixel (the same column of every k-tile).
-    const float* xb;
+    const XT* xb;
     int h0, w0;
     bool pix;
+    static constexpr int NB = Cfg::BN * 16 / Cfg::NT;  // B elements per thread
+    XGather<XT, NB> xg;
 
     __device__ __forceinline__ void init() {
         const int PQ = s.P * s.Q;
@@ -92,24 +135,30 @@ struct FwdLoader {
         }
         const int row = threadIdx.x % Cfg::BN;
 #pragma unroll
-        for (int i = 0; i < Cfg::BN * 16 / NT; i++) {
+        for (int i = 0; i < NB; i++) {
             const int kk = threadIdx.x / Cfg::BN + i * (NT / Cfg::BN);
             const int crs = k + kk;
             const int c = s.fRS.div(crs), rs = crs - c * RS;
             const int r = s.fS.div(rs), sx = rs - r * s.S;
             const int h = h0 + r, ww = w0 + sx;
             const bool ok = pix && crs < k1 && h >= 0 && h < s.H && ww >= 0 && ww < s.W;
-            cp_async4z(&Bs[row][kk], ok ? xb + ((size_t)c * s.H + h) * s.W + ww : x, ok);
+            xg.put(i, &Bs[row][kk], ok ? xb + ((size_t)c * s.H + h) * s.W + ww : x, ok);
         }
+    }
+    __device__ __forceinline__ void store(float (*)[IG_LDS], float (*Bs)[IG_LDS]) {
+        if (!xg.staged()) return;
+        const int row = threadIdx.x % Cfg::BN;
+#pragma unroll
+        for (int i = 0; i < NB; i++) xg.set(i, &Bs[row][threadIdx.x / Cfg::BN + i * (Cfg::NT / Cfg::BN)]);
     }
 };
 
-template <class Cfg, int PREC>
-__device__ __forceinline__ void conv_fwd_body(float* __restrict__ y, const float* __restrict__ x,
+template <class Cfg, int PREC, class XT>
+__device__ __forceinline__ void conv_fwd_body(float* __restrict__ y, const XT* __restrict__ x,
                                               const float* __restrict__ w, const float* __restrict__ bias,
                                               ConvShape s, int vecA) {
     __shared__ __align__(16) IgSmem<Cfg> sm;
-    FwdLoader<Cfg> ld;
+    FwdLoader<Cfg, XT> ld;
     ld.x = x, ld.w = w, ld.s = s, ld.vecA = vecA;
     ld.m0 = blockIdx.y * Cfg::BM, ld.n0 = blockIdx.x * Cfg::BN;
     ld.CRS = s.C * s.R * s.S, ld.RS = s.R * s.S;
@@ -131,7 +180,7 @@ __device__ __forceinline__ void conv_fwd_body(float* __restrict__ y, const float
 
 // ---- backward data --------------------------------------------------------
 template <class Cfg>
-struct DgradLoader {
+struct DgradLoader : IgNoRegs {
     const float* __restrict__ dy;
     const float* __restrict__ w;
     ConvShape s;
@@ -203,14 +252,15 @@ __device__ __forceinline__ void conv_dgrad_body(float* __restrict__ dx, const fl
 }
 
 // ---- backward weight ------------------------------------------------------
-template <class Cfg>
+template <class Cfg, class XT>
 struct WgradLoader {
     const float* __restrict__ dy;
-    const float* __restrict__ x;
+    const XT* __restrict__ x;
     ConvShape s;
     int m0, n0, PQ, k1, vecA;
     static constexpr int NB = Cfg::BN * 16 / Cfg::NT;  // B rows per thread
     int bc[NB], bh[NB], bw[NB];                       // c, -ph + r, -pw + s of each B row (c < 0: outside)
+    XGather<XT, NB> xg;
 
     __device__ __forceinline__ void init() {
         const int RS = s.R * s.S, CRS = s.C * RS;
@@ -249,23 +299,28 @@ struct WgradLoader {
         }
         const int p = s.fQ.div(pq), q = pq - p * s.Q;
         const int hb = p * s.sh, wb = q * s.sw;
-        const float* xn = x + (size_t)n * s.C * s.H * s.W;
+        const XT* xn = x + (size_t)n * s.C * s.H * s.W;
 #pragma unroll
         for (int i = 0; i < NB; i++) {
             const int row = (threadIdx.x >> 4) + i * (NT / 16);
             const int h = hb + bh[i], ww = wb + bw[i];
             const bool ok = kok && bc[i] >= 0 && h >= 0 && h < s.H && ww >= 0 && ww < s.W;
-            cp_async4z(&Bs[row][kk], ok ? xn + ((size_t)bc[i] * s.H + h) * s.W + ww : x, ok);
+            xg.put(i, &Bs[row][kk], ok ? xn + ((size_t)bc[i] * s.H + h) * s.W + ww : x, ok);
         }
+    }
+    __device__ __forceinline__ void store(float (*)[IG_LDS], float (*Bs)[IG_LDS]) {
+        if (!xg.staged()) return;
+#pragma unroll
+        for (int i = 0; i < NB; i++) xg.set(i, &Bs[(threadIdx.x >> 4) + i * (Cfg::NT / 16)][threadIdx.x & 15]);
     }
 };
 
-template <class Cfg, int PREC>
+template <class Cfg, int PREC, class XT>
 __device__ __forceinline__ void conv_wgrad_body(float* __restrict__ out, const float* __restrict__ dy,
-                                                const float* __restrict__ x, ConvShape s, int chunk, int outStride,
+                                                const XT* __restrict__ x, ConvShape s, int chunk, int outStride,
                                                 int vecA) {
     __shared__ __align__(16) IgSmem<Cfg> sm;
-    WgradLoader<Cfg> ld;
+    WgradLoader<Cfg, XT> ld;
     ld.dy = dy, ld.x = x, ld.s = s, ld.vecA = vecA;
     ld.m0 = blockIdx.y * Cfg::BM, ld.n0 = blockIdx.x * Cfg::BN;
     ld.PQ = s.P * s.Q;
@@ -287,34 +342,42 @@ __device__ __forceinline__ void conv_wgrad_body(float* __restrict__ out, const f
     });
 }
 
-#define CONV_FWD(name, CFG, PREC)                                                                               \
-    extern "C" __global__ void IG_BOUNDS(CFG) name(float* __restrict__ y, const float* __restrict__ x, \
+#define CONV_FWD(name, CFG, PREC, XT)                                                                         \
+    extern "C" __global__ void IG_BOUNDS(CFG) name(float* __restrict__ y, const XT* __restrict__ x,      \
                                                                const float* __restrict__ w,                     \
                                                                const float* __restrict__ bias, CONV_SHAPE_PARAMS, \
                                                                int vecA) {                                      \
-        conv_fwd_body<CFG, PREC>(y, x, w, bias, ConvShape CONV_SHAPE_INIT, vecA);                               \
+        conv_fwd_body<CFG, PREC, XT>(y, x, w, bias, ConvShape CONV_SHAPE_INIT, vecA);                           \
     }
 #define CONV_DGRAD(name, CFG, PREC)                                                                              \
     extern "C" __global__ void IG_BOUNDS(CFG) name(float* __restrict__ dx, const float* __restrict__ dy, \
                                                                const float* __restrict__ w, CONV_SHAPE_PARAMS) {  \
         conv_dgrad_body<CFG, PREC>(dx, dy, w, ConvShape CONV_SHAPE_INIT);                                        \
     }
-#define CONV_WGRAD(name, CFG, PREC)                                                                               \
+#define CONV_WGRAD(name, CFG, PREC, XT)                                                                           \
     extern "C" __global__ void IG_BOUNDS(CFG) name(float* __restrict__ out, const float* __restrict__ dy, \
-                                                               const float* __restrict__ x, CONV_SHAPE_PARAMS,     \
+                                                               const XT* __restrict__ x, CONV_SHAPE_PARAMS,        \
                                                                int chunk, int outStride, int vecA) {               \
-        conv_wgrad_body<CFG, PREC>(out, dy, x, ConvShape CONV_SHAPE_INIT, chunk, outStride, vecA);                \
+        conv_wgrad_body<CFG, PREC, XT>(out, dy, x, ConvShape CONV_SHAPE_INIT, chunk, outStride, vecA);            \
     }
 
-CONV_FWD(conv_igemm_fwd_tf32_l, IgLarge, IG_TF32)
-CONV_FWD(conv_igemm_fwd_tf32_s, IgSmall, IG_TF32)
-CONV_FWD(conv_igemm_fwd_bf16_l, IgLarge, IG_BF16)
-CONV_FWD(conv_igemm_fwd_bf16_s, IgSmall, IG_BF16)
+CONV_FWD(conv_igemm_fwd_tf32_l, IgLarge, IG_TF32, float)
+CONV_FWD(conv_igemm_fwd_tf32_s, IgSmall, IG_TF32, float)
+CONV_FWD(conv_igemm_fwd_bf16_l, IgLarge, IG_BF16, float)
+CONV_FWD(conv_igemm_fwd_bf16_s, IgSmall, IG_BF16, float)
 CONV_DGRAD(conv_igemm_dgrad_tf32_l, IgLarge, IG_TF32)
 CONV_DGRAD(conv_igemm_dgrad_tf32_s, IgSmall, IG_TF32)
 CONV_DGRAD(conv_igemm_dgrad_bf16_l, IgLarge, IG_BF16)
 CONV_DGRAD(conv_igemm_dgrad_bf16_s, IgSmall, IG_BF16)
-CONV_WGRAD(conv_igemm_wgrad_tf32_l, IgLarge, IG_TF32)
-CONV_WGRAD(conv_igemm_wgrad_tf32_s, IgSmall, IG_TF32)
-CONV_WGRAD(conv_igemm_wgrad_bf16_l, IgLarge, IG_BF16)
-CONV_WGRAD(conv_igemm_wgrad_bf16_s, IgSmall, IG_BF16)
+CONV_WGRAD(conv_igemm_wgrad_tf32_l, IgLarge, IG_TF32, float)
+CONV_WGRAD(conv_igemm_wgrad_tf32_s, IgSmall, IG_TF32, float)
+CONV_WGRAD(conv_igemm_wgrad_bf16_l, IgLarge, IG_BF16, float)
+CONV_WGRAD(conv_igemm_wgrad_bf16_s, IgSmall, IG_BF16, float)
+
+// The bfloat16-input variants (x: unsigned short bits, see the top of the
+// file): forward and weight gradient only (the backward-data pass does not
+// read x).
+CONV_FWD(conv_igemm_fwd_bf16x_l, IgLarge, IG_BF16, unsigned short)
+CONV_FWD(conv_igemm_fwd_bf16x_s, IgSmall, IG_BF16, unsigned short)
+CONV_WGRAD(conv_igemm_wgrad_bf16x_l, IgLarge, IG_BF16, unsigned short)
+CONV_WGRAD(conv_igemm_wgrad_bf16x_s, IgSmall, IG_BF16, unsigned short)

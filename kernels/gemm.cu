@@ -193,7 +193,7 @@ extern "C" __global__ void __launch_bounds__(256) gemm_64_tt(GEMM_PARAMS) { gemm
 // which consecutive threads read consecutive addresses.
 
 template <class Cfg, bool TA, bool TB>
-struct GemmLoader {
+struct GemmLoader : IgNoRegs {
     const float* A;
     const float* B;
     int lda, ldb, M, N, m0, n0, k1;

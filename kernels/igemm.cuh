@@ -12,6 +12,10 @@
 // M, N, Kr, the zero padding of a convolution) are zero-filled by the copy
 // (src-size 0), so the mainloop has no bounds checks. STAGES stages are in
 // flight (cp.async groups; wait, then one __syncthreads per k-tile).
+// A loader may also stage elements in registers (an operand cp.async cannot
+// copy: bfloat16 activations, 2 bytes each): load issues its global loads
+// before the tensor-core math of the current stage and store writes them,
+// widened, into the stage being filled after it (IgNoRegs: nothing staged).
 //
 // Fragments: ldmatrix.x4 of 32-bit elements read as pairs of b16 gives
 // lane l the element at row l/4, column l%4 of each 8×4 float block, which
@@ -217,9 +221,21 @@ struct IgMma {
     }
 };
 
+// IgNoRegs is the second phase of a loader that stages nothing in
+// registers (every copy is a cp.async issued by load).
+struct IgNoRegs {
+    __device__ __forceinline__ void store(float (*)[IG_LDS], float (*)[IG_LDS]) {}
+};
+
 // ig_mainloop accumulates A[m0.., k0..k1) · B[.., n0..] into mma: L is the
-// op's loader, with load(As, Bs, k) issuing the cp.async copies of the
-// k-tile starting at k (zero-filling columns at or past k1).
+// op's loader, with load(As, Bs, k) issuing the cp.async copies (and any
+// global loads into registers) of the k-tile starting at k (zero-filling
+// columns at or past k1), and store(As, Bs) writing what load left in
+// registers into the same stage. The next stage's load is issued before
+// mma.step and its store follows it, so the register loads are in flight
+// during the math; the stage being filled is not the one being read (it
+// was read at the previous k-tile, before this one's __syncthreads), and
+// the __syncthreads of a later k-tile publishes it before it is read.
 template <class Cfg, int PREC, class L>
 __device__ __forceinline__ void ig_mainloop(IgSmem<Cfg>& sm, IgMma<Cfg, PREC>& mma, L& ld, int k0, int k1) {
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
@@ -227,17 +243,22 @@ __device__ __forceinline__ void ig_mainloop(IgSmem<Cfg>& sm, IgMma<Cfg, PREC>& m
     const int nt = (k1 - k0 + IG_BK - 1) / IG_BK;
 #pragma unroll
     for (int s = 0; s < Cfg::STAGES - 1; s++) {
-        if (s < nt) ld.load(sm.a[s], sm.b[s], k0 + s * IG_BK);
+        if (s < nt) {
+            ld.load(sm.a[s], sm.b[s], k0 + s * IG_BK);
+            ld.store(sm.a[s], sm.b[s]);
+        }
         cp_async_commit();
     }
     for (int t = 0; t < nt; t++) {
         cp_async_wait<Cfg::STAGES - 2>();
         __syncthreads();
         const int pre = t + Cfg::STAGES - 1;
-        if (pre < nt) ld.load(sm.a[pre % Cfg::STAGES], sm.b[pre % Cfg::STAGES], k0 + pre * IG_BK);
+        const int ps = pre % Cfg::STAGES;
+        if (pre < nt) ld.load(sm.a[ps], sm.b[ps], k0 + pre * IG_BK);
         cp_async_commit();
         const int s = t % Cfg::STAGES;
         mma.step(sm.a[s], sm.b[s], wm, wn, lane);
+        if (pre < nt) ld.store(sm.a[ps], sm.b[ps]);
     }
     cp_async_wait<0>();
     __syncthreads();  // the stages may be refilled by a following mainloop

@@ -6,7 +6,9 @@
 // poisoned with NaN first, |gpu - cpu| <= tol + |cpu|·eps), and prints its
 // device time, GFLOP/s or GB/s, and the percent of the peaks measured at
 // the start of the same run: the mma.sync TF32 and BF16 throughput
-// (kernels/lab.cu) and a device-to-device copy.
+// (kernels/lab.cu) and a device-to-device copy. The conv mode's v7 and v8
+// are the bf16 implicit GEMMs on an input stored as BFloat16 (the bf16x
+// kernels), to set beside v5 and v6.
 //
 //	kernellab [-mode all|conv|gemm|norm|pool|elementwise] [-reps N] [-write FILE] [-tiny]
 //
@@ -189,6 +191,19 @@ func (l *lab) zeros(shape ...int) pair {
 	return pair{engine.NewTensor("g", gs, 0, shape...), engine.NewTensor("c", cs, 0, shape...)}
 }
 
+// toBF16 is a BFloat16 copy of p on the GPU (Upload rounds to nearest even).
+func (l *lab) toBF16(p pair) *engine.Tensor {
+	v := make([]float32, p.c.Len())
+	l.c.Download(v, p.c)
+	gs, err := l.g.Alloc(engine.BFloat16, len(v))
+	if err != nil {
+		panic(err)
+	}
+	t := engine.NewTensor("g", gs, 0, p.c.Shape()...)
+	l.g.Upload(t, v)
+	return t
+}
+
 func (l *lab) rand(scale float32, shape ...int) pair {
 	p := l.zeros(shape...)
 	v := make([]float32, p.g.Len())
@@ -292,19 +307,32 @@ type convShape struct {
 }
 
 type variant struct {
-	id   int
-	prec engine.Precision
-	kv   string // cuda.SetKernelVariant: im2col, l, s ("" the fp32 path)
+	id    int
+	prec  engine.Precision
+	kv    string // cuda.SetKernelVariant: im2col, l, s ("" the fp32 path)
+	bf16x bool   // the input x stored as BFloat16 (the bf16x kernels; forward and weight gradient)
 }
 
 func (v variant) String() string {
 	name := map[string]string{"": "im2col+gemm", "im2col": "im2col+gemm", "l": "igemm 128x64", "s": "igemm 64x64"}[v.kv]
-	return fmt.Sprintf("v%d %v %s", v.id, v.prec, name)
+	prec := v.prec.String()
+	if v.bf16x {
+		prec = "bf16x"
+	}
+	return fmt.Sprintf("v%d %s %s", v.id, prec, name)
 }
 
+// convVariants: v7 and v8 are v5 and v6 with the input stored as
+// BFloat16, as a model at -precision bf16 stores the fused batch norm +
+// ReLU outputs that only convolutions read: beside v5 and v6 they measure
+// what the halved input traffic gains. The products are those of v5 and
+// v6 (the mma rounds x to bfloat16 the same way), so the same reference
+// and tolerance apply; the backward-data pass does not read x and is not
+// repeated.
 var convVariants = []variant{
-	{0, engine.FP32, ""}, {1, engine.TF32, "im2col"}, {2, engine.TF32, "l"}, {3, engine.TF32, "s"},
-	{4, engine.BF16, "im2col"}, {5, engine.BF16, "l"}, {6, engine.BF16, "s"},
+	{0, engine.FP32, "", false}, {1, engine.TF32, "im2col", false}, {2, engine.TF32, "l", false},
+	{3, engine.TF32, "s", false}, {4, engine.BF16, "im2col", false}, {5, engine.BF16, "l", false},
+	{6, engine.BF16, "s", false}, {7, engine.BF16, "l", true}, {8, engine.BF16, "s", true},
 }
 
 func (l *lab) convShapes() []convShape {
@@ -341,6 +369,7 @@ func (l *lab) convs() {
 	for _, sh := range l.convShapes() {
 		p, q := engine.ConvOut(sh.h, sh.r, sh.p.StrideH, sh.p.PadH), engine.ConvOut(sh.w, sh.s, sh.p.StrideW, sh.p.PadW)
 		x, w := l.rand(1, sh.n, sh.c, sh.h, sh.w), l.rand(0.5, sh.k, sh.c, sh.r, sh.s)
+		xb := l.toBF16(x)
 		dy := l.rand(1, sh.n, sh.k, p, q)
 		y, dx, dw := l.zeros(sh.n, sh.k, p, q), l.zeros(sh.n, sh.c, sh.h, sh.w), l.zeros(sh.k, sh.c, sh.r, sh.s)
 		l.c.Conv2d(y.c, x.c, w.c, nil, sh.p)
@@ -355,16 +384,23 @@ func (l *lab) convs() {
 			out  pair
 			k    int
 			fill float64
-			run  func()
+			run  func(x *engine.Tensor)
 		}{
-			{"conv_fwd", y, crs, float64(tiles(sh.k, npq)) / float64(l.sms), func() { l.g.Conv2d(y.g, x.g, w.g, nil, sh.p) }},
+			{"conv_fwd", y, crs, float64(tiles(sh.k, npq)) / float64(l.sms), func(x *engine.Tensor) { l.g.Conv2d(y.g, x, w.g, nil, sh.p) }},
 			{"conv_dgrad", dx, sh.k * sh.r * sh.s, float64(tiles(sh.c, sh.n*sh.h*sh.w)) / float64(l.sms),
-				func() { l.g.Conv2dBackward(dx.g, nil, nil, dy.g, x.g, w.g, sh.p) }},
+				func(x *engine.Tensor) { l.g.Conv2dBackward(dx.g, nil, nil, dy.g, x, w.g, sh.p) }},
 			{"conv_wgrad", dw, npq, float64(tiles(sh.k, crs)) / float64(l.sms),
-				func() { l.g.Conv2dBackward(nil, dw.g, nil, dy.g, x.g, w.g, sh.p) }},
+				func(x *engine.Tensor) { l.g.Conv2dBackward(nil, dw.g, nil, dy.g, x, w.g, sh.p) }},
 		}
 		for _, op := range ops {
 			for _, v := range convVariants {
+				in := x.g
+				if v.bf16x {
+					if op.op == "conv_dgrad" {
+						continue
+					}
+					in = xb
+				}
 				if err := l.g.SetPrecision(v.prec); err != nil {
 					fmt.Fprintf(l.w, "%s %v: skipped: %v\n", op.op, v, err)
 					continue
@@ -375,8 +411,8 @@ func (l *lab) convs() {
 					tol /= 2 // as kernels/parity/conv_test.go
 				}
 				label := fmt.Sprintf("%-10s %s", op.op, v)
-				ms := l.measure(label, []pair{op.out}, tol, eps, op.run, flops, 0, v.prec)
-				if v.prec != engine.FP32 && ms > 0 {
+				ms := l.measure(label, []pair{op.out}, tol, eps, func() { op.run(in) }, flops, 0, v.prec)
+				if v.prec != engine.FP32 && !v.bf16x && ms > 0 { // the table's tiles: float32 inputs
 					l.timings = append(l.timings, timing{op.op, v.prec, v.kv, op.fill, ms})
 				}
 			}
@@ -386,7 +422,8 @@ func (l *lab) convs() {
 
 // ---- GEMMs ---------------------------------------------------------------
 
-var gemmVariants = []variant{{0, engine.FP32, ""}, {1, engine.TF32, "l"}, {2, engine.TF32, "s"}, {3, engine.BF16, "l"}, {4, engine.BF16, "s"}}
+var gemmVariants = []variant{{0, engine.FP32, "", false}, {1, engine.TF32, "l", false}, {2, engine.TF32, "s", false},
+	{3, engine.BF16, "l", false}, {4, engine.BF16, "s", false}}
 
 func (l *lab) gemms() {
 	defer l.g.SetKernelVariant(l.g.SetKernelVariant(""))

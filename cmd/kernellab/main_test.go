@@ -32,7 +32,8 @@ func TestLabTiny(t *testing.T) {
 	for _, want := range []string{
 		"peaks measured now: mma.sync TF32", "== conv", "== gemm", "== norm", "== pool", "== elementwise",
 		"conv_fwd   v0 fp32 im2col+gemm", "conv_dgrad v5 bf16 igemm 128x64", "conv_wgrad v6 bf16 igemm 64x64",
-		"conv_wgrad v1 tf32 im2col+gemm", "gemm       v4 bf16 tc 64x64", "gemm       v0 fp32 simt",
+		"conv_wgrad v1 tf32 im2col+gemm", "conv_fwd   v7 bf16x igemm 128x64", "conv_wgrad v8 bf16x igemm 64x64",
+		"gemm       v4 bf16 tc 64x64", "gemm       v0 fp32 simt",
 		"batchnorm_backward v0", "maxpool_backward v0", "relu v0",
 	} {
 		if !strings.Contains(text, want) {

@@ -2,7 +2,7 @@
 // The sources it includes (the Go build cache does not see them):
 // lab.cu sha256 a4ac8a3782366b2a7f8a4c6a99da396c24a60bd9bc3e6537b09f6ec5051f6d7e
 // device.cuh sha256 cd9ddf6627ce6b136391dfe1a89f2791a53ac6d388f79fe1fd3c857ec276c7b8
-// igemm.cuh sha256 8896b0a7208218db72cbc526c5e15165fba54fa42a792870c4cf12f0cb2ca483
+// igemm.cuh sha256 e6fbcfade2906054b3ef2fbbf60b5d675f7d02dc2fd46467ac55f228af479d8a
 
 #include "emu.h"
 #include "emu_api.h"

@@ -182,3 +182,180 @@ func (e *env) wantLaunched(what string, kernels ...string) {
 		}
 	}
 }
+
+// bf16xCases: convolutions whose input x is stored as BFloat16 (the fused
+// batch norm + ReLU outputs at -precision bf16), read by the bf16x
+// kernels: 3x3 stride 1 and 2, 1x1 stride 1 and 2, ragged and odd sizes,
+// a split weight-gradient reduction (tiles·splits fill the emulator's 4
+// SMs: 3 splits of N·P·Q = 800), and the SE-ResNet's 3x3 stage shapes at
+// batch 2: 64@28x28 as it is, the deeper ones with 16 filters (the input
+// side, which the bf16x kernels gather, is the real one; the filters only
+// set the GEMM's M) to keep the test to seconds on the emulator.
+var bf16xCases = []convCase{
+	{2, 5, 9, 7, 6, 3, 3, engine.Conv2dParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, true},       // odd everything
+	{2, 8, 10, 10, 12, 3, 3, engine.Conv2dParams{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, false},   // strided 3x3
+	{2, 16, 8, 8, 24, 1, 1, engine.Conv2dParams{StrideH: 1, StrideW: 1}, false},                      // 1x1
+	{2, 12, 7, 7, 8, 1, 1, engine.Conv2dParams{StrideH: 2, StrideW: 2}, false},                       // strided 1x1 shortcut
+	{3, 7, 5, 6, 3, 2, 3, engine.Conv2dParams{StrideH: 2, StrideW: 1, PadH: 1, PadW: 2}, true},       // asymmetric, ragged
+	{2, 8, 20, 20, 16, 3, 3, engine.Conv2dParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, false},   // split-K (3 splits)
+	{2, 64, 28, 28, 64, 3, 3, engine.Conv2dParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, false},  // SE-ResNet 64@28
+	{2, 128, 14, 14, 16, 3, 3, engine.Conv2dParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, false}, // SE-ResNet 128@14
+	{2, 256, 7, 7, 16, 3, 3, engine.Conv2dParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, false},   // SE-ResNet 256@7
+	{2, 512, 4, 4, 16, 3, 3, engine.Conv2dParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, false},   // SE-ResNet 512@4
+}
+
+// TestConvIGemmBF16Input runs the forward and weight-gradient implicit
+// GEMMs on an input stored as BFloat16 (conv_igemm_{fwd,wgrad}_bf16x_*)
+// with each tile, and with the table set to im2col (which a BFloat16
+// input overrides: the small tile), against the CPU engine on the
+// bfloat16-rounded input in float32. x is exact in bfloat16, so only the
+// other operand's rounding remains: the tolerances of TestConvIGemmParity.
+func TestConvIGemmBF16Input(t *testing.T) {
+	e := newEnv(t, 17)
+	defer e.g.SetKernelVariant(e.g.SetKernelVariant(""))
+	defer e.g.SetPrecision(engine.FP32)
+	if err := e.g.SetPrecision(engine.BF16); err != nil {
+		t.Skipf("%v", err)
+	}
+	for _, v := range []string{"l", "s", "im2col"} {
+		e.g.SetKernelVariant(v)
+		tile := map[string]string{"l": "l", "s": "s", "im2col": "s"}[v]
+		for i, c := range bf16xCases {
+			if v == "im2col" && i > 1 {
+				break // the override, not the shapes again
+			}
+			bf16xCase(t, e, v, tile, c, i%2)
+		}
+	}
+}
+
+func bf16xCase(t *testing.T, e *env, variant, tile string, c convCase, off int) {
+	t.Helper()
+	p, q := engine.ConvOut(c.h, c.r, c.prm.StrideH, c.prm.PadH), engine.ConvOut(c.w, c.s, c.prm.StrideW, c.prm.PadW)
+	name := fmt.Sprintf("igemm bf16x/%s %dx%d s%dx%d p%dx%d n%d c%d %dx%d k%d", variant, c.r, c.s, c.prm.StrideH,
+		c.prm.StrideW, c.prm.PadH, c.prm.PadW, c.n, c.c, c.h, c.w, c.k)
+	x := e.randBF16("x", off, 1, c.n, c.c, c.h, c.w)
+	w := e.rand("w", 0.5, c.k, c.c, c.r, c.s)
+	var bg, bc *engine.Tensor
+	if c.bias {
+		b := e.rand("b", 1, c.k)
+		bg, bc = b.g, b.c
+	}
+	y := e.out("y", c.n, c.k, p, q)
+	e.g.Conv2d(y.g, x.g, w.g, bg, c.prm)
+	e.c.Conv2d(y.c, x.c, w.c, bc, c.prm)
+	e.wantLaunched(name+" y", "conv_igemm_fwd_bf16x_"+tile)
+	e.check(name+" y", y, precTol(engine.BF16, c.c*c.r*c.s)/2, 0)
+
+	dy := e.rand("dy", 1, c.n, c.k, p, q)
+	dx, dw := e.out("dx", c.n, c.c, c.h, c.w), e.out("dw", c.k, c.c, c.r, c.s)
+	db := e.out("db", c.k)
+	var dbg, dbc *engine.Tensor
+	if c.bias {
+		dbg, dbc = db.g, db.c
+	}
+	e.g.Conv2dBackward(dx.g, dw.g, dbg, dy.g, x.g, w.g, c.prm)
+	e.c.Conv2dBackward(dx.c, dw.c, dbc, dy.c, x.c, w.c, c.prm)
+	want := []string{"conv_igemm_wgrad_bf16x_" + tile}
+	if npq := c.n * p * q; npq >= 512 && c.k <= 64 && c.c*c.r*c.s <= 128 {
+		want = append(want, "gemm_sum_splits") // the split case
+	}
+	e.wantLaunched(name+" backward", want...)
+	e.check(name+" dw", dw, precTol(engine.BF16, c.n*p*q), 0)
+	e.check(name+" dx", dx, precTol(engine.BF16, c.k*c.r*c.s)/2, 0)
+	if c.bias {
+		tol, eps := gemmTol(c.n * p * q)
+		e.check(name+" db", db, tol, eps)
+	}
+}
+
+// randBF16 is a pair holding the same uniform values in [-scale, scale)
+// rounded to bfloat16: a BFloat16 tensor on the GPU (Upload rounds), float32
+// on the CPU, starting off elements into its allocation (off = 1: 2-byte
+// aligned only). It checks that the GPU stored the rounded values.
+func (e *env) randBF16(name string, off int, scale float32, shape ...int) pair {
+	e.t.Helper()
+	n := engine.Numel(shape)
+	gs, err := e.g.Alloc(engine.BFloat16, n+off)
+	if err != nil {
+		e.t.Fatalf("%s: %v", name, err)
+	}
+	cs, err := e.c.Alloc(engine.Float32, n+off)
+	if err != nil {
+		e.t.Fatalf("%s: %v", name, err)
+	}
+	p := pair{engine.NewTensor(name, gs, off, shape...), engine.NewTensor(name, cs, off, shape...)}
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = (2*e.rng.Float32() - 1) * scale
+	}
+	e.g.Upload(p.g, v)
+	for i := range v {
+		v[i] = engine.RoundBF16(v[i])
+	}
+	e.c.Upload(p.c, v)
+	g, c := e.host(p)
+	for i := range g {
+		if math.Float32bits(g[i]) != math.Float32bits(c[i]) {
+			e.t.Fatalf("%s: element %d reads back %g, want %g (rounded to bfloat16)", name, i, g[i], c[i])
+		}
+	}
+	return p
+}
+
+// TestConvBF16InputNeedsBF16 checks that a BFloat16 input is refused at
+// fp32 and tf32 (one line naming the tensor and the precision it needs,
+// nothing launched), and that other ops still refuse BFloat16 tensors at
+// bf16.
+func TestConvBF16InputNeedsBF16(t *testing.T) {
+	e := newEnv(t, 19)
+	defer e.g.SetPrecision(engine.FP32)
+	prm := engine.Conv2dParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
+	x := e.randBF16("xbf", 0, 1, 2, 3, 6, 6)
+	w, dy := e.rand("w", 0.5, 4, 3, 3, 3), e.rand("dy", 1, 2, 4, 6, 6)
+	y, dx, dw := e.out("y", 2, 4, 6, 6), e.out("dx", 2, 3, 6, 6), e.out("dw", 4, 3, 3, 3)
+	e.sync()
+	e.g.TakeLaunched()
+	refused := func(what, want string) {
+		t.Helper()
+		err := e.g.Err()
+		launched := e.g.TakeLaunched()
+		e.g.ClearErr()
+		switch {
+		case err == nil:
+			t.Errorf("%s: no error", what)
+		case !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n"):
+			t.Errorf("%s: error %q, want one line with %q", what, err, want)
+		case len(launched) > 0:
+			t.Errorf("%s: launched %v", what, launched)
+		default:
+			t.Logf("ok %s: %v", what, err)
+		}
+	}
+	for _, prec := range []engine.Precision{engine.FP32, engine.TF32} {
+		if err := e.g.SetPrecision(prec); err != nil {
+			t.Logf("%v: %v", prec, err)
+			continue
+		}
+		e.g.Conv2d(y.g, x.g, w.g, nil, prm)
+		refused(fmt.Sprintf("conv2d %v bfloat16 x", prec), "conv2d: tensor xbf[2 3 6 6]:bfloat16 needs -precision bf16")
+		e.g.Conv2dBackward(dx.g, dw.g, nil, dy.g, x.g, w.g, prm)
+		refused(fmt.Sprintf("conv2d backward %v bfloat16 x", prec), "needs -precision bf16")
+	}
+	if err := e.g.SetPrecision(engine.BF16); err != nil {
+		t.Skipf("%v", err)
+	}
+	xf := e.rand("xf", 1, 2, 3, 6, 6)
+	e.g.Conv2d(y.g, xf.g, w.g, nil, engine.Conv2dParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1})
+	e.sync()
+	e.g.TakeLaunched()
+	wb := e.randBF16("wbf", 0, 0.5, 4, 3, 3, 3)
+	e.g.Conv2d(y.g, xf.g, wb.g, nil, prm)
+	refused("conv2d bf16 bfloat16 w", "tensor wbf[4 3 3 3]:bfloat16 must be float32")
+	a := e.randBF16("abf", 0, 1, 1, 4, 6)
+	mm := e.out("mm", 1, 4, 4)
+	e.g.MatMul(mm.g, a.g, e.rand("b", 1, 1, 6, 4).g, false, false)
+	refused("matmul bf16 bfloat16 a", "tensor abf[1 4 6]:bfloat16 must be float32")
+	e.g.Relu(dx.g, x.g)
+	refused("relu bf16 bfloat16 x", "tensor xbf[2 3 6 6]:bfloat16 must be float32")
+}
