@@ -203,6 +203,19 @@ func (m *Model) allocate(be engine.Backend, seed uint64, train bool) error {
 	return nil
 }
 
+// StoreOperands fixes the element type of the model's convolution
+// operands (layers.Builder.Operands) before Allocate, which otherwise
+// picks it from the backend (engine.OperandDType): engine.Float32 keeps
+// them with the activations even at -precision bf16 (a bf16 step then
+// reads float32 operands, which tests compare bit for bit with bfloat16
+// ones). Allocating on a backend that cannot hold the type fails.
+func (m *Model) StoreOperands(dt engine.DType) error {
+	if err := storeOperands(m.Builder, dt); err != nil {
+		return fmt.Errorf("model %s: %w", m.Spec.Name, err)
+	}
+	return nil
+}
+
 // storeOperands gives the convolution operands (layers.Builder.Operands)
 // their element type: BFloat16 in a pool of their own, or Float32 planned
 // with the activations.
@@ -210,7 +223,7 @@ func storeOperands(b *layers.Builder, dt engine.DType) error {
 	if dt == engine.Float32 {
 		return b.Acts.Absorb(b.Operands)
 	}
-	return b.Operands.SetDType(dt)
+	return b.Operands.SetDType(dt) // none left after a StoreOperands(Float32)
 }
 
 // SetBatch sets the number of samples of the next passes.

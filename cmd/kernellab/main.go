@@ -503,6 +503,26 @@ func (l *lab) norms() {
 	l.measure("batchnorm_backward v0 fp32", []pair{dx, dg, db}, 1e-4, 1e-4, func() {
 		l.g.BatchNormBackward(dx.g, dg.g, db.g, dy.g, x.g, gamma.g, mean.g, inv.g)
 	}, 0, 3*4*float64(n), engine.FP32)
+	// The fused batch norm + ReLU with its output y in float32 (v1) and in
+	// bfloat16 (v2: a convolution operand at -precision bf16, the _ybf16
+	// kernels), forward and backward (y read back as the ReLU's mask).
+	yr, dxr := l.zeros(sh...), l.zeros(sh...)
+	l.c.BatchNormReluTrain(yr.c, mean.c, inv.c, rm.c, rv.c, x.c, gamma.c, beta.c, 0.1, 1e-5)
+	l.c.BatchNormReluBackward(dxr.c, dg.c, db.c, dy.c, yr.c, x.c, gamma.c, mean.c, inv.c)
+	y16 := pair{l.toBF16(yr), yr.c}
+	l.measure("batchnorm_relu_train v1 fp32", []pair{yr, mean, inv}, 1e-5, 1e-4, func() {
+		l.g.BatchNormReluTrain(yr.g, mean.g, inv.g, rm.g, rv.g, x.g, gamma.g, beta.g, 0.1, 1e-5)
+	}, 0, 2*4*float64(n), engine.FP32)
+	// bfloat16 y against the float32 reference: within half an ulp (2^-8).
+	l.measure("batchnorm_relu_train v2 ybf16", []pair{y16, mean, inv}, 1e-5, 1.0/256, func() {
+		l.g.BatchNormReluTrain(y16.g, mean.g, inv.g, rm.g, rv.g, x.g, gamma.g, beta.g, 0.1, 1e-5)
+	}, 0, (4+2)*float64(n), engine.FP32)
+	l.measure("batchnorm_relu_backward v1 fp32", []pair{dxr, dg, db}, 1e-4, 1e-4, func() {
+		l.g.BatchNormReluBackward(dxr.g, dg.g, db.g, dy.g, yr.g, x.g, gamma.g, mean.g, inv.g)
+	}, 0, 4*4*float64(n), engine.FP32)
+	l.measure("batchnorm_relu_backward v2 ybf16", []pair{dxr, dg, db}, 1e-4, 1e-4, func() {
+		l.g.BatchNormReluBackward(dxr.g, dg.g, db.g, dy.g, y16.g, x.g, gamma.g, mean.g, inv.g)
+	}, 0, (3*4+2)*float64(n), engine.FP32)
 }
 
 func (l *lab) pools() {
