@@ -47,7 +47,7 @@ func TestToBF16(t *testing.T) {
 }
 
 func TestPoolSetDType(t *testing.T) {
-	p := NewPool("operands", Float32)
+	p := NewPool("narrow", Float32)
 	a := p.NewBatched("a", 4, 3, 5)
 	v := a.View(4, 15)
 	if err := p.SetDType(BFloat16); err != nil {

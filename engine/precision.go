@@ -81,12 +81,12 @@ func ApplyPrecision(b Backend, flag string) error {
 	return ps.SetPrecision(p)
 }
 
-// OperandDType is the element type in which a backend keeps the
-// activations that only convolutions read (layers.Builder.ConvOperand):
+// NarrowDType is the element type in which a backend keeps the
+// activations that only convolutions read (layers.Builder.NarrowAct):
 // BFloat16 on a backend running at BF16 (their GEMM operands are rounded
 // to BF16 anyway, so storing them so loses nothing the convolutions
 // use), else Float32.
-func OperandDType(b Backend) DType {
+func NarrowDType(b Backend) DType {
 	if ps, ok := b.(PrecisionSetter); ok && ps.Precision() == BF16 {
 		return BFloat16
 	}

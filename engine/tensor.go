@@ -15,7 +15,7 @@ const (
 	Int32
 	// BFloat16 is bfloat16 (float32's sign, exponent and top 7 mantissa
 	// bits): on a GPU at -precision bf16, the activations that only
-	// convolutions read (layers.Builder.ConvOperand). The CPU engine has
+	// convolutions read (layers.Builder.NarrowAct). The CPU engine has
 	// none; host transfers convert (ToBF16, FromBF16).
 	BFloat16
 )

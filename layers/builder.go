@@ -49,11 +49,11 @@ type Builder struct {
 	Acts     *engine.Pool // activations and their gradients
 	Index    *engine.Pool // int32 activations (max-pool indices)
 	// Operands holds the activations that only convolutions read
-	// (ConvOperand): float32 like Acts, or bfloat16 when the model is
+	// (NarrowAct): float32 like Acts, or bfloat16 when the model is
 	// allocated on a backend at -precision bf16 (models.Model.Allocate
 	// sets its dtype), which halves the operand traffic of those
 	// convolutions' forward and weight-gradient passes.
-	Operands *engine.Pool
+	Narrow *engine.Pool
 
 	// ConvWeightInit, when set, initialises every Conv2d weight declared
 	// after it (a model's init policy, e.g. Kaiming normal fan-out);
@@ -76,7 +76,7 @@ func NewBuilder(maxBatch int) *Builder {
 		Buffers:  engine.NewPool("buffers", engine.Float32),
 		Acts:     engine.NewPool("activations", engine.Float32),
 		Index:    engine.NewPool("indices", engine.Int32),
-		Operands: engine.NewPool("operands", engine.Float32),
+		Narrow:   engine.NewPool("narrow", engine.Float32),
 	}
 }
 
@@ -105,14 +105,14 @@ func (b *Builder) Act(name string, shape ...int) *engine.Tensor {
 	return b.Acts.NewBatched(name, b.MaxBatch, shape...)
 }
 
-// ConvOperand declares a batched activation that, in every pass, only
+// NarrowAct declares a batched activation that, in every pass, only
 // convolutions read (Conv2d's forward and weight gradient): the output of
 // a fused batch norm and ReLU that feeds convolutions alone. It lives in
 // the Operands pool, stored in bfloat16 at -precision bf16. Its writer
 // must be an op that can store bfloat16 (BatchNormRelu*), and any other
 // reader would fail loudly at its first use.
-func (b *Builder) ConvOperand(name string, shape ...int) *engine.Tensor {
-	return b.Operands.NewBatched(name, b.MaxBatch, shape...)
+func (b *Builder) NarrowAct(name string, shape ...int) *engine.Tensor {
+	return b.Narrow.NewBatched(name, b.MaxBatch, shape...)
 }
 
 // IndexAct declares a batched int32 activation.
@@ -131,7 +131,7 @@ func (b *Builder) Entries() []Entry { return b.entries }
 
 // Pools lists every pool of the model.
 func (b *Builder) Pools() []*engine.Pool {
-	return []*engine.Pool{b.Params, b.Grads, b.Buffers, b.Acts, b.Index, b.Operands}
+	return []*engine.Pool{b.Params, b.Grads, b.Buffers, b.Acts, b.Index, b.Narrow}
 }
 
 // Allocate backs every pool with its single allocation on be.
@@ -148,7 +148,7 @@ func (b *Builder) Allocate(be engine.Backend) error {
 func (b *Builder) SetBatch(n int) {
 	b.Acts.SetBatch(n)
 	b.Index.SetBatch(n)
-	b.Operands.SetBatch(n)
+	b.Narrow.SetBatch(n)
 }
 
 // Init fills every parameter and buffer from its initialiser. Each tensor

@@ -93,14 +93,14 @@ func FuseBatchNormReLU(bn *BatchNorm, relu *ReLU) bool {
 }
 
 // StoreForConvs makes a fused batch norm + ReLU's output a convolution
-// operand (Builder.ConvOperand), bfloat16 at -precision bf16: call it after
+// operand (Builder.NarrowAct), bfloat16 at -precision bf16: call it after
 // FuseBatchNormReLU when only convolutions read the output. The activation
 // declared for it in Acts is then never used and gets no memory.
 func StoreForConvs(b *Builder, bn *BatchNorm) {
 	if !bn.relu {
 		panic("layers: StoreForConvs of a batch norm without a fused ReLU: " + bn.y.Name())
 	}
-	bn.y = b.ConvOperand(bn.y.Name(), bn.shape...)
+	bn.y = b.NarrowAct(bn.y.Name(), bn.shape...)
 }
 
 // LayerNorm is nn.LayerNorm over the last dimension.

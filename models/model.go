@@ -174,7 +174,7 @@ func (m *Model) allocate(be engine.Backend, seed uint64, train bool) error {
 	b := m.Builder
 	// The convolution operands in bfloat16 at -precision bf16, else with
 	// the other activations.
-	if err := storeOperands(b, engine.OperandDType(be)); err != nil {
+	if err := storeNarrow(b, engine.NarrowDType(be)); err != nil {
 		return fmt.Errorf("model %s: %w", m.Spec.Name, err)
 	}
 	plan, operands, err := m.plans(train)
@@ -186,7 +186,7 @@ func (m *Model) allocate(be engine.Backend, seed uint64, train bool) error {
 		switch {
 		case p == b.Acts:
 			err = p.AllocatePlanned(be, plan)
-		case p == b.Operands:
+		case p == b.Narrow:
 			err = p.AllocatePlanned(be, operands)
 		case p == b.Grads && (!train || plan.Fixed() == p):
 			continue // none for evaluation, or in the activations' allocation
@@ -203,27 +203,27 @@ func (m *Model) allocate(be engine.Backend, seed uint64, train bool) error {
 	return nil
 }
 
-// StoreOperands fixes the element type of the model's convolution
-// operands (layers.Builder.Operands) before Allocate, which otherwise
-// picks it from the backend (engine.OperandDType): engine.Float32 keeps
+// SetNarrowDType fixes the element type of the model's convolution
+// operands (layers.Builder.Narrow) before Allocate, which otherwise
+// picks it from the backend (engine.NarrowDType): engine.Float32 keeps
 // them with the activations even at -precision bf16 (a bf16 step then
 // reads float32 operands, which tests compare bit for bit with bfloat16
 // ones). Allocating on a backend that cannot hold the type fails.
-func (m *Model) StoreOperands(dt engine.DType) error {
-	if err := storeOperands(m.Builder, dt); err != nil {
+func (m *Model) SetNarrowDType(dt engine.DType) error {
+	if err := storeNarrow(m.Builder, dt); err != nil {
 		return fmt.Errorf("model %s: %w", m.Spec.Name, err)
 	}
 	return nil
 }
 
-// storeOperands gives the convolution operands (layers.Builder.Operands)
+// storeNarrow gives the convolution operands (layers.Builder.Narrow)
 // their element type: BFloat16 in a pool of their own, or Float32 planned
 // with the activations.
-func storeOperands(b *layers.Builder, dt engine.DType) error {
+func storeNarrow(b *layers.Builder, dt engine.DType) error {
 	if dt == engine.Float32 {
-		return b.Acts.Absorb(b.Operands)
+		return b.Acts.Absorb(b.Narrow)
 	}
-	return b.Operands.SetDType(dt) // none left after a StoreOperands(Float32)
+	return b.Narrow.SetDType(dt) // none left after a SetNarrowDType(Float32)
 }
 
 // SetBatch sets the number of samples of the next passes.

@@ -27,7 +27,7 @@ func (m *Model) Plan(train bool) (*engine.Plan, error) {
 }
 
 // plans traces the model once and plans the activations (as Plan) and the
-// convolution operands (layers.Builder.Operands, by their lifetimes alone).
+// convolution operands (layers.Builder.Narrow, by their lifetimes alone).
 func (m *Model) plans(train bool) (acts, operands *engine.Plan, err error) {
 	b := m.Builder
 	n := b.Acts.MaxBatch()
@@ -62,7 +62,7 @@ func (m *Model) plans(train bool) (acts, operands *engine.Plan, err error) {
 		*c = v
 	}
 	pins := []*engine.Tensor{m.Input, m.Logits, m.Loss}
-	operands, err = engine.PlanPool(b.Operands, rec)
+	operands, err = engine.PlanPool(b.Narrow, rec)
 	if err != nil {
 		return nil, nil, fmt.Errorf("plan convolution operands: %w", err)
 	}
@@ -92,14 +92,14 @@ func (m *Model) plans(train bool) (acts, operands *engine.Plan, err error) {
 // at -precision bf16 (its Operands pool bfloat16).
 func (m *Model) MemoryBytes(train bool) (int64, error) {
 	b := m.Builder
-	if b.Operands.DType() == engine.Float32 && len(b.Operands.Tensors()) > 0 {
+	if b.Narrow.DType() == engine.Float32 && len(b.Narrow.Tensors()) > 0 {
 		// As Allocate on a float32 engine plans them (with the activations),
 		// on a copy: this model may still be allocated at -precision bf16.
 		c, err := m.Spec.BuildWidths(b.MaxBatch, m.Widths)
 		if err != nil {
 			return 0, err
 		}
-		if err := storeOperands(c.Builder, engine.Float32); err != nil {
+		if err := storeNarrow(c.Builder, engine.Float32); err != nil {
 			return 0, err
 		}
 		return c.MemoryBytes(train)
@@ -110,7 +110,7 @@ func (m *Model) MemoryBytes(train bool) (int64, error) {
 	}
 	n := plan.Bytes() + operands.Bytes()
 	for _, p := range b.Pools() {
-		if p == b.Acts || p == b.Operands || p == plan.Fixed() || (p == b.Grads && !train) {
+		if p == b.Acts || p == b.Narrow || p == plan.Fixed() || (p == b.Grads && !train) {
 			continue
 		}
 		n += p.Bytes()

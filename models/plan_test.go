@@ -141,14 +141,14 @@ func TestOperandStorage(t *testing.T) {
 	for _, name := range []string{"googlenet", "lightresnet", "resnet", "seresnet"} {
 		spec, _ := Lookup(name)
 		m := spec.Build(64)
-		if len(m.Builder.Operands.Tensors()) == 0 {
+		if len(m.Builder.Narrow.Tensors()) == 0 {
 			t.Fatalf("%s declares no convolution operands", name)
 		}
 		f32, err := m.MemoryBytes(true)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := storeOperands(m.Builder, engine.BFloat16); err != nil {
+		if err := storeNarrow(m.Builder, engine.BFloat16); err != nil {
 			t.Fatal(err)
 		}
 		_, ops, err := m.plans(true)
@@ -168,15 +168,15 @@ func TestOperandStorage(t *testing.T) {
 		t.Logf("%-11s batch 64 train: %.1f MiB with float32 operands, %.1f MiB with bfloat16 (operands %.1f MiB)",
 			name, mib(f32), mib(bf16), mib(ops.Bytes()))
 		c := spec.Build(64)
-		if err := storeOperands(c.Builder, engine.Float32); err != nil {
+		if err := storeNarrow(c.Builder, engine.Float32); err != nil {
 			t.Fatal(err)
 		}
-		if n := len(c.Builder.Operands.Tensors()); n != 0 {
+		if n := len(c.Builder.Narrow.Tensors()); n != 0 {
 			t.Errorf("%s: %d operands left outside the activations at float32", name, n)
 		}
 	}
 	base, _ := Lookup("baseline")
-	if n := len(base.Build(2).Builder.Operands.Tensors()); n != 0 {
+	if n := len(base.Build(2).Builder.Narrow.Tensors()); n != 0 {
 		t.Errorf("baseline declares %d convolution operands (it has no batch norm)", n)
 	}
 }

@@ -375,7 +375,7 @@ func TestProfileSEResNet(t *testing.T) {
 // SE-ResNet at -precision bf16 with its pre-activations (the fused batch
 // norm + ReLU outputs that only convolutions read) stored in bfloat16, as
 // the model is allocated at bf16, against the same model with them in
-// float32 (Model.StoreOperands): the convolutions round their operands to
+// float32 (Model.SetNarrowDType): the convolutions round their operands to
 // bfloat16 to nearest either way, and the backward batch norm's mask is
 // the same, so the loss, every gradient and the evaluation loss must be
 // equal bit for bit, and the step must run the bfloat16-storage kernels.
@@ -406,7 +406,7 @@ func TestSEResNetBF16Operands(t *testing.T) {
 			t.Fatal(err)
 		}
 		if f32 {
-			if err := m.StoreOperands(engine.Float32); err != nil {
+			if err := m.SetNarrowDType(engine.Float32); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -416,11 +416,11 @@ func TestSEResNetBF16Operands(t *testing.T) {
 		return m
 	}
 	bf, fl, cpu := build(e.g, false), build(e.g, true), build(e.c, false)
-	if ops := bf.Builder.Operands; ops.DType() != engine.BFloat16 || len(ops.Tensors()) == 0 {
+	if ops := bf.Builder.Narrow; ops.DType() != engine.BFloat16 || len(ops.Tensors()) == 0 {
 		t.Fatalf("model at bf16: operands pool %s with %d tensors, want bfloat16 ones", ops.DType(), len(ops.Tensors()))
 	}
 	for _, m := range []*models.Model{fl, cpu} {
-		if n := len(m.Builder.Operands.Tensors()); n != 0 {
+		if n := len(m.Builder.Narrow.Tensors()); n != 0 {
 			t.Fatalf("float32 operands: %d outside the activations", n)
 		}
 	}
@@ -478,5 +478,5 @@ func TestSEResNetBF16Operands(t *testing.T) {
 	same("evaluation logits", download(t, e.g, bf.Logits), download(t, e.g, fl.Logits))
 	covered(e.g, !t.Failed())
 	t.Logf("ok seresnet bf16, batch %d: bfloat16 operands (%.2f MiB) give the float32 operands' loss %.6f, %d gradients and evaluation loss %.6f bit for bit; cpu float32 loss %.6f",
-		batch, float64(bf.Builder.Operands.Bytes())/(1<<20), lb[0], grads, eb[0], lc[0])
+		batch, float64(bf.Builder.Narrow.Bytes())/(1<<20), lb[0], grads, eb[0], lc[0])
 }
