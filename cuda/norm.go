@@ -108,7 +108,7 @@ func normVec4(s int, ts ...*engine.Tensor) bool {
 // relu applies max(·, 0) to y (the fused BatchNormRelu ops).
 func (b *Backend) normBNApply(op string, y, x *engine.Tensor, coef devptr, ch, s int, relu bool) {
 	total := x.Len()
-	sfx := bf16Suffix(y)
+	sfx := bnSuffix(x, y)
 	if normVec4(s, x, y) {
 		b.launch(op, "norm_bn_apply4"+sfx, b.normGrid(total/4, 2), d1(normThreads), 0,
 			ptr(x), ptr(y), dp(coef), i32(total), i32(ch), i32(s), i32(boolInt(relu)))
@@ -118,14 +118,20 @@ func (b *Backend) normBNApply(op string, y, x *engine.Tensor, coef devptr, ch, s
 		ptr(x), ptr(y), dp(coef), i32(total), i32(ch), i32(s), i32(boolInt(relu)))
 }
 
-// bf16Suffix names the kernel variant for the fused batch norm + ReLU's
-// output y: "_ybf16" when y is stored in bfloat16 (a convolution operand
-// at -precision bf16, layers.StoreForConvs), else "".
-func bf16Suffix(y *engine.Tensor) string {
-	if y != nil && y.DType() == engine.BFloat16 {
-		return "_ybf16"
+// bnSuffix names the batch-norm kernel variant for the element types of
+// its input x and of the fused ReLU's output y (or the backward pass's
+// mask ym; nil: none): "_xbf16" when x is bfloat16 (a convolution's output
+// that only the batch norm reads, layers.StoreForBatchNorm), "_ybf16" when
+// y is (a convolution operand, layers.StoreForConvs), both, or "".
+func bnSuffix(x, y *engine.Tensor) string {
+	sfx := ""
+	if x != nil && x.DType() == engine.BFloat16 {
+		sfx += "_xbf16"
 	}
-	return ""
+	if y != nil && y.DType() == engine.BFloat16 {
+		sfx += "_ybf16"
+	}
+	return sfx
 }
 
 // okBNOut checks the output y of a batch norm (or the mask ym of its
@@ -135,6 +141,14 @@ func (b *Backend) okBNOut(op string, y *engine.Tensor, relu bool) bool {
 		return b.okAs(op, engine.BFloat16, y)
 	}
 	return b.ok(op, y)
+}
+
+// okBNIn checks a batch norm's input x: float32 or bfloat16.
+func (b *Backend) okBNIn(op string, x *engine.Tensor) bool {
+	if x != nil && x.DType() == engine.BFloat16 {
+		return b.okAs(op, engine.BFloat16, x)
+	}
+	return b.ok(op, x)
 }
 
 // boolInt is 1 for true, 0 for false (a kernel's int flag).
@@ -161,7 +175,8 @@ func (b *Backend) BatchNormReluTrain(y, saveMean, saveInvStd, runMean, runVar, x
 }
 
 func (b *Backend) bnTrain(op string, relu bool, y, saveMean, saveInvStd, runMean, runVar, x, gamma, beta *engine.Tensor, momentum, eps float32) {
-	if !b.ok(op, saveMean, saveInvStd, runMean, runVar, x, gamma, beta) || !b.okBNOut(op, y, relu) || !b.normNeed(op, y, x) ||
+	if !b.ok(op, saveMean, saveInvStd, runMean, runVar, gamma, beta) || !b.okBNIn(op, x) || !b.okBNOut(op, y, relu) ||
+		!b.normNeed(op, y, x) ||
 		!b.sameShape(op, y, x) {
 		return
 	}
@@ -185,14 +200,14 @@ func (b *Backend) bnTrain(op string, relu bool, y, saveMean, saveInvStd, runMean
 			return
 		}
 	}
-	b.launch(op, "norm_bn_stats"+bf16Suffix(y), dim3{ch, p, 1}, d1(normThreads), 0,
+	b.launch(op, "norm_bn_stats"+bnSuffix(x, y), dim3{ch, p, 1}, d1(normThreads), 0,
 		ptr(x), ptr(y), ptr(saveMean), ptr(saveInvStd), ptr(runMean), ptr(runVar), ptr(gamma), ptr(beta), dp(part),
 		i32(n), i32(ch), i32(s), i32(p), f32(momentum), f32(eps), i32(boolInt(relu)))
 	if p == 1 {
 		return
 	}
 	coef := part + devptr(4*partFloats)
-	b.launch(op, "norm_bn_stats_finalize", d1(blocks(ch, normThreads)), d1(normThreads), 0,
+	b.launch(op, "norm_bn_stats_finalize"+bnSuffix(x, nil), d1(blocks(ch, normThreads)), d1(normThreads), 0,
 		dp(part), dp(coef), ptr(saveMean), ptr(saveInvStd), ptr(runMean), ptr(runVar), ptr(gamma), ptr(beta), ptr(x),
 		i32(n), i32(ch), i32(s), i32(p), f32(momentum), f32(eps))
 	b.normBNApply(op, y, x, coef, ch, s, relu)
@@ -209,7 +224,8 @@ func (b *Backend) BatchNormReluEval(y, x, gamma, beta, runMean, runVar *engine.T
 }
 
 func (b *Backend) bnEval(op string, relu bool, y, x, gamma, beta, runMean, runVar *engine.Tensor, eps float32) {
-	if !b.ok(op, x, gamma, beta, runMean, runVar) || !b.okBNOut(op, y, relu) || !b.normNeed(op, y, x, runMean, runVar) ||
+	if !b.ok(op, gamma, beta, runMean, runVar) || !b.okBNIn(op, x) || !b.okBNOut(op, y, relu) ||
+		!b.normNeed(op, y, x, runMean, runVar) ||
 		!b.sameShape(op, y, x) {
 		return
 	}
@@ -230,7 +246,7 @@ func (b *Backend) bnEval(op string, relu bool, y, x, gamma, beta, runMean, runVa
 // dx = γσ⁻¹/M·(M·dy − dβ − x̂·dγ). dx, dgamma, dbeta and gamma may be nil.
 func (b *Backend) BatchNormBackward(dx, dgamma, dbeta, dy, x, gamma, saveMean, saveInvStd *engine.Tensor) {
 	const op = "batchnorm backward"
-	if !b.ok(op, dx, dgamma, dbeta, dy, x, gamma, saveMean, saveInvStd) ||
+	if !b.ok(op, dx, dgamma, dbeta, dy, gamma, saveMean, saveInvStd) || !b.okBNIn(op, x) ||
 		!b.normNeed(op, dy, x, saveMean, saveInvStd) || !b.sameShape(op, dy, x, dx) {
 		return
 	}
@@ -249,7 +265,7 @@ func (b *Backend) BatchNormReluBackward(dx, dgamma, dbeta, dy, y, x, gamma, save
 		b.fail(op, "needs the forward output y (its zeros mask dy)")
 		return
 	}
-	if !b.ok(op, dx, dgamma, dbeta, dy, x, gamma, saveMean, saveInvStd) || !b.okBNOut(op, y, true) ||
+	if !b.ok(op, dx, dgamma, dbeta, dy, gamma, saveMean, saveInvStd) || !b.okBNIn(op, x) || !b.okBNOut(op, y, true) ||
 		!b.normNeed(op, dy, y, x, saveMean, saveInvStd) || !b.sameShape(op, dy, x, dx, y) {
 		return
 	}
@@ -267,7 +283,7 @@ func (b *Backend) BatchNormReluEvalBackward(dx, dgamma, dbeta, dy, y, x, gamma, 
 		b.fail(op, "needs the forward output y (its zeros mask dy)")
 		return
 	}
-	if !b.ok(op, dx, dgamma, dbeta, dy, x, gamma, runMean, runVar) || !b.okBNOut(op, y, true) ||
+	if !b.ok(op, dx, dgamma, dbeta, dy, gamma, runMean, runVar) || !b.okBNIn(op, x) || !b.okBNOut(op, y, true) ||
 		!b.normNeed(op, dy, y, x, runMean, runVar) || !b.sameShape(op, dy, x, dx, y) {
 		return
 	}
@@ -281,7 +297,7 @@ func (b *Backend) BatchNormReluEvalBackward(dx, dgamma, dbeta, dy, y, x, gamma, 
 // BatchNormEvalBackward is the gradient of BatchNormEval (an affine map).
 func (b *Backend) BatchNormEvalBackward(dx, dgamma, dbeta, dy, x, gamma, runMean, runVar *engine.Tensor, eps float32) {
 	const op = "batchnorm eval backward"
-	if !b.ok(op, dx, dgamma, dbeta, dy, x, gamma, runMean, runVar) ||
+	if !b.ok(op, dx, dgamma, dbeta, dy, gamma, runMean, runVar) || !b.okBNIn(op, x) ||
 		!b.normNeed(op, dy, x, runMean, runVar) || !b.sameShape(op, dy, x, dx) {
 		return
 	}
@@ -314,7 +330,7 @@ func (b *Backend) normBNBackward(op string, dx, dgamma, dbeta, dy, ym, x, gamma,
 			return
 		}
 	}
-	sfx := bf16Suffix(ym)
+	sfx := bnSuffix(x, ym)
 	b.launch(op, "norm_bn_bwd_reduce"+sfx, dim3{ch, p, 1}, d1(normThreads), 0,
 		ptr(dy), ptr(x), ptr(dx), ptr(gamma), ptr(mean), ptr(stat), ptr(dgamma), ptr(dbeta), dp(part),
 		i32(n), i32(ch), i32(s), i32(p), i32(evalMode), f32(eps), ptr(ym))

@@ -25,12 +25,16 @@
 // most log2(M) bits of double's 53: the result agrees with the CPU's two-pass
 // variance far below float precision.
 //
-// BF16 storage: at -precision bf16 the fused batch norm + ReLU's output y
-// may be a bfloat16 tensor (a convolution operand, layers.StoreForConvs):
-// the _ybf16 kernels store y rounded to nearest even (bf16x2_rn) and read
-// it back as the backward pass's mask; x, dy, dx and the statistics stay
-// float32. They match the CPU on y rounded to bfloat16 (engine.RoundBF16):
-// a positive float32 never rounds to a bfloat16 zero above 2^-133, so the
+// BF16 storage: at -precision bf16 a batch norm's input x may be a
+// bfloat16 tensor (a convolution's output that only the batch norm reads,
+// layers.StoreForBatchNorm), and the fused batch norm + ReLU's output y
+// too (a convolution operand, layers.StoreForConvs). The _xbf16 kernels
+// read x as bfloat16 (widened exactly: the statistics, sums and
+// coefficients stay in double and float32); the _ybf16 ones store y
+// rounded to nearest even (bf16x2_rn) and read it back as the backward
+// pass's mask; dy, dx, the parameters and the statistics stay float32.
+// They match the CPU on x and y rounded to bfloat16 (engine.RoundBF16): a
+// positive float32 never rounds to a bfloat16 zero above 2^-133, so the
 // mask is the float32 output's but for smaller positives.
 //
 // Aliasing: an output may be the same memory as an input of the same shape
@@ -192,6 +196,9 @@ __device__ __forceinline__ void bn_store(bf16_t* y, int o, float v) { y[o] = (bf
 __device__ __forceinline__ float bn_mask(float d, const bf16_t* ym, int o) {
     return (ym && !(bn_bf16(ym[o]) > 0.f)) ? 0.f : d;
 }
+// bn_ld reads a float32 or bfloat16 element of x as float32.
+__device__ __forceinline__ float bn_ld(const float* x, int o) { return x[o]; }
+__device__ __forceinline__ float bn_ld(const bf16_t* x, int o) { return bn_bf16(x[o]); }
 
 }  // namespace norm_impl
 using namespace norm_impl;
@@ -207,14 +214,14 @@ using namespace norm_impl;
 // gamma and beta may be null (1 and 0). relu != 0 applies max(·, 0) to y
 // (CPU.BatchNormReluTrain).
 namespace norm_impl {
-template <class TY>
-__device__ __forceinline__ void bn_stats(const float* x, TY* y, float* saveMean, float* saveInvStd, float* runMean,
+template <class TX, class TY>
+__device__ __forceinline__ void bn_stats(const TX* x, TY* y, float* saveMean, float* saveInvStd, float* runMean,
                                          float* runVar, const float* __restrict__ gamma,
                                          const float* __restrict__ beta, float* part, int N, int C, int S, int P,
                                          float momentum, float eps, int relu) {
     const int k = blockIdx.x, p = blockIdx.y;
     const int M = N * S;
-    const float Kf = x[k * S];
+    const float Kf = bn_ld(x, k * S);
     const double K = (double)Kf;
     const int e0 = p * kThreads + threadIdx.x, stride = P * kThreads;
     double s1 = 0.0, s2 = 0.0;
@@ -230,7 +237,7 @@ __device__ __forceinline__ void bn_stats(const float* x, TY* y, float* saveMean,
             w.next();
             const int o3 = w.offset(C, k);
             w.next();
-            const float v0 = x[o0], v1 = x[o1], v2 = x[o2], v3 = x[o3];
+            const float v0 = bn_ld(x, o0), v1 = bn_ld(x, o1), v2 = bn_ld(x, o2), v3 = bn_ld(x, o3);
             const double d0 = (double)v0 - K, d1 = (double)v1 - K, d2 = (double)v2 - K, d3 = (double)v3 - K;
             s1 += d0;
             s2 = fma(d0, d0, s2);
@@ -242,7 +249,7 @@ __device__ __forceinline__ void bn_stats(const float* x, TY* y, float* saveMean,
             s2 = fma(d3, d3, s2);
         }
         for (; cnt > 0; --cnt) {
-            const double d = (double)x[w.offset(C, k)] - K;
+            const double d = (double)bn_ld(x, w.offset(C, k)) - K;
             w.next();
             s1 += d;
             s2 = fma(d, d, s2);
@@ -274,7 +281,7 @@ __device__ __forceinline__ void bn_stats(const float* x, TY* y, float* saveMean,
             w.next();
             const int o3 = w.offset(C, k);
             w.next();
-            const float v0 = x[o0], v1 = x[o1], v2 = x[o2], v3 = x[o3];
+            const float v0 = bn_ld(x, o0), v1 = bn_ld(x, o1), v2 = bn_ld(x, o2), v3 = bn_ld(x, o3);
             bn_store(y, o0, bn_out(v0, a, off, relu));
             bn_store(y, o1, bn_out(v1, a, off, relu));
             bn_store(y, o2, bn_out(v2, a, off, relu));
@@ -283,37 +290,37 @@ __device__ __forceinline__ void bn_stats(const float* x, TY* y, float* saveMean,
         for (; cnt > 0; --cnt) {
             const int o = w.offset(C, k);
             w.next();
-            bn_store(y, o, bn_out(x[o], a, off, relu));
+            bn_store(y, o, bn_out(bn_ld(x, o), a, off, relu));
         }
     }
 }
 }  // namespace norm_impl
 
-extern "C" __global__ void __launch_bounds__(kThreads)
-    norm_bn_stats(const float* x, float* y, float* saveMean, float* saveInvStd, float* runMean, float* runVar,
-                  const float* __restrict__ gamma, const float* __restrict__ beta, float* part, int N, int C, int S,
-                  int P, float momentum, float eps, int relu) {
-    bn_stats(x, y, saveMean, saveInvStd, runMean, runVar, gamma, beta, part, N, C, S, P, momentum, eps, relu);
-}
-
-// norm_bn_stats_ybf16: norm_bn_stats with y bfloat16 (BF16 storage above).
-extern "C" __global__ void __launch_bounds__(kThreads)
-    norm_bn_stats_ybf16(const float* x, bf16_t* y, float* saveMean, float* saveInvStd, float* runMean,
-                        float* runVar, const float* __restrict__ gamma, const float* __restrict__ beta, float* part,
-                        int N, int C, int S, int P, float momentum, float eps, int relu) {
-    bn_stats(x, y, saveMean, saveInvStd, runMean, runVar, gamma, beta, part, N, C, S, P, momentum, eps, relu);
-}
+#define BN_STATS(name, TX, TY)                                                                                  \
+    extern "C" __global__ void __launch_bounds__(kThreads)                                                      \
+        name(const TX* x, TY* y, float* saveMean, float* saveInvStd, float* runMean, float* runVar,             \
+             const float* __restrict__ gamma, const float* __restrict__ beta, float* part, int N, int C, int S, \
+             int P, float momentum, float eps, int relu) {                                                      \
+        bn_stats(x, y, saveMean, saveInvStd, runMean, runVar, gamma, beta, part, N, C, S, P, momentum, eps, relu); \
+    }
+BN_STATS(norm_bn_stats, float, float)
+// The BF16 storage variants (above): y, x, or both bfloat16.
+BN_STATS(norm_bn_stats_ybf16, float, bf16_t)
+BN_STATS(norm_bn_stats_xbf16, bf16_t, float)
+BN_STATS(norm_bn_stats_xbf16_ybf16, bf16_t, bf16_t)
 
 // norm_bn_stats_finalize: sums the P partials of norm_bn_stats per channel
 // in order p = 0..P-1 and writes saveMean, saveInvStd, the running statistics
 // (in place; each may be null) and the affine map coef[k] = (a, off) as a
 // float2 (coef 8-byte aligned). Launch: 1-D, one thread per channel,
 // ceil(C/256) blocks of 256. Matches CPU.BatchNormTrain (statistics).
-extern "C" __global__ void __launch_bounds__(kThreads)
-    norm_bn_stats_finalize(const float* __restrict__ part, float* __restrict__ coef, float* saveMean,
-                           float* saveInvStd, float* runMean, float* runVar, const float* __restrict__ gamma,
-                           const float* __restrict__ beta, const float* __restrict__ x, int N, int C, int S, int P,
-                           float momentum, float eps) {
+namespace norm_impl {
+template <class TX>
+__device__ __forceinline__ void bn_stats_finalize(const float* __restrict__ part, float* __restrict__ coef,
+                                                  float* saveMean, float* saveInvStd, float* runMean, float* runVar,
+                                                  const float* __restrict__ gamma, const float* __restrict__ beta,
+                                                  const TX* __restrict__ x, int N, int C, int S, int P,
+                                                  float momentum, float eps) {
     const int k = blockIdx.x * blockDim.x + threadIdx.x;
     if (k >= C) return;
     const double* pd = reinterpret_cast<const double*>(part) + 2 * k * P;
@@ -322,10 +329,23 @@ extern "C" __global__ void __launch_bounds__(kThreads)
         s1 += pd[2 * p];
         s2 += pd[2 * p + 1];
     }
-    const double K = (double)x[k * S];
+    const double K = (double)bn_ld(x, k * S);
     reinterpret_cast<float2*>(coef)[k] =
         bn_finish_stats(k, s1, s2, N * S, K, saveMean, saveInvStd, runMean, runVar, gamma, beta, momentum, eps);
 }
+}  // namespace norm_impl
+
+#define BN_STATS_FINALIZE(name, TX)                                                                                 \
+    extern "C" __global__ void __launch_bounds__(kThreads)                                                          \
+        name(const float* __restrict__ part, float* __restrict__ coef, float* saveMean, float* saveInvStd,          \
+             float* runMean, float* runVar, const float* __restrict__ gamma, const float* __restrict__ beta,        \
+             const TX* __restrict__ x, int N, int C, int S, int P, float momentum, float eps) {                     \
+        bn_stats_finalize(part, coef, saveMean, saveInvStd, runMean, runVar, gamma, beta, x, N, C, S, P, momentum, \
+                          eps);                                                                                     \
+    }
+BN_STATS_FINALIZE(norm_bn_stats_finalize, float)
+// norm_bn_stats_finalize_xbf16: with x bfloat16 (BF16 storage above).
+BN_STATS_FINALIZE(norm_bn_stats_finalize_xbf16, bf16_t)
 
 // norm_bn_eval_coef: coef[k] = (a, off) (a float2) from the running
 // statistics: a = γ·σ⁻¹, off = β − μ·γ·σ⁻¹ with σ⁻¹ = 1/sqrt(var+eps), in
@@ -439,15 +459,14 @@ __device__ __forceinline__ void group_store(bf16_t* p, unsigned e, const typenam
 
 // bn_apply: y = x·a[k] + off[k] over groups of V elements, U groups per
 // loop trip (independent loads in flight).
-template <int V, int U, class TY>
-__device__ __forceinline__ void bn_apply(const float* x, TY* y, const float2* __restrict__ coef, int total, int C,
+template <int V, int U, class TX, class TY>
+__device__ __forceinline__ void bn_apply(const TX* x, TY* y, const float2* __restrict__ coef, int total, int C,
                                          int S, int relu) {
     typedef typename Vec<V>::T T;
     const int n = total / V;
     const int t = blockIdx.x * blockDim.x + threadIdx.x, stride = gridDim.x * blockDim.x;
     int cnt = walk_count(t, stride, n);
     if (cnt == 0) return;
-    const T* xv = reinterpret_cast<const T*>(x);
     GroupWalk w(t, stride, S / V, C);
     for (; cnt >= U; cnt -= U) {
         unsigned e[U];
@@ -460,7 +479,7 @@ __device__ __forceinline__ void bn_apply(const float* x, TY* y, const float2* __
             w.next();
         }
 #pragma unroll
-        for (int u = 0; u < U; ++u) v[u] = xv[e[u]];
+        for (int u = 0; u < U; ++u) v[u] = group_load<V>(x, e[u]);
 #pragma unroll
         for (int u = 0; u < U; ++u) {
 #pragma unroll
@@ -470,7 +489,7 @@ __device__ __forceinline__ void bn_apply(const float* x, TY* y, const float2* __
     }
     for (; cnt > 0; --cnt) {
         const float2 c = coef[w.k];
-        T v = xv[w.e];
+        T v = group_load<V>(x, w.e);
 #pragma unroll
         for (int i = 0; i < V; ++i) Vec<V>::set(v, i, bn_out(Vec<V>::get(v, i), c.x, c.y, relu));
         group_store<V>(y, w.e, v);
@@ -486,30 +505,26 @@ using namespace norm_impl;
 // 256, any grid. Matches the element-wise part of CPU.BatchNormTrain and
 // CPU.BatchNormEval; relu != 0 applies max(·, 0) (CPU.BatchNormReluTrain,
 // CPU.BatchNormReluEval).
-extern "C" __global__ void __launch_bounds__(kThreads)
-    norm_bn_apply(const float* x, float* y, const float* __restrict__ coef, int total, int C, int S, int relu) {
-    bn_apply<1, 4>(x, y, reinterpret_cast<const float2*>(coef), total, C, S, relu);
-}
+#define BN_APPLY(name, V, U, TX, TY)                                                                      \
+    extern "C" __global__ void __launch_bounds__(kThreads)                                                  \
+        name(const TX* x, TY* y, const float* __restrict__ coef, int total, int C, int S, int relu) {       \
+        bn_apply<V, U>(x, y, reinterpret_cast<const float2*>(coef), total, C, S, relu);                     \
+    }
+BN_APPLY(norm_bn_apply, 1, 4, float, float)
 
 // norm_bn_apply4: norm_bn_apply with float4 accesses; needs S % 4 == 0 and x,
 // y 16-byte aligned. Launch as norm_bn_apply (over total/4 groups).
-extern "C" __global__ void __launch_bounds__(kThreads)
-    norm_bn_apply4(const float* x, float* y, const float* __restrict__ coef, int total, int C, int S, int relu) {
-    bn_apply<4, 2>(x, y, reinterpret_cast<const float2*>(coef), total, C, S, relu);
-}
+BN_APPLY(norm_bn_apply4, 4, 2, float, float)
 
-// norm_bn_apply_ybf16, norm_bn_apply4_ybf16: norm_bn_apply and
-// norm_bn_apply4 with y bfloat16 (BF16 storage above; the 4-wide one needs
-// y 8-byte aligned).
-extern "C" __global__ void __launch_bounds__(kThreads)
-    norm_bn_apply_ybf16(const float* x, bf16_t* y, const float* __restrict__ coef, int total, int C, int S, int relu) {
-    bn_apply<1, 4>(x, y, reinterpret_cast<const float2*>(coef), total, C, S, relu);
-}
-extern "C" __global__ void __launch_bounds__(kThreads)
-    norm_bn_apply4_ybf16(const float* x, bf16_t* y, const float* __restrict__ coef, int total, int C, int S,
-                         int relu) {
-    bn_apply<4, 2>(x, y, reinterpret_cast<const float2*>(coef), total, C, S, relu);
-}
+// The BF16 storage variants (above) of norm_bn_apply and norm_bn_apply4:
+// y, x, or both bfloat16 (the 4-wide ones need a bfloat16 tensor 8-byte
+// aligned).
+BN_APPLY(norm_bn_apply_ybf16, 1, 4, float, bf16_t)
+BN_APPLY(norm_bn_apply4_ybf16, 4, 2, float, bf16_t)
+BN_APPLY(norm_bn_apply_xbf16, 1, 4, bf16_t, float)
+BN_APPLY(norm_bn_apply4_xbf16, 4, 2, bf16_t, float)
+BN_APPLY(norm_bn_apply_xbf16_ybf16, 1, 4, bf16_t, bf16_t)
+BN_APPLY(norm_bn_apply4_xbf16_ybf16, 4, 2, bf16_t, bf16_t)
 
 namespace norm_impl {
 
@@ -538,9 +553,9 @@ __device__ __forceinline__ float bn_bwd_dx(float d, float v, const float4& c) {
 // norm_bn_stats) to s1 = Σdy and s2 = Σdy·(x−μ); with EVAL_DX it also writes
 // dx = dy·γ·σ⁻¹ in double (CPU.BatchNormEvalBackward's order). dy is masked
 // by ym (bn_mask; null: none).
-template <bool EVAL_DX, class TM>
+template <bool EVAL_DX, class TM, class TX>
 __device__ __forceinline__ void bn_bwd_sums(double& s1, double& s2, float* dx, const float* dy, const TM* ym,
-                                            const float* x, int k, int e0, int stride, int M, int C, int S,
+                                            const TX* x, int k, int e0, int stride, int M, int C, int S,
                                             double mu, double g, double inv) {
     int cnt = walk_count(e0, stride, M);
     if (cnt == 0) return;
@@ -556,7 +571,7 @@ __device__ __forceinline__ void bn_bwd_sums(double& s1, double& s2, float* dx, c
 #pragma unroll
         for (int u = 0; u < 4; ++u) {
             d[u] = bn_mask(dy[o[u]], ym, o[u]);
-            v[u] = x[o[u]];
+            v[u] = bn_ld(x, o[u]);
         }
 #pragma unroll
         for (int u = 0; u < 4; ++u) {
@@ -571,7 +586,7 @@ __device__ __forceinline__ void bn_bwd_sums(double& s1, double& s2, float* dx, c
         w.next();
         const double dd = (double)bn_mask(dy[o], ym, o);
         s1 += dd;
-        s2 = fma(dd, (double)x[o] - mu, s2);
+        s2 = fma(dd, (double)bn_ld(x, o) - mu, s2);
         if (EVAL_DX) dx[o] = (float)__dmul_rn(__dmul_rn(dd, g), inv);
     }
 }
@@ -594,8 +609,8 @@ using namespace norm_impl;
 // the fused BatchNormRelu forward op: dy is read as dy·[ym>0]
 // (CPU.BatchNormReluBackward, CPU.BatchNormReluEvalBackward).
 namespace norm_impl {
-template <class TM>
-__device__ __forceinline__ void bn_bwd_reduce(const float* dy, const float* x, float* dx,
+template <class TX, class TM>
+__device__ __forceinline__ void bn_bwd_reduce(const float* dy, const TX* x, float* dx,
                                               const float* __restrict__ gamma, const float* __restrict__ mean,
                                               const float* __restrict__ stat, float* __restrict__ dgamma,
                                               float* __restrict__ dbeta, float* part, int N, int C, int S, int P,
@@ -640,7 +655,7 @@ __device__ __forceinline__ void bn_bwd_reduce(const float* dy, const float* x, f
 #pragma unroll
             for (int u = 0; u < 4; ++u) {
                 d[u] = bn_mask(dy[o[u]], ym, o[u]);
-                v[u] = x[o[u]];
+                v[u] = bn_ld(x, o[u]);
             }
 #pragma unroll
             for (int u = 0; u < 4; ++u) dx[o[u]] = bn_bwd_dx(d[u], v[u], c);
@@ -648,29 +663,26 @@ __device__ __forceinline__ void bn_bwd_reduce(const float* dy, const float* x, f
         for (; cnt > 0; --cnt) {
             const int o = w.offset(C, k);
             w.next();
-            dx[o] = bn_bwd_dx(bn_mask(dy[o], ym, o), x[o], c);
+            dx[o] = bn_bwd_dx(bn_mask(dy[o], ym, o), bn_ld(x, o), c);
         }
     }
 }
 }  // namespace norm_impl
 
-extern "C" __global__ void __launch_bounds__(kThreads)
-    norm_bn_bwd_reduce(const float* dy, const float* x, float* dx, const float* __restrict__ gamma,
-                       const float* __restrict__ mean, const float* __restrict__ stat, float* __restrict__ dgamma,
-                       float* __restrict__ dbeta, float* part, int N, int C, int S, int P, int evalMode, float eps,
-                       const float* __restrict__ ym) {
-    bn_bwd_reduce(dy, x, dx, gamma, mean, stat, dgamma, dbeta, part, N, C, S, P, evalMode, eps, ym);
-}
-
-// norm_bn_bwd_reduce_ybf16: norm_bn_bwd_reduce with the mask ym bfloat16
-// (BF16 storage above; ym is never null here).
-extern "C" __global__ void __launch_bounds__(kThreads)
-    norm_bn_bwd_reduce_ybf16(const float* dy, const float* x, float* dx, const float* __restrict__ gamma,
-                             const float* __restrict__ mean, const float* __restrict__ stat,
-                             float* __restrict__ dgamma, float* __restrict__ dbeta, float* part, int N, int C, int S,
-                             int P, int evalMode, float eps, const bf16_t* __restrict__ ym) {
-    bn_bwd_reduce(dy, x, dx, gamma, mean, stat, dgamma, dbeta, part, N, C, S, P, evalMode, eps, ym);
-}
+#define BN_BWD_REDUCE(name, TX, TM)                                                                          \
+    extern "C" __global__ void __launch_bounds__(kThreads)                                                     \
+        name(const float* dy, const TX* x, float* dx, const float* __restrict__ gamma,                         \
+             const float* __restrict__ mean, const float* __restrict__ stat, float* __restrict__ dgamma,       \
+             float* __restrict__ dbeta, float* part, int N, int C, int S, int P, int evalMode, float eps,      \
+             const TM* __restrict__ ym) {                                                                      \
+        bn_bwd_reduce(dy, x, dx, gamma, mean, stat, dgamma, dbeta, part, N, C, S, P, evalMode, eps, ym);       \
+    }
+BN_BWD_REDUCE(norm_bn_bwd_reduce, float, float)
+// The BF16 storage variants (above): the mask ym (never null in these),
+// x, or both bfloat16; norm_bn_bwd_reduce_xbf16's ym is float32 or null.
+BN_BWD_REDUCE(norm_bn_bwd_reduce_ybf16, float, bf16_t)
+BN_BWD_REDUCE(norm_bn_bwd_reduce_xbf16, bf16_t, float)
+BN_BWD_REDUCE(norm_bn_bwd_reduce_xbf16_ybf16, bf16_t, bf16_t)
 
 // norm_bn_bwd_finalize: sums the P partials of norm_bn_bwd_reduce per channel
 // in order p = 0..P-1; writes dgamma = s2·σ⁻¹ and dbeta = s1 (each may be
@@ -701,8 +713,8 @@ extern "C" __global__ void __launch_bounds__(kThreads)
 
 namespace norm_impl {
 
-template <int V, int U, class TM>
-__device__ __forceinline__ void bn_bwd_dx_walk(float* dx, const float* dy, const float* x, const TM* ym,
+template <int V, int U, class TX, class TM>
+__device__ __forceinline__ void bn_bwd_dx_walk(float* dx, const float* dy, const TX* x, const TM* ym,
                                                const float4* __restrict__ coef, int total, int C, int S) {
     typedef typename Vec<V>::T T;
     const int n = total / V;
@@ -710,7 +722,6 @@ __device__ __forceinline__ void bn_bwd_dx_walk(float* dx, const float* dy, const
     int cnt = walk_count(t, stride, n);
     if (cnt == 0) return;
     const T* dyv = reinterpret_cast<const T*>(dy);
-    const T* xv = reinterpret_cast<const T*>(x);
     T* dxv = reinterpret_cast<T*>(dx);
     GroupWalk w(t, stride, S / V, C);
     for (; cnt >= U; cnt -= U) {
@@ -726,7 +737,7 @@ __device__ __forceinline__ void bn_bwd_dx_walk(float* dx, const float* dy, const
 #pragma unroll
         for (int u = 0; u < U; ++u) {
             d[u] = dyv[e[u]];
-            v[u] = xv[e[u]];
+            v[u] = group_load<V>(x, e[u]);
         }
         if (ym) {
 #pragma unroll
@@ -748,7 +759,7 @@ __device__ __forceinline__ void bn_bwd_dx_walk(float* dx, const float* dy, const
     for (; cnt > 0; --cnt) {
         const float4 c = coef[w.k];
         T d = dyv[w.e];
-        const T v = xv[w.e];
+        const T v = group_load<V>(x, w.e);
         if (ym) {
             const T m = group_load<V>(ym, w.e);
 #pragma unroll
@@ -770,34 +781,28 @@ using namespace norm_impl;
 // total elements; dx may be dy; ym (null: none) masks dy as in
 // norm_bn_bwd_reduce. Launch: 1-D grid-stride, block 256, any grid.
 // Matches the dx of CPU.BatchNormBackward (CPU.BatchNormReluBackward with ym).
-extern "C" __global__ void __launch_bounds__(kThreads)
-    norm_bn_bwd_dx(float* dx, const float* dy, const float* x, const float* __restrict__ coef, int total, int C,
-                   int S, const float* __restrict__ ym) {
-    bn_bwd_dx_walk<1, 4>(dx, dy, x, ym, reinterpret_cast<const float4*>(coef), total, C, S);
-}
+#define BN_BWD_DX(name, V, U, TX, TM)                                                                         \
+    extern "C" __global__ void __launch_bounds__(kThreads)                                                      \
+        name(float* dx, const float* dy, const TX* x, const float* __restrict__ coef, int total, int C, int S,  \
+             const TM* __restrict__ ym) {                                                                       \
+        bn_bwd_dx_walk<V, U>(dx, dy, x, ym, reinterpret_cast<const float4*>(coef), total, C, S);                \
+    }
+BN_BWD_DX(norm_bn_bwd_dx, 1, 4, float, float)
 
 // norm_bn_bwd_dx4: norm_bn_bwd_dx with float4 accesses; needs S % 4 == 0 and
 // dx, dy, x (and ym) 16-byte aligned. Launch as norm_bn_bwd_dx (over total/4
 // groups).
-extern "C" __global__ void __launch_bounds__(kThreads)
-    norm_bn_bwd_dx4(float* dx, const float* dy, const float* x, const float* __restrict__ coef, int total, int C,
-                    int S, const float* __restrict__ ym) {
-    bn_bwd_dx_walk<4, 2>(dx, dy, x, ym, reinterpret_cast<const float4*>(coef), total, C, S);
-}
+BN_BWD_DX(norm_bn_bwd_dx4, 4, 2, float, float)
 
-// norm_bn_bwd_dx_ybf16, norm_bn_bwd_dx4_ybf16: norm_bn_bwd_dx and
-// norm_bn_bwd_dx4 with the mask ym bfloat16 (the 4-wide one needs ym
+// The BF16 storage variants (above) of norm_bn_bwd_dx and norm_bn_bwd_dx4:
+// the mask ym, x, or both bfloat16 (the 4-wide ones need a bfloat16 tensor
 // 8-byte aligned).
-extern "C" __global__ void __launch_bounds__(kThreads)
-    norm_bn_bwd_dx_ybf16(float* dx, const float* dy, const float* x, const float* __restrict__ coef, int total,
-                         int C, int S, const bf16_t* __restrict__ ym) {
-    bn_bwd_dx_walk<1, 4>(dx, dy, x, ym, reinterpret_cast<const float4*>(coef), total, C, S);
-}
-extern "C" __global__ void __launch_bounds__(kThreads)
-    norm_bn_bwd_dx4_ybf16(float* dx, const float* dy, const float* x, const float* __restrict__ coef, int total,
-                          int C, int S, const bf16_t* __restrict__ ym) {
-    bn_bwd_dx_walk<4, 2>(dx, dy, x, ym, reinterpret_cast<const float4*>(coef), total, C, S);
-}
+BN_BWD_DX(norm_bn_bwd_dx_ybf16, 1, 4, float, bf16_t)
+BN_BWD_DX(norm_bn_bwd_dx4_ybf16, 4, 2, float, bf16_t)
+BN_BWD_DX(norm_bn_bwd_dx_xbf16, 1, 4, bf16_t, float)
+BN_BWD_DX(norm_bn_bwd_dx4_xbf16, 4, 2, bf16_t, float)
+BN_BWD_DX(norm_bn_bwd_dx_xbf16_ybf16, 1, 4, bf16_t, bf16_t)
+BN_BWD_DX(norm_bn_bwd_dx4_xbf16_ybf16, 4, 2, bf16_t, bf16_t)
 
 // ---- Row ops: layer norm, softmax, cross entropy ---------------------------
 //

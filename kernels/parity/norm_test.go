@@ -3,6 +3,7 @@
 package parity
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
@@ -339,55 +340,106 @@ func roundCPU(e *env, p pair) {
 // bfloat16 ulp, 2^-7 relative) fails.
 const bf16Eps = normFwdEps
 
-// bnReluBF16Parity (a subtest of TestBatchNormReluParity): the fused
-// batch norm + ReLU with its output stored in bfloat16 (the _ybf16
-// kernels), forward in training and eval and both backward passes reading
-// that output as their mask, against the CPU on float32 with the output
-// rounded.
+// bnInBF16 is an input pair whose GPU side is bfloat16 and whose CPU side
+// holds the same values (uniform in [lo, hi), rounded to bfloat16).
+func bnInBF16(e *env, name string, lo, hi float32, shape ...int) pair {
+	e.t.Helper()
+	p := bnOutBF16(e, name, shape...)
+	v := make([]float32, engine.Numel(shape))
+	for i := range v {
+		v[i] = engine.RoundBF16(lo + (hi-lo)*e.rng.Float32())
+	}
+	e.set(p, v)
+	return p
+}
+
+// bnReluBF16Parity (a subtest of TestBatchNormReluParity): batch norm with
+// its input x, its output y, or both stored in bfloat16 (the _xbf16 and
+// _ybf16 kernels; y only with the fused ReLU, whose backward pass reads it
+// as its mask), forward in training and eval and both backward passes,
+// against the CPU on float32 with x the same rounded values and y rounded.
 func bnReluBF16Parity(t *testing.T) {
 	e := newEnv(t, 21)
 	const momentum, eps = 0.1, 1e-5
 	for _, tc := range normBNCases {
 		ch := tc.shape[1]
-		t.Logf("case %s %v", tc.name, tc.shape)
-		x := e.randRange("x", tc.lo, tc.hi, tc.shape...)
-		gamma, beta := e.randRange("gamma", 0.5, 1.5, ch), e.rand("beta", 0.5, ch)
-		rm, rv := e.rand("running mean", 0.5, ch), e.randRange("running var", 0.5, 1.5, ch)
-		y := bnOutBF16(e, "y", tc.shape...)
-		sm, si := e.out("save mean", ch), e.out("save invstd", ch)
-		e.g.BatchNormReluTrain(y.g, sm.g, si.g, rm.g, rv.g, x.g, gamma.g, beta.g, momentum, eps)
-		e.c.BatchNormReluTrain(y.c, sm.c, si.c, rm.c, rv.c, x.c, gamma.c, beta.c, momentum, eps)
-		e.check("batchnorm relu save mean (y bf16)", sm, normFwdTol, normFwdEps)
-		e.check("batchnorm relu save invstd (y bf16)", si, normFwdTol, normFwdEps)
-		e.check("batchnorm relu running var (y bf16)", rv, normFwdTol, normFwdEps)
-		roundCPU(e, y)
-		e.check("batchnorm relu y bf16", y, tc.tol, bf16Eps)
+		for _, v := range []struct{ x16, y16, relu bool }{{false, true, true}, {true, false, true}, {true, true, true}, {true, false, false}} {
+			what := fmt.Sprintf("batchnorm relu=%v x bf16=%v y bf16=%v", v.relu, v.x16, v.y16)
+			t.Logf("case %s %v: %s", tc.name, tc.shape, what)
+			x := e.randRange("x", tc.lo, tc.hi, tc.shape...)
+			if v.x16 {
+				x = bnInBF16(e, "x", tc.lo, tc.hi, tc.shape...)
+			}
+			gamma, beta := e.randRange("gamma", 0.5, 1.5, ch), e.rand("beta", 0.5, ch)
+			rm, rv := e.rand("running mean", 0.5, ch), e.randRange("running var", 0.5, 1.5, ch)
+			y := e.out("y", tc.shape...)
+			if v.y16 {
+				y = bnOutBF16(e, "y", tc.shape...)
+			}
+			train := func(be engine.Backend, y, sm, si, rm, rv, x, g, b *engine.Tensor) {
+				if v.relu {
+					be.BatchNormReluTrain(y, sm, si, rm, rv, x, g, b, momentum, eps)
+				} else {
+					be.BatchNormTrain(y, sm, si, rm, rv, x, g, b, momentum, eps)
+				}
+			}
+			sm, si := e.out("save mean", ch), e.out("save invstd", ch)
+			train(e.g, y.g, sm.g, si.g, rm.g, rv.g, x.g, gamma.g, beta.g)
+			train(e.c, y.c, sm.c, si.c, rm.c, rv.c, x.c, gamma.c, beta.c)
+			e.check(what+" save mean", sm, normFwdTol, normFwdEps)
+			e.check(what+" save invstd", si, normFwdTol, normFwdEps)
+			e.check(what+" running var", rv, normFwdTol, normFwdEps)
+			if v.y16 {
+				roundCPU(e, y)
+			}
+			e.check(what+" y", y, tc.tol, bf16Eps)
 
-		// Backward through the bfloat16 mask, from the CPU's statistics.
-		smIn, siIn := normFromCPU(e, "save mean", sm), normFromCPU(e, "save invstd", si)
-		dy := e.rand("dy", 1, tc.shape...)
-		dx := e.out("dx", tc.shape...)
-		dg, db := e.out("dgamma", ch), e.out("dbeta", ch)
-		e.g.BatchNormReluBackward(dx.g, dg.g, db.g, dy.g, y.g, x.g, gamma.g, smIn.g, siIn.g)
-		e.c.BatchNormReluBackward(dx.c, dg.c, db.c, dy.c, y.c, x.c, gamma.c, smIn.c, siIn.c)
-		e.check("batchnorm relu backward dx (mask bf16)", dx, normBwdTol, normBwdEps)
-		e.check("batchnorm relu backward dgamma (mask bf16)", dg, normBwdTol, normBwdEps)
-		e.check("batchnorm relu backward dbeta (mask bf16)", db, normBwdTol, normBwdEps)
+			// Backward (through the mask y when fused), from the CPU's statistics.
+			smIn, siIn := normFromCPU(e, "save mean", sm), normFromCPU(e, "save invstd", si)
+			dy := e.rand("dy", 1, tc.shape...)
+			dx := e.out("dx", tc.shape...)
+			dg, db := e.out("dgamma", ch), e.out("dbeta", ch)
+			if v.relu {
+				e.g.BatchNormReluBackward(dx.g, dg.g, db.g, dy.g, y.g, x.g, gamma.g, smIn.g, siIn.g)
+				e.c.BatchNormReluBackward(dx.c, dg.c, db.c, dy.c, y.c, x.c, gamma.c, smIn.c, siIn.c)
+			} else {
+				e.g.BatchNormBackward(dx.g, dg.g, db.g, dy.g, x.g, gamma.g, smIn.g, siIn.g)
+				e.c.BatchNormBackward(dx.c, dg.c, db.c, dy.c, x.c, gamma.c, smIn.c, siIn.c)
+			}
+			e.check(what+" backward dx", dx, normBwdTol, normBwdEps)
+			e.check(what+" backward dgamma", dg, normBwdTol, normBwdEps)
+			e.check(what+" backward dbeta", db, normBwdTol, normBwdEps)
 
-		ye := bnOutBF16(e, "y eval", tc.shape...)
-		e.g.BatchNormReluEval(ye.g, x.g, gamma.g, beta.g, rm.g, rv.g, eps)
-		e.c.BatchNormReluEval(ye.c, x.c, gamma.c, beta.c, rm.c, rv.c, eps)
-		roundCPU(e, ye)
-		e.check("batchnorm relu eval y bf16", ye, tc.tol, bf16Eps)
-		dxe := e.out("dx eval", tc.shape...)
-		e.g.BatchNormReluEvalBackward(dxe.g, nil, nil, dy.g, ye.g, x.g, gamma.g, rm.g, rv.g, eps)
-		e.c.BatchNormReluEvalBackward(dxe.c, nil, nil, dy.c, ye.c, x.c, gamma.c, rm.c, rv.c, eps)
-		e.check("batchnorm relu eval backward dx (mask bf16)", dxe, normBwdTol, normBwdEps)
+			ye := e.out("y eval", tc.shape...)
+			if v.y16 {
+				ye = bnOutBF16(e, "y eval", tc.shape...)
+			}
+			dxe := e.out("dx eval", tc.shape...)
+			if v.relu {
+				e.g.BatchNormReluEval(ye.g, x.g, gamma.g, beta.g, rm.g, rv.g, eps)
+				e.c.BatchNormReluEval(ye.c, x.c, gamma.c, beta.c, rm.c, rv.c, eps)
+			} else {
+				e.g.BatchNormEval(ye.g, x.g, gamma.g, beta.g, rm.g, rv.g, eps)
+				e.c.BatchNormEval(ye.c, x.c, gamma.c, beta.c, rm.c, rv.c, eps)
+			}
+			if v.y16 {
+				roundCPU(e, ye)
+			}
+			e.check(what+" eval y", ye, tc.tol, bf16Eps)
+			if v.relu {
+				e.g.BatchNormReluEvalBackward(dxe.g, nil, nil, dy.g, ye.g, x.g, gamma.g, rm.g, rv.g, eps)
+				e.c.BatchNormReluEvalBackward(dxe.c, nil, nil, dy.c, ye.c, x.c, gamma.c, rm.c, rv.c, eps)
+			} else {
+				e.g.BatchNormEvalBackward(dxe.g, nil, nil, dy.g, x.g, gamma.g, rm.g, rv.g, eps)
+				e.c.BatchNormEvalBackward(dxe.c, nil, nil, dy.c, x.c, gamma.c, rm.c, rv.c, eps)
+			}
+			e.check(what+" eval backward dx", dxe, normBwdTol, normBwdEps)
+		}
 	}
 }
 
 // TestBatchNormBF16Refused: only the fused ReLU ops store bfloat16, and
-// no batch norm reads a bfloat16 input.
+// no op but the batch norms (and convolutions) reads a bfloat16 tensor.
 func TestBatchNormBF16Refused(t *testing.T) {
 	e := newEnv(t, 22)
 	shape := []int{4, 3, 2, 2}
@@ -401,11 +453,11 @@ func TestBatchNormBF16Refused(t *testing.T) {
 	t.Logf("ok plain batch norm, bfloat16 y: %v", e.g.Err())
 	e.g.ClearErr()
 	y := e.zeros("y32", shape...)
-	e.g.BatchNormReluTrain(y.g, sm.g, si.g, nil, nil, y16.g, nil, nil, 0.1, 1e-5)
+	e.g.Add(y.g, y16.g, x.g)
 	if e.g.Err() == nil {
-		t.Fatal("batchnorm relu read a bfloat16 input")
+		t.Fatal("add read a bfloat16 input")
 	}
-	t.Logf("ok bfloat16 x: %v", e.g.Err())
+	t.Logf("ok add of bfloat16: %v", e.g.Err())
 	e.g.ClearErr()
 	e.g.Relu(y.g, y16.g)
 	if e.g.Err() == nil {
