@@ -75,3 +75,28 @@ func TestPoolSetDType(t *testing.T) {
 		t.Fatal("SetDType changed an allocated pool")
 	}
 }
+
+func TestPoolMove(t *testing.T) {
+	p, to := NewPool("acts", Float32), NewPool("narrow", Float32)
+	a := p.NewBatched("a", 4, 3)
+	b := p.NewBatched("b", 4, 5, 5)
+	c := p.New("c", 7)
+	if err := p.Move([]*Tensor{b}, to); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Tensors(); len(got) != 2 || got[0] != a || got[1] != c {
+		t.Fatalf("left in p: %v", got)
+	}
+	if got := to.Tensors(); len(got) != 1 || got[0] != b || b.off != 0 || to.MaxBatch() != 4 {
+		t.Fatalf("moved: %v at offset %d, max batch %d", got, b.off, to.MaxBatch())
+	}
+	if a.off != 0 || c.off != 16 || p.Size() != 32 || to.Size() != 112 {
+		t.Fatalf("offsets a %d c %d, sizes %d and %d", a.off, c.off, p.Size(), to.Size())
+	}
+	if err := p.Move([]*Tensor{b}, to); err == nil {
+		t.Fatal("moved a tensor the pool does not hold")
+	}
+	if err := p.Move(nil, NewPool("idx", Int32)); err == nil {
+		t.Fatal("moved into a pool of another dtype")
+	}
+}

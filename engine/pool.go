@@ -89,24 +89,50 @@ func (p *Pool) SetDType(dt DType) error {
 	return nil
 }
 
-// Absorb moves every tensor of pool q into p, after p's own, leaving q
-// empty; neither may be allocated and both must hold one element type. A
-// model's convolution operands join its activations this way when they
-// stay float32, so that they are planned (and share memory) with them.
-func (p *Pool) Absorb(q *Pool) error {
-	if p.st != nil || q.st != nil {
-		return fmt.Errorf("pool %s: absorb pool %s: already allocated", p.name, q.name)
+// Move moves tensors ts, declared in p, to pool to (after to's own): the
+// tensors left in p keep their order, packed again. Neither pool may be
+// allocated, and both must hold one element type. A model's narrow
+// activations move to a bfloat16 pool this way when it is allocated at
+// -precision bf16; at float32 they stay where they were declared.
+func (p *Pool) Move(ts []*Tensor, to *Pool) error {
+	if p.st != nil || to.st != nil {
+		return fmt.Errorf("pool %s: move tensors to pool %s: already allocated", p.name, to.name)
 	}
-	if p.dtype != q.dtype {
-		return fmt.Errorf("pool %s (%s): absorb pool %s of %s", p.name, p.dtype, q.name, q.dtype)
+	if p.dtype != to.dtype {
+		return fmt.Errorf("pool %s (%s): move tensors to pool %s of %s", p.name, p.dtype, to.name, to.dtype)
 	}
-	for _, t := range q.tensors {
-		t.off = p.size
-		p.size += (declared(t) + align - 1) / align * align
-		p.tensors = append(p.tensors, t)
+	moving := make(map[*Tensor]bool, len(ts))
+	for _, t := range ts {
+		moving[t] = true
 	}
-	p.batch = max(p.batch, q.batch)
-	q.tensors, q.size, q.batch = nil, 0, 0
+	found := 0
+	for _, t := range p.tensors {
+		if moving[t] {
+			found++
+		}
+	}
+	if found != len(moving) {
+		return fmt.Errorf("pool %s: move %d tensors to pool %s: %d are not declared in %s", p.name, len(moving), to.name, len(moving)-found, p.name)
+	}
+	kept := p.tensors[:0:0]
+	p.size = 0
+	for _, t := range p.tensors {
+		dst := p
+		if moving[t] {
+			dst = to
+		} else {
+			kept = append(kept, t)
+		}
+		t.off = dst.size
+		dst.size += (declared(t) + align - 1) / align * align
+		if dst == to {
+			to.tensors = append(to.tensors, t)
+			if t.rowsPerSample > 0 {
+				to.batch = max(to.batch, t.maxRows/t.rowsPerSample)
+			}
+		}
+	}
+	p.tensors = kept
 	return nil
 }
 

@@ -53,6 +53,15 @@ func paramLen(ts ...*engine.Tensor) int {
 	return n
 }
 
+// StoreForBatchNorm makes a convolution's output narrow
+// (Builder.NarrowAct), bfloat16 at -precision bf16: call it when only a
+// batch norm reads the output (its forward and backward passes, as their
+// x). The activation declared for it in Acts is then never used and gets
+// no memory.
+func StoreForBatchNorm(b *Builder, conv *Conv2d) {
+	conv.y = b.NarrowAct(conv.y.Name(), conv.out...)
+}
+
 // SkipInputGrad stops the layer computing dx (the model's first layer).
 func (l *Conv2d) SkipInputGrad() { l.skipDX = true }
 

@@ -42,6 +42,7 @@ func NewBottleneck(b *Builder, prefix string, in []int, stages []ConvBN, down *C
 	shape := in
 	for i, s := range stages {
 		st := convBNLayer{conv: NewConv2d(b, prefix+s.Conv, shape, s.Out, s.K, s.Stride, s.Pad, false)}
+		StoreForBatchNorm(b, st.conv) // every conv of a bottleneck feeds its batch norm only
 		shape = st.conv.OutShape()
 		st.bn = NewBatchNorm(b, prefix+s.BN, shape, eps)
 		if i < len(stages)-1 {
@@ -54,6 +55,7 @@ func NewBottleneck(b *Builder, prefix string, in []int, stages []ConvBN, down *C
 	l.out = shape
 	if down != nil {
 		dc := NewConv2d(b, prefix+down.Conv, in, down.Out, 1, down.Stride, 0, false)
+		StoreForBatchNorm(b, dc)
 		l.down = &convBNLayer{conv: dc, bn: NewBatchNorm(b, prefix+down.BN, dc.OutShape(), eps)}
 	}
 	l.sum = b.Act(prefix+"sum", shape...)
@@ -142,6 +144,7 @@ func NewPreActSEBlock(b *Builder, prefix string, in []int, inner, out, hidden, s
 	l.bn1 = NewBatchNorm(b, prefix+"bn1", in, 1e-5)
 	l.relu1 = NewReLU(b, prefix+"relu1", in)
 	l.conv1 = NewConv2d(b, prefix+"conv1", in, inner, 3, stride, 1, false)
+	StoreForBatchNorm(b, l.conv1) // read by bn2 only (conv2's output goes to the SE op)
 	mid := l.conv1.OutShape()
 	l.bn2 = NewBatchNorm(b, prefix+"bn2", mid, 1e-5)
 	l.relu2 = NewReLU(b, prefix+"relu2", mid)

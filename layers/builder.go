@@ -48,11 +48,8 @@ type Builder struct {
 	Buffers  *engine.Pool // running statistics
 	Acts     *engine.Pool // activations and their gradients
 	Index    *engine.Pool // int32 activations (max-pool indices)
-	// Operands holds the activations that only convolutions read
-	// (NarrowAct): float32 like Acts, or bfloat16 when the model is
-	// allocated on a backend at -precision bf16 (models.Model.Allocate
-	// sets its dtype), which halves the operand traffic of those
-	// convolutions' forward and weight-gradient passes.
+	// Narrow holds the narrow activations (NarrowAct) once StoreNarrow
+	// moved them out of Acts in bfloat16; empty at float32.
 	Narrow *engine.Pool
 
 	// ConvWeightInit, when set, initialises every Conv2d weight declared
@@ -65,6 +62,9 @@ type Builder struct {
 	entries  []Entry
 	rows     []Row
 	dropouts uint32
+
+	narrow       []*engine.Tensor // declared by NarrowAct, in Acts until StoreNarrow
+	narrowStored bool
 }
 
 // NewBuilder starts a model for batches of at most maxBatch samples.
@@ -105,15 +105,56 @@ func (b *Builder) Act(name string, shape ...int) *engine.Tensor {
 	return b.Acts.NewBatched(name, b.MaxBatch, shape...)
 }
 
-// NarrowAct declares a batched activation that, in every pass, only
-// convolutions read (Conv2d's forward and weight gradient): the output of
-// a fused batch norm and ReLU that feeds convolutions alone. It lives in
-// the Operands pool, stored in bfloat16 at -precision bf16. Its writer
-// must be an op that can store bfloat16 (BatchNormRelu*), and any other
-// reader would fail loudly at its first use.
+// NarrowAct declares a batched activation whose every writer and reader
+// has a bfloat16 kernel, so that at -precision bf16 it can be stored in
+// bfloat16: a convolution's output that only a batch norm reads
+// (StoreForBatchNorm), a fused batch norm + ReLU's output that only
+// convolutions read (StoreForConvs). It is declared in Acts; StoreNarrow
+// moves it to the Narrow pool in bfloat16. Any other op handed it at bf16
+// fails loudly at its first use.
 func (b *Builder) NarrowAct(name string, shape ...int) *engine.Tensor {
-	return b.Narrow.NewBatched(name, b.MaxBatch, shape...)
+	t := b.Act(name, shape...)
+	b.narrow = append(b.narrow, t)
+	return t
 }
+
+// NarrowActs lists the activations declared by NarrowAct.
+func (b *Builder) NarrowActs() []*engine.Tensor { return b.narrow }
+
+// StoreNarrow fixes the element type of the narrow activations (NarrowAct),
+// once, before the pools are allocated: engine.Float32 leaves them in Acts
+// (planned with the other activations, as if they were not narrow);
+// engine.BFloat16 moves them to the Narrow pool in bfloat16 (planned on
+// their own). A second call must ask for the same type.
+func (b *Builder) StoreNarrow(dt engine.DType) error {
+	if b.narrowStored {
+		if got := b.narrowDType(); got != dt {
+			return fmt.Errorf("narrow activations already stored as %s, not %s", got, dt)
+		}
+		return nil
+	}
+	if dt != engine.Float32 {
+		if err := b.Acts.Move(b.narrow, b.Narrow); err != nil {
+			return fmt.Errorf("store narrow activations: %w", err)
+		}
+		if err := b.Narrow.SetDType(dt); err != nil {
+			return fmt.Errorf("store narrow activations: %w", err)
+		}
+	}
+	b.narrowStored = true
+	return nil
+}
+
+// narrowDType is the element type StoreNarrow gave the narrow activations.
+func (b *Builder) narrowDType() engine.DType {
+	if len(b.Narrow.Tensors()) == 0 {
+		return engine.Float32
+	}
+	return b.Narrow.DType()
+}
+
+// NarrowStored reports whether StoreNarrow fixed their type.
+func (b *Builder) NarrowStored() bool { return b.narrowStored }
 
 // IndexAct declares a batched int32 activation.
 func (b *Builder) IndexAct(name string, shape ...int) *engine.Tensor {

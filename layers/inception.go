@@ -13,6 +13,7 @@ type BasicConv2d struct {
 // NewBasicConv2d declares a BasicConv2d with a square kernel.
 func NewBasicConv2d(b *Builder, prefix string, in []int, out, k, stride, pad int) *BasicConv2d {
 	l := &BasicConv2d{conv: NewConv2d(b, prefix+"conv", in, out, k, stride, pad, false)}
+	StoreForBatchNorm(b, l.conv)
 	l.bn = NewBatchNorm(b, prefix+"bn", l.conv.OutShape(), 1e-3)
 	l.relu = NewReLU(b, prefix+"relu", l.conv.OutShape())
 	FuseBatchNormReLU(l.bn, l.relu)

@@ -92,8 +92,8 @@ func FuseBatchNormReLU(bn *BatchNorm, relu *ReLU) bool {
 	return true
 }
 
-// StoreForConvs makes a fused batch norm + ReLU's output a convolution
-// operand (Builder.NarrowAct), bfloat16 at -precision bf16: call it after
+// StoreForConvs makes a fused batch norm + ReLU's output narrow
+// (Builder.NarrowAct), bfloat16 at -precision bf16: call it after
 // FuseBatchNormReLU when only convolutions read the output. The activation
 // declared for it in Acts is then never used and gets no memory.
 func StoreForConvs(b *Builder, bn *BatchNorm) {

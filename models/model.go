@@ -172,12 +172,14 @@ func (m *Model) AllocateEval(be engine.Backend, seed uint64) error {
 
 func (m *Model) allocate(be engine.Backend, seed uint64, train bool) error {
 	b := m.Builder
-	// The convolution operands in bfloat16 at -precision bf16, else with
-	// the other activations.
-	if err := storeNarrow(b, engine.NarrowDType(be)); err != nil {
-		return fmt.Errorf("model %s: %w", m.Spec.Name, err)
+	// The narrow activations in bfloat16 at -precision bf16, unless
+	// SetNarrowDType chose.
+	if !b.NarrowStored() {
+		if err := b.StoreNarrow(engine.NarrowDType(be)); err != nil {
+			return fmt.Errorf("model %s: %w", m.Spec.Name, err)
+		}
 	}
-	plan, operands, err := m.plans(train)
+	plan, narrow, err := m.plans(train)
 	if err != nil {
 		return fmt.Errorf("model %s: %w", m.Spec.Name, err)
 	}
@@ -187,7 +189,7 @@ func (m *Model) allocate(be engine.Backend, seed uint64, train bool) error {
 		case p == b.Acts:
 			err = p.AllocatePlanned(be, plan)
 		case p == b.Narrow:
-			err = p.AllocatePlanned(be, operands)
+			err = p.AllocatePlanned(be, narrow)
 		case p == b.Grads && (!train || plan.Fixed() == p):
 			continue // none for evaluation, or in the activations' allocation
 		default:
@@ -203,27 +205,16 @@ func (m *Model) allocate(be engine.Backend, seed uint64, train bool) error {
 	return nil
 }
 
-// SetNarrowDType fixes the element type of the model's convolution
-// operands (layers.Builder.Narrow) before Allocate, which otherwise
+// SetNarrowDType fixes the element type of the model's narrow
+// activations (layers.Builder.NarrowAct) before Allocate, which otherwise
 // picks it from the backend (engine.NarrowDType): engine.Float32 keeps
-// them with the activations even at -precision bf16 (a bf16 step then
-// reads float32 operands, which tests compare bit for bit with bfloat16
-// ones). Allocating on a backend that cannot hold the type fails.
+// them float32 even at -precision bf16 (tests compare the two).
+// Allocating on a backend that cannot hold the type fails.
 func (m *Model) SetNarrowDType(dt engine.DType) error {
-	if err := storeNarrow(m.Builder, dt); err != nil {
+	if err := m.Builder.StoreNarrow(dt); err != nil {
 		return fmt.Errorf("model %s: %w", m.Spec.Name, err)
 	}
 	return nil
-}
-
-// storeNarrow gives the convolution operands (layers.Builder.Narrow)
-// their element type: BFloat16 in a pool of their own, or Float32 planned
-// with the activations.
-func storeNarrow(b *layers.Builder, dt engine.DType) error {
-	if dt == engine.Float32 {
-		return b.Acts.Absorb(b.Narrow)
-	}
-	return b.Narrow.SetDType(dt) // none left after a SetNarrowDType(Float32)
 }
 
 // SetBatch sets the number of samples of the next passes.

@@ -27,8 +27,9 @@ func (m *Model) Plan(train bool) (*engine.Plan, error) {
 }
 
 // plans traces the model once and plans the activations (as Plan) and the
-// convolution operands (layers.Builder.Narrow, by their lifetimes alone).
-func (m *Model) plans(train bool) (acts, operands *engine.Plan, err error) {
+// narrow activations' pool (layers.Builder.Narrow: empty until they are
+// stored in bfloat16), each by its tensors' lifetimes.
+func (m *Model) plans(train bool) (acts, narrow *engine.Plan, err error) {
 	b := m.Builder
 	n := b.Acts.MaxBatch()
 	if n <= 0 {
@@ -62,9 +63,9 @@ func (m *Model) plans(train bool) (acts, operands *engine.Plan, err error) {
 		*c = v
 	}
 	pins := []*engine.Tensor{m.Input, m.Logits, m.Loss}
-	operands, err = engine.PlanPool(b.Narrow, rec)
+	narrow, err = engine.PlanPool(b.Narrow, rec)
 	if err != nil {
-		return nil, nil, fmt.Errorf("plan convolution operands: %w", err)
+		return nil, nil, fmt.Errorf("plan narrow activations: %w", err)
 	}
 	plan, err := engine.PlanPool(b.Acts, rec, pins...)
 	if err != nil {
@@ -82,33 +83,21 @@ func (m *Model) plans(train bool) (acts, operands *engine.Plan, err error) {
 			plan = arena
 		}
 	}
-	return plan, operands, nil
+	return plan, narrow, nil
 }
 
 // MemoryBytes is what Allocate (train) or AllocateEval allocates for the
 // model: its pools, the activations as planned, no gradients for
-// evaluation. Nothing is allocated to tell. The convolution operands count
-// as float32 planned with the activations, unless the model was allocated
-// at -precision bf16 (its Operands pool bfloat16).
+// evaluation. Nothing is allocated to tell. The narrow activations count
+// as float32 activations until StoreNarrow (an Allocate at -precision
+// bf16, or SetNarrowDType) moved them to the bfloat16 Narrow pool.
 func (m *Model) MemoryBytes(train bool) (int64, error) {
 	b := m.Builder
-	if b.Narrow.DType() == engine.Float32 && len(b.Narrow.Tensors()) > 0 {
-		// As Allocate on a float32 engine plans them (with the activations),
-		// on a copy: this model may still be allocated at -precision bf16.
-		c, err := m.Spec.BuildWidths(b.MaxBatch, m.Widths)
-		if err != nil {
-			return 0, err
-		}
-		if err := storeNarrow(c.Builder, engine.Float32); err != nil {
-			return 0, err
-		}
-		return c.MemoryBytes(train)
-	}
-	plan, operands, err := m.plans(train)
+	plan, narrow, err := m.plans(train)
 	if err != nil {
 		return 0, err
 	}
-	n := plan.Bytes() + operands.Bytes()
+	n := plan.Bytes() + narrow.Bytes()
 	for _, p := range b.Pools() {
 		if p == b.Acts || p == b.Narrow || p == plan.Fixed() || (p == b.Grads && !train) {
 			continue

@@ -133,50 +133,64 @@ func isBig(name string) bool { return torchModelTols[name].big }
 // poisonModels are the models TestPlannedStepMatchesUnplanned runs.
 var poisonModels = map[string]bool{"baseline": true, "googlenet": true, "lightresnet": true, "seresnet": true}
 
-// The convolution operands (the fused batch norm + ReLU outputs that only
-// convolutions read): float32 models plan them with the activations, as
-// before they had a pool; in bfloat16 (a GPU at -precision bf16) they take
-// a pool of their own at half the bytes, and the model less memory.
-func TestOperandStorage(t *testing.T) {
-	for _, name := range []string{"googlenet", "lightresnet", "resnet", "seresnet"} {
+// The narrow activations (a convolution's output that only a batch norm
+// reads, a fused batch norm + ReLU's output that only convolutions read):
+// at float32 they stay with the activations, planned as before they were
+// narrow; stored in bfloat16 (a GPU at -precision bf16) they move to a
+// pool of their own at half the bytes, and the model takes less memory.
+// A second StoreNarrow must agree with the first.
+func TestNarrowStorage(t *testing.T) {
+	for _, name := range []string{"googlenet", "lightresnet", "resnet", "seresnet", "vgg"} {
 		spec, _ := Lookup(name)
 		m := spec.Build(64)
-		if len(m.Builder.Narrow.Tensors()) == 0 {
-			t.Fatalf("%s declares no convolution operands", name)
+		narrow := len(m.Builder.NarrowActs())
+		if narrow == 0 {
+			t.Fatalf("%s declares no narrow activations", name)
 		}
 		f32, err := m.MemoryBytes(true)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := storeNarrow(m.Builder, engine.BFloat16); err != nil {
+		if err := m.SetNarrowDType(engine.Float32); err != nil {
 			t.Fatal(err)
 		}
-		_, ops, err := m.plans(true)
+		if n := len(m.Builder.Narrow.Tensors()); n != 0 {
+			t.Errorf("%s: %d narrow activations left the activations at float32", name, n)
+		}
+		if again, _ := m.MemoryBytes(true); again != f32 {
+			t.Errorf("%s: %d bytes after StoreNarrow(float32), %d before", name, again, f32)
+		}
+		if err := m.SetNarrowDType(engine.BFloat16); err == nil {
+			t.Errorf("%s: narrow activations stored as float32, then as bfloat16", name)
+		}
+		m = spec.Build(64)
+		if err := m.SetNarrowDType(engine.BFloat16); err != nil {
+			t.Fatal(err)
+		}
+		if got := len(m.Builder.Narrow.Tensors()); got != narrow || m.Builder.Narrow.DType() != engine.BFloat16 {
+			t.Fatalf("%s: narrow pool %s with %d tensors, want %d bfloat16 ones", name, m.Builder.Narrow.DType(), got, narrow)
+		}
+		_, pl, err := m.plans(true)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := ops.Check(); err != nil {
-			t.Errorf("%s: operands plan: %v", name, err)
+		if err := pl.Check(); err != nil {
+			t.Errorf("%s: narrow plan: %v", name, err)
 		}
 		bf16, err := m.MemoryBytes(true)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if bf16 >= f32 {
-			t.Errorf("%s: %d bytes with bfloat16 operands, %d with float32", name, bf16, f32)
+			t.Errorf("%s: %d bytes with bfloat16 narrow activations, %d with float32", name, bf16, f32)
 		}
-		t.Logf("%-11s batch 64 train: %.1f MiB with float32 operands, %.1f MiB with bfloat16 (operands %.1f MiB)",
-			name, mib(f32), mib(bf16), mib(ops.Bytes()))
-		c := spec.Build(64)
-		if err := storeNarrow(c.Builder, engine.Float32); err != nil {
-			t.Fatal(err)
-		}
-		if n := len(c.Builder.Narrow.Tensors()); n != 0 {
-			t.Errorf("%s: %d operands left outside the activations at float32", name, n)
-		}
+		t.Logf("%-11s batch 64 train: %6.1f MiB, %6.1f MiB with its %d narrow activations in bfloat16 (%.1f MiB planned)",
+			name, mib(f32), mib(bf16), narrow, mib(pl.Bytes()))
 	}
-	base, _ := Lookup("baseline")
-	if n := len(base.Build(2).Builder.Narrow.Tensors()); n != 0 {
-		t.Errorf("baseline declares %d convolution operands (it has no batch norm)", n)
+	for _, name := range []string{"baseline", "vit"} {
+		spec, _ := Lookup(name)
+		if n := len(spec.Build(2).Builder.NarrowActs()); n != 0 {
+			t.Errorf("%s declares %d narrow activations (it has no batch norm)", name, n)
+		}
 	}
 }

@@ -41,6 +41,7 @@ func buildResNet(b *layers.Builder, standard bool) layers.Module {
 	}
 	in := InputShape
 	stem := layers.NewConv2d(b, "conv1", in, 64, 7, 2, 3, false)
+	layers.StoreForBatchNorm(b, stem)
 	bn := layers.NewBatchNorm(b, "bn1", stem.OutShape(), 1e-5)
 	relu := layers.NewReLU(b, "relu", stem.OutShape())
 	pool := layers.NewMaxPool2d(b, "maxpool", relu.OutShape(), layers.Square(3, 2, 1))

@@ -78,6 +78,7 @@ func buildSEResNet(b *layers.Builder, w Widths) (layers.Module, error) {
 	}
 	in := InputShape
 	stem := layers.NewConv2d(b, "conv1", in, w["stream1"], 3, 1, 1, false)
+	layers.StoreForBatchNorm(b, stem)
 	bn := layers.NewBatchNorm(b, "bn1", stem.OutShape(), 1e-5)
 	relu := layers.NewReLU(b, "relu", stem.OutShape())
 	b.Functional(relu) // F.relu

@@ -38,6 +38,7 @@ func buildVGG(b *layers.Builder) layers.Module {
 		for i := 0; i < n; i++ {
 			conv := layers.NewConv2d(b, fmt.Sprintf("%s.%d", name, 3*i), shape, ch, 3, 1, 1, false)
 			bn := layers.NewBatchNorm(b, fmt.Sprintf("%s.%d", name, 3*i+1), conv.OutShape(), 1e-5)
+			layers.StoreForBatchNorm(b, conv)
 			relu := layers.NewReLU(b, fmt.Sprintf("%s.%d", name, 3*i+2), conv.OutShape())
 			mods = append(mods, conv, bn, relu)
 			shape = conv.OutShape()
