@@ -62,9 +62,14 @@
 // always run the implicit GEMMs, the forward and weight-gradient ones in
 // their bf16x variants, which gather x with 2-byte loads into registers
 // (cp.async has no 2-byte copy), widen it to float32 in shared memory and
-// halve the input's traffic; dx, dw, db, dy, w and y stay float32. At fp32
-// and tf32 a BFloat16 x is an error, and every other op refuses BFloat16
-// tensors.
+// halve the input's traffic. Likewise the forward's output y may be
+// BFloat16 (a convolution output that only a batch norm reads): Conv2d
+// then always runs the implicit GEMM in its bf16y (x float32) or bf16xy
+// (x BFloat16 too) variant, whose epilogue adds the bias in float32 and
+// rounds y to bfloat16 (nearest even) as it stores it; Conv2dBackward
+// never reads y. dx, dw, db, dy and w stay float32. At fp32 and tf32 a
+// BFloat16 x or y is an error naming the tensor, and every other op
+// refuses BFloat16 tensors.
 //
 // Layout: the engine keeps NCHW, and so do the kernels: no conversion
 // runs at all. The cost is in the loads: shared memory holds both operands

@@ -107,10 +107,12 @@ func (b *Backend) swap01(op string, dst, src devptr, a, bb, l int, bias devptr) 
 	b.launch(op, "conv_swap01", b.ewGrid(a*bb*l), d1(256), 0, dp(dst), dp(src), i32(a), i32(bb), i32(l), dp(bias))
 }
 
-// convInput checks a convolution's input x: float32, or BFloat16 at
-// precision bf16 only (the bf16x implicit GEMMs read it; at fp32 and tf32
-// a BFloat16 x is an error). It reports whether x is BFloat16.
-func (b *Backend) convInput(op string, x *engine.Tensor) (bf16x, ok bool) {
+// convInput checks a convolution's input x (or the forward's output y):
+// float32, or BFloat16 at precision bf16 only (the bf16x implicit GEMMs
+// read such an x, the bf16y and bf16xy forwards write such a y; at fp32
+// and tf32 a BFloat16 tensor is an error naming it). It reports whether x
+// is BFloat16.
+func (b *Backend) convInput(op string, x *engine.Tensor) (bf16, ok bool) {
 	if x == nil || x.DType() != engine.BFloat16 {
 		return false, b.ok(op, x)
 	}
@@ -123,18 +125,22 @@ func (b *Backend) convInput(op string, x *engine.Tensor) (bf16x, ok bool) {
 
 // Conv2d is im2col and one GEMM per image: y_n (K, P·Q) = w (K, C·R·S) ·
 // cols_n (C·R·S, P·Q) + b, all images in one launch; or an implicit GEMM
-// (conv_igemm.go), always for a BFloat16 x.
+// (conv_igemm.go), always for a BFloat16 x or y.
 func (b *Backend) Conv2d(y, x, w, bias *engine.Tensor, p engine.Conv2dParams) {
 	const op = "conv2d"
 	bf16x, ok := b.convInput(op, x)
-	if !ok || !b.ok(op, y, w, bias) {
+	if !ok {
+		return
+	}
+	bf16y, ok := b.convInput(op, y) // the same rule for the output
+	if !ok || !b.ok(op, w, bias) {
 		return
 	}
 	g, ok := b.convGeom(op, y, x, w, bias, p)
 	if !ok {
 		return
 	}
-	if ig, large := b.igemmFor(opConvFwd, blocks(g.K, 128)*blocks(g.N*g.PQ, 64), bf16x); ig {
+	if ig, large := b.igemmFor(opConvFwd, blocks(g.K, 128)*blocks(g.N*g.PQ, 64), bf16x || bf16y); ig {
 		b.igemmFwd(op, y, x, w, bias, &g, large)
 		return
 	}

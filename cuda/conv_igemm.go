@@ -14,7 +14,10 @@ import (
 // SetKernelVariant) does not say im2col; fp32 convolutions run im2col and
 // the float32 GEMM. An input x stored as BFloat16 (allowed at bf16 only)
 // always runs the bf16x kernels (forward and weight gradient), whatever
-// the table says: im2col and the GEMMs read float32 only.
+// the table says: im2col and the GEMMs read float32 only. Likewise a
+// forward output y stored as BFloat16 (bf16 only) always runs the bf16y
+// (x float32) or bf16xy (x BFloat16) forward, which rounds y as it stores
+// it; Conv2dBackward never reads y.
 
 // useIGemm reports whether op runs as an implicit GEMM at this precision
 // for a launch of largeTiles 128×64 tiles, and with which tile.
@@ -26,11 +29,11 @@ func (b *Backend) useIGemm(op string, largeTiles int) (ok, large bool) {
 	return v != "im2col", v == "l"
 }
 
-// igemmFor is useIGemm, except that a BFloat16 input (bf16x) always takes
-// the implicit GEMM: the table's tile, or the small one where the table
-// says im2col.
-func (b *Backend) igemmFor(op string, largeTiles int, bf16x bool) (ok, large bool) {
-	if bf16x {
+// igemmFor is useIGemm, except that a BFloat16 input or output (bf16)
+// always takes the implicit GEMM: the table's tile, or the small one where
+// the table says im2col.
+func (b *Backend) igemmFor(op string, largeTiles int, bf16 bool) (ok, large bool) {
+	if bf16 {
 		return true, b.variant(op, largeTiles) == "l"
 	}
 	return b.useIGemm(op, largeTiles)
@@ -88,13 +91,25 @@ func (b *Backend) inputPrec(x *engine.Tensor) string {
 	return b.precName()
 }
 
+// fwdPrec is the precision part of the name of the forward kernel: inputPrec,
+// or bf16y (x float32) or bf16xy (x BFloat16) when y is BFloat16.
+func (b *Backend) fwdPrec(y, x *engine.Tensor) string {
+	if y.DType() != engine.BFloat16 {
+		return b.inputPrec(x)
+	}
+	if x.DType() == engine.BFloat16 {
+		return "bf16xy"
+	}
+	return "bf16y"
+}
+
 // igemmFwd launches y = conv(x, w) + bias: GEMM M = K, N = N·P·Q, Kr = C·R·S.
 func (b *Backend) igemmFwd(op string, y, x, w, bias *engine.Tensor, g *convGeom, large bool) {
 	bm, bn, threads := tcTile(large)
 	vecA := b2i(g.CRS%4 == 0 && aligned16(addr(w)))
 	args := append([]arg{ptr(y), ptr(x), ptr(w), ptr(bias)}, g.shapeArgs()...)
 	args = append(args, i32(vecA))
-	b.launch(op, "conv_igemm_fwd_"+b.inputPrec(x)+"_"+tileName(large), dim3{blocks(g.N*g.PQ, bn), blocks(g.K, bm), 1},
+	b.launch(op, "conv_igemm_fwd_"+b.fwdPrec(y, x)+"_"+tileName(large), dim3{blocks(g.N*g.PQ, bn), blocks(g.K, bm), 1},
 		d1(threads), 0, args...)
 }
 

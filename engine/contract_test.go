@@ -61,10 +61,12 @@ var gemm = []string{
 
 // The implicit-GEMM convolutions (tf32 and bf16 tensor cores, large and
 // small tiles), which the convolutions run at those precisions; bf16x: a
-// BFloat16-stored input at bf16.
+// BFloat16-stored input at bf16; bf16y, bf16xy: a BFloat16-stored output
+// (with a float32 or a BFloat16 input).
 var (
 	igemmFwd = []string{"conv_igemm_fwd_tf32_l", "conv_igemm_fwd_tf32_s", "conv_igemm_fwd_bf16_l", "conv_igemm_fwd_bf16_s",
-		"conv_igemm_fwd_bf16x_l", "conv_igemm_fwd_bf16x_s"}
+		"conv_igemm_fwd_bf16x_l", "conv_igemm_fwd_bf16x_s", "conv_igemm_fwd_bf16y_l", "conv_igemm_fwd_bf16y_s",
+		"conv_igemm_fwd_bf16xy_l", "conv_igemm_fwd_bf16xy_s"}
 	igemmBack = []string{"conv_igemm_dgrad_tf32_l", "conv_igemm_dgrad_tf32_s", "conv_igemm_dgrad_bf16_l", "conv_igemm_dgrad_bf16_s",
 		"conv_igemm_wgrad_tf32_l", "conv_igemm_wgrad_tf32_s", "conv_igemm_wgrad_bf16_l", "conv_igemm_wgrad_bf16_s",
 		"conv_igemm_wgrad_bf16x_l", "conv_igemm_wgrad_bf16x_s"}

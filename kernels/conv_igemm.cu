@@ -45,6 +45,21 @@
 // bfloat16 leaves it unchanged, so they match CPU.Conv2d and
 // CPU.Conv2dBackward on the bfloat16-rounded x within BF16 rounding of the
 // other operand (kernels/parity/conv_test.go, TestConvIGemmBF16Input).
+//
+// Kernels conv_igemm_fwd_bf16y_{l,s} and conv_igemm_fwd_bf16xy_{l,s}:
+// conv_igemm_fwd_bf16_{l,s} (x float32) and conv_igemm_fwd_bf16x_{l,s} (x
+// bfloat16) whose output y is stored as bfloat16 (unsigned short bits,
+// NCHW: an engine.BFloat16 convolution output at -precision bf16); same
+// arguments but y's type, same launch shape, tiles and mainloop. The
+// epilogue adds the bias (if any) to the float32 sum and rounds the result
+// to bfloat16 to nearest even (bf16x2_rn), storing a thread's two adjacent
+// pixels of one plane as one 4-byte store when 4-byte aligned and as 2-byte
+// stores otherwise (fwd_store). They match CPU.Conv2d on the float32
+// operands (x rounded to bfloat16 for bf16xy) with its output rounded by
+// engine.RoundBF16, within BF16 rounding of the operands plus one bfloat16
+// ulp of the value, since a float32 sum that differs slightly may round to
+// a neighbouring bfloat16 (kernels/parity/conv_test.go,
+// TestConvIGemmBF16Output).
 
 #include "igemm.cuh"
 
@@ -153,8 +168,61 @@ struct FwdLoader {
     }
 };
 
-template <class Cfg, int PREC, class XT>
-__device__ __forceinline__ void conv_fwd_body(float* __restrict__ y, const XT* __restrict__ x,
+// fwd_store writes the forward's outputs from the accumulators: y[n, k, pq]
+// = v + bias[k] (float32), or that sum rounded to bfloat16 to nearest even
+// (unsigned short y). A thread's accumulators come in pairs of adjacent
+// GEMM columns gn, gn + 1 (gn even) of one row k: pixels pq, pq + 1 of one
+// plane, or, when P·Q is odd, the last pixel of image n and the first of
+// image n + 1. A bfloat16 pair in one plane at a 4-byte aligned address is
+// one 4-byte store (bf16x2_rn packs and rounds both); any other pair is two
+// 2-byte stores.
+template <class Cfg, int PREC>
+__device__ __forceinline__ void fwd_store(const IgMma<Cfg, PREC>& mma, float* __restrict__ y,
+                                          const float* __restrict__ bias, const ConvShape& s, int m0, int n0) {
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int PQ = s.P * s.Q, NPQ = s.N * PQ;
+    mma.each((warp / Cfg::WN) * 32, (warp % Cfg::WN) * 32, lane, [&](int ml, int nl, float v) {
+        const int gm = m0 + ml, gn = n0 + nl;
+        if (gm >= s.K || gn >= NPQ) return;
+        const int n = s.fPQ.div(gn), pq = gn - n * PQ;
+        if (bias) v += bias[gm];
+        y[((size_t)n * s.K + gm) * PQ + pq] = v;
+    });
+}
+
+template <class Cfg, int PREC>
+__device__ __forceinline__ void fwd_store(const IgMma<Cfg, PREC>& mma, unsigned short* __restrict__ y,
+                                          const float* __restrict__ bias, const ConvShape& s, int m0, int n0) {
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int PQ = s.P * s.Q, NPQ = s.N * PQ;
+    mma.pairs((warp / Cfg::WN) * 32, (warp % Cfg::WN) * 32, lane, [&](int ml, int nl, float v0, float v1) {
+        const int gm = m0 + ml, gn = n0 + nl;
+        if (gm >= s.K || gn >= NPQ) return;
+        const int n = s.fPQ.div(gn), pq = gn - n * PQ;
+        if (bias) {
+            const float b = bias[gm];
+            v0 += b, v1 += b;
+        }
+        const unsigned int u = bf16x2_rn(v0, v1);  // v0 in the low half
+        unsigned short* p = y + ((size_t)n * s.K + gm) * PQ + pq;
+        if (gn + 1 >= NPQ) {  // the last column: no neighbour
+            p[0] = (unsigned short)(u & 0xffffu);
+        } else if (pq + 1 < PQ) {  // the neighbour is the next pixel of the plane
+            if ((reinterpret_cast<size_t>(p) & 3) == 0) {
+                *reinterpret_cast<unsigned int*>(p) = u;
+            } else {
+                p[0] = (unsigned short)(u & 0xffffu);
+                p[1] = (unsigned short)(u >> 16);
+            }
+        } else {  // the neighbour is pixel 0 of image n + 1
+            p[0] = (unsigned short)(u & 0xffffu);
+            y[((size_t)(n + 1) * s.K + gm) * PQ] = (unsigned short)(u >> 16);
+        }
+    });
+}
+
+template <class Cfg, int PREC, class XT, class YT>
+__device__ __forceinline__ void conv_fwd_body(YT* __restrict__ y, const XT* __restrict__ x,
                                               const float* __restrict__ w, const float* __restrict__ bias,
                                               ConvShape s, int vecA) {
     __shared__ __align__(16) IgSmem<Cfg> sm;
@@ -166,16 +234,7 @@ __device__ __forceinline__ void conv_fwd_body(float* __restrict__ y, const XT* _
     IgMma<Cfg, PREC> mma;
     mma.zero();
     ig_mainloop<Cfg, PREC>(sm, mma, ld, 0, ld.CRS);
-    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const int PQ = s.P * s.Q, NPQ = s.N * PQ;
-    const int m0 = ld.m0, n0 = ld.n0;
-    mma.each((warp / Cfg::WN) * 32, (warp % Cfg::WN) * 32, lane, [&](int ml, int nl, float v) {
-        const int gm = m0 + ml, gn = n0 + nl;
-        if (gm >= s.K || gn >= NPQ) return;
-        const int n = s.fPQ.div(gn), pq = gn - n * PQ;
-        if (bias) v += bias[gm];
-        y[((size_t)n * s.K + gm) * PQ + pq] = v;
-    });
+    fwd_store(mma, y, bias, s, ld.m0, ld.n0);
 }
 
 // ---- backward data --------------------------------------------------------
@@ -342,12 +401,12 @@ __device__ __forceinline__ void conv_wgrad_body(float* __restrict__ out, const f
     });
 }
 
-#define CONV_FWD(name, CFG, PREC, XT)                                                                         \
-    extern "C" __global__ void IG_BOUNDS(CFG) name(float* __restrict__ y, const XT* __restrict__ x,      \
+#define CONV_FWD(name, CFG, PREC, XT, YT)                                                                     \
+    extern "C" __global__ void IG_BOUNDS(CFG) name(YT* __restrict__ y, const XT* __restrict__ x,         \
                                                                const float* __restrict__ w,                     \
                                                                const float* __restrict__ bias, CONV_SHAPE_PARAMS, \
                                                                int vecA) {                                      \
-        conv_fwd_body<CFG, PREC, XT>(y, x, w, bias, ConvShape CONV_SHAPE_INIT, vecA);                           \
+        conv_fwd_body<CFG, PREC, XT, YT>(y, x, w, bias, ConvShape CONV_SHAPE_INIT, vecA);                       \
     }
 #define CONV_DGRAD(name, CFG, PREC)                                                                              \
     extern "C" __global__ void IG_BOUNDS(CFG) name(float* __restrict__ dx, const float* __restrict__ dy, \
@@ -361,10 +420,10 @@ __device__ __forceinline__ void conv_wgrad_body(float* __restrict__ out, const f
         conv_wgrad_body<CFG, PREC, XT>(out, dy, x, ConvShape CONV_SHAPE_INIT, chunk, outStride, vecA);            \
     }
 
-CONV_FWD(conv_igemm_fwd_tf32_l, IgLarge, IG_TF32, float)
-CONV_FWD(conv_igemm_fwd_tf32_s, IgSmall, IG_TF32, float)
-CONV_FWD(conv_igemm_fwd_bf16_l, IgLarge, IG_BF16, float)
-CONV_FWD(conv_igemm_fwd_bf16_s, IgSmall, IG_BF16, float)
+CONV_FWD(conv_igemm_fwd_tf32_l, IgLarge, IG_TF32, float, float)
+CONV_FWD(conv_igemm_fwd_tf32_s, IgSmall, IG_TF32, float, float)
+CONV_FWD(conv_igemm_fwd_bf16_l, IgLarge, IG_BF16, float, float)
+CONV_FWD(conv_igemm_fwd_bf16_s, IgSmall, IG_BF16, float, float)
 CONV_DGRAD(conv_igemm_dgrad_tf32_l, IgLarge, IG_TF32)
 CONV_DGRAD(conv_igemm_dgrad_tf32_s, IgSmall, IG_TF32)
 CONV_DGRAD(conv_igemm_dgrad_bf16_l, IgLarge, IG_BF16)
@@ -377,7 +436,14 @@ CONV_WGRAD(conv_igemm_wgrad_bf16_s, IgSmall, IG_BF16, float)
 // The bfloat16-input variants (x: unsigned short bits, see the top of the
 // file): forward and weight gradient only (the backward-data pass does not
 // read x).
-CONV_FWD(conv_igemm_fwd_bf16x_l, IgLarge, IG_BF16, unsigned short)
-CONV_FWD(conv_igemm_fwd_bf16x_s, IgSmall, IG_BF16, unsigned short)
+CONV_FWD(conv_igemm_fwd_bf16x_l, IgLarge, IG_BF16, unsigned short, float)
+CONV_FWD(conv_igemm_fwd_bf16x_s, IgSmall, IG_BF16, unsigned short, float)
 CONV_WGRAD(conv_igemm_wgrad_bf16x_l, IgLarge, IG_BF16, unsigned short)
 CONV_WGRAD(conv_igemm_wgrad_bf16x_s, IgSmall, IG_BF16, unsigned short)
+
+// The bfloat16-output variants (y: unsigned short bits, see the top of the
+// file): the forward with x float32 (bf16y) or bfloat16 (bf16xy).
+CONV_FWD(conv_igemm_fwd_bf16y_l, IgLarge, IG_BF16, float, unsigned short)
+CONV_FWD(conv_igemm_fwd_bf16y_s, IgSmall, IG_BF16, float, unsigned short)
+CONV_FWD(conv_igemm_fwd_bf16xy_l, IgLarge, IG_BF16, unsigned short, unsigned short)
+CONV_FWD(conv_igemm_fwd_bf16xy_s, IgSmall, IG_BF16, unsigned short, unsigned short)

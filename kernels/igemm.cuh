@@ -207,6 +207,21 @@ struct IgMma {
         }
     }
 
+    // pairs calls f(mLocal, nLocal, v0, v1) for every pair of accumulators
+    // at columns nLocal (even) and nLocal + 1 of one row, with coordinates
+    // relative to the block tile: the pairs of elements each calls singly.
+    template <class F>
+    __device__ __forceinline__ void pairs(int wm, int wn, int lane, F f) const {
+        const int g = lane >> 2, t = lane & 3;
+#pragma unroll
+        for (int i = 0; i < FM; i++)
+#pragma unroll
+            for (int j = 0; j < FN; j++)
+#pragma unroll
+                for (int h = 0; h < 2; h++)
+                    f(wm + i * 16 + g + h * 8, wn + j * 8 + 2 * t, acc[i][j][2 * h], acc[i][j][2 * h + 1]);
+    }
+
     // each calls f(mLocal, nLocal, value) for every accumulator, with
     // coordinates relative to the block tile.
     template <class F>

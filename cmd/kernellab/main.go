@@ -8,7 +8,9 @@
 // the start of the same run: the mma.sync TF32 and BF16 throughput
 // (kernels/lab.cu) and a device-to-device copy. The conv mode's v7 and v8
 // are the bf16 implicit GEMMs on an input stored as BFloat16 (the bf16x
-// kernels), to set beside v5 and v6.
+// kernels), to set beside v5 and v6; v9 to v12 the forwards that store
+// their output y as BFloat16 (bf16y with x float32, bf16xy with x
+// BFloat16 too).
 //
 //	kernellab [-mode all|conv|gemm|norm|pool|elementwise] [-reps N] [-write FILE] [-tiny]
 //
@@ -204,6 +206,21 @@ func (l *lab) toBF16(p pair) *engine.Tensor {
 	return t
 }
 
+// roundBF16 is a BFloat16 copy of p on the GPU beside a CPU copy of p
+// rounded to bfloat16 (engine.RoundBF16): a bfloat16 output and its
+// reference.
+func (l *lab) roundBF16(p pair) pair {
+	v := make([]float32, p.c.Len())
+	l.c.Download(v, p.c)
+	for i := range v {
+		v[i] = engine.RoundBF16(v[i])
+	}
+	cs, _ := l.c.Alloc(engine.Float32, len(v))
+	c := engine.NewTensor("c", cs, 0, p.c.Shape()...)
+	l.c.Upload(c, v)
+	return pair{l.toBF16(p), c}
+}
+
 func (l *lab) rand(scale float32, shape ...int) pair {
 	p := l.zeros(shape...)
 	v := make([]float32, p.g.Len())
@@ -311,13 +328,19 @@ type variant struct {
 	prec  engine.Precision
 	kv    string // cuda.SetKernelVariant: im2col, l, s ("" the fp32 path)
 	bf16x bool   // the input x stored as BFloat16 (the bf16x kernels; forward and weight gradient)
+	bf16y bool   // the output y stored as BFloat16 (the bf16y and bf16xy kernels; forward only)
 }
 
 func (v variant) String() string {
 	name := map[string]string{"": "im2col+gemm", "im2col": "im2col+gemm", "l": "igemm 128x64", "s": "igemm 64x64"}[v.kv]
 	prec := v.prec.String()
-	if v.bf16x {
+	switch {
+	case v.bf16x && v.bf16y:
+		prec = "bf16xy"
+	case v.bf16x:
 		prec = "bf16x"
+	case v.bf16y:
+		prec = "bf16y"
 	}
 	return fmt.Sprintf("v%d %s %s", v.id, prec, name)
 }
@@ -328,11 +351,18 @@ func (v variant) String() string {
 // what the halved input traffic gains. The products are those of v5 and
 // v6 (the mma rounds x to bfloat16 the same way), so the same reference
 // and tolerance apply; the backward-data pass does not read x and is not
-// repeated.
+// repeated. v9 and v10 (x float32) and v11 and v12 (x BFloat16) are the
+// forward of v5 and v6 storing y as BFloat16, as a model at -precision
+// bf16 stores a convolution output that only a batch norm reads: the
+// reference is the CPU's y rounded to bfloat16, within the same tolerance
+// plus one bfloat16 ulp of the value (2^-7·|y|). The table's timings come
+// from float32 inputs and outputs only (v1 to v6).
 var convVariants = []variant{
-	{0, engine.FP32, "", false}, {1, engine.TF32, "im2col", false}, {2, engine.TF32, "l", false},
-	{3, engine.TF32, "s", false}, {4, engine.BF16, "im2col", false}, {5, engine.BF16, "l", false},
-	{6, engine.BF16, "s", false}, {7, engine.BF16, "l", true}, {8, engine.BF16, "s", true},
+	{0, engine.FP32, "", false, false}, {1, engine.TF32, "im2col", false, false}, {2, engine.TF32, "l", false, false},
+	{3, engine.TF32, "s", false, false}, {4, engine.BF16, "im2col", false, false}, {5, engine.BF16, "l", false, false},
+	{6, engine.BF16, "s", false, false}, {7, engine.BF16, "l", true, false}, {8, engine.BF16, "s", true, false},
+	{9, engine.BF16, "l", false, true}, {10, engine.BF16, "s", false, true}, {11, engine.BF16, "l", true, true},
+	{12, engine.BF16, "s", true, true},
 }
 
 func (l *lab) convShapes() []convShape {
@@ -373,6 +403,7 @@ func (l *lab) convs() {
 		dy := l.rand(1, sh.n, sh.k, p, q)
 		y, dx, dw := l.zeros(sh.n, sh.k, p, q), l.zeros(sh.n, sh.c, sh.h, sh.w), l.zeros(sh.k, sh.c, sh.r, sh.s)
 		l.c.Conv2d(y.c, x.c, w.c, nil, sh.p)
+		yb := l.roundBF16(y) // the bf16y variants' output and reference
 		l.c.Conv2dBackward(dx.c, nil, nil, dy.c, x.c, w.c, sh.p)
 		l.c.Conv2dBackward(nil, dw.c, nil, dy.c, x.c, w.c, sh.p)
 		crs, npq := sh.c*sh.r*sh.s, sh.n*p*q
@@ -401,6 +432,13 @@ func (l *lab) convs() {
 					}
 					in = xb
 				}
+				out, run := op.out, func() { op.run(in) }
+				if v.bf16y {
+					if op.op != "conv_fwd" {
+						continue
+					}
+					out, run = yb, func() { l.g.Conv2d(yb.g, in, w.g, nil, sh.p) }
+				}
 				if err := l.g.SetPrecision(v.prec); err != nil {
 					fmt.Fprintf(l.w, "%s %v: skipped: %v\n", op.op, v, err)
 					continue
@@ -410,9 +448,12 @@ func (l *lab) convs() {
 				if op.op != "conv_wgrad" {
 					tol /= 2 // as kernels/parity/conv_test.go
 				}
+				if v.bf16y {
+					eps += 1.0 / 128 // one bfloat16 ulp: a sum may round to the neighbouring bfloat16
+				}
 				label := fmt.Sprintf("%-10s %s", op.op, v)
-				ms := l.measure(label, []pair{op.out}, tol, eps, func() { op.run(in) }, flops, 0, v.prec)
-				if v.prec != engine.FP32 && !v.bf16x && ms > 0 { // the table's tiles: float32 inputs
+				ms := l.measure(label, []pair{out}, tol, eps, run, flops, 0, v.prec)
+				if v.prec != engine.FP32 && !v.bf16x && !v.bf16y && ms > 0 { // the table's tiles: float32 tensors
 					l.timings = append(l.timings, timing{op.op, v.prec, v.kv, op.fill, ms})
 				}
 			}
@@ -422,8 +463,8 @@ func (l *lab) convs() {
 
 // ---- GEMMs ---------------------------------------------------------------
 
-var gemmVariants = []variant{{0, engine.FP32, "", false}, {1, engine.TF32, "l", false}, {2, engine.TF32, "s", false},
-	{3, engine.BF16, "l", false}, {4, engine.BF16, "s", false}}
+var gemmVariants = []variant{{0, engine.FP32, "", false, false}, {1, engine.TF32, "l", false, false},
+	{2, engine.TF32, "s", false, false}, {3, engine.BF16, "l", false, false}, {4, engine.BF16, "s", false, false}}
 
 func (l *lab) gemms() {
 	defer l.g.SetKernelVariant(l.g.SetKernelVariant(""))

@@ -33,6 +33,8 @@ func TestLabTiny(t *testing.T) {
 		"peaks measured now: mma.sync TF32", "== conv", "== gemm", "== norm", "== pool", "== elementwise",
 		"conv_fwd   v0 fp32 im2col+gemm", "conv_dgrad v5 bf16 igemm 128x64", "conv_wgrad v6 bf16 igemm 64x64",
 		"conv_wgrad v1 tf32 im2col+gemm", "conv_fwd   v7 bf16x igemm 128x64", "conv_wgrad v8 bf16x igemm 64x64",
+		"conv_fwd   v9 bf16y igemm 128x64", "conv_fwd   v10 bf16y igemm 64x64", "conv_fwd   v11 bf16xy igemm 128x64",
+		"conv_fwd   v12 bf16xy igemm 64x64",
 		"gemm       v4 bf16 tc 64x64", "gemm       v0 fp32 simt",
 		"batchnorm_backward v0", "batchnorm_relu_train v2 ybf16", "batchnorm_relu_backward v2 ybf16", "maxpool_backward v0", "relu v0",
 	} {

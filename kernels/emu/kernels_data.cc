@@ -2,7 +2,7 @@
 // The sources it includes (the Go build cache does not see them):
 // data.cu sha256 8e9e99f370c255d5da0421a4c69ac95e68034f57560b4063ddd8065d8a3998e4
 // device.cuh sha256 cd9ddf6627ce6b136391dfe1a89f2791a53ac6d388f79fe1fd3c857ec276c7b8
-// igemm.cuh sha256 e6fbcfade2906054b3ef2fbbf60b5d675f7d02dc2fd46467ac55f228af479d8a
+// igemm.cuh sha256 994cb1c9fd61dab4890ae1b0fd3f480f4981345ad633b64fdd7b237d69a425f9
 
 #include "emu.h"
 #include "emu_api.h"

@@ -2,7 +2,7 @@
 // The sources it includes (the Go build cache does not see them):
 // elementwise.cu sha256 c11b42f08ca0905e7d675beadda7647f31dd47679286d4ee72165bf7fd0adef9
 // device.cuh sha256 cd9ddf6627ce6b136391dfe1a89f2791a53ac6d388f79fe1fd3c857ec276c7b8
-// igemm.cuh sha256 e6fbcfade2906054b3ef2fbbf60b5d675f7d02dc2fd46467ac55f228af479d8a
+// igemm.cuh sha256 994cb1c9fd61dab4890ae1b0fd3f480f4981345ad633b64fdd7b237d69a425f9
 
 #include "emu.h"
 #include "emu_api.h"

@@ -303,10 +303,213 @@ func (e *env) randBF16(name string, off int, scale float32, shape ...int) pair {
 	return p
 }
 
-// TestConvBF16InputNeedsBF16 checks that a BFloat16 input is refused at
-// fp32 and tf32 (one line naming the tensor and the precision it needs,
-// nothing launched), and that other ops still refuse BFloat16 tensors at
-// bf16.
+// bf16yCases: convolutions whose output y is stored as BFloat16 (a
+// convolution output that only a batch norm reads, at -precision bf16),
+// written by the bf16y (x float32) and bf16xy (x BFloat16) forwards: odd
+// P·Q (a thread's pair of adjacent columns then straddles two images:
+// 7x7, 5x5, 9x7 and 3x8... outputs), an odd N·P·Q (the last column has no
+// neighbour), strided 3x3 and 1x1, 1x1, ragged sizes, two M tiles, and the
+// SE-ResNet's 3x3 stage shapes at batch 2 (64@28 as it is, the deeper
+// ones with 32 filters to keep the emulator to seconds).
+var bf16yCases = []convCase{
+	{2, 5, 9, 7, 6, 3, 3, engine.Conv2dParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, true},       // odd everything, P·Q = 63
+	{3, 16, 7, 7, 24, 3, 3, engine.Conv2dParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, false},    // 7x7, N·P·Q = 147 odd
+	{2, 8, 10, 10, 12, 3, 3, engine.Conv2dParams{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, true},    // strided 3x3, 5x5
+	{1, 6, 5, 5, 10, 3, 3, engine.Conv2dParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, false},     // 5x5, N·P·Q = 25
+	{2, 16, 8, 8, 24, 1, 1, engine.Conv2dParams{StrideH: 1, StrideW: 1}, false},                      // 1x1, P·Q = 64
+	{2, 12, 7, 7, 8, 1, 1, engine.Conv2dParams{StrideH: 2, StrideW: 2}, true},                        // strided 1x1 shortcut, 4x4
+	{3, 7, 5, 6, 3, 2, 3, engine.Conv2dParams{StrideH: 2, StrideW: 1, PadH: 1, PadW: 2}, true},       // asymmetric, ragged
+	{4, 40, 12, 12, 70, 3, 3, engine.Conv2dParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, false},  // 2 M tiles, ragged K
+	{2, 64, 28, 28, 64, 3, 3, engine.Conv2dParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, false},  // SE-ResNet 64@28
+	{2, 64, 28, 28, 32, 3, 3, engine.Conv2dParams{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, false},  // SE-ResNet 64->128 3x3/2
+	{2, 128, 14, 14, 32, 3, 3, engine.Conv2dParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, false}, // SE-ResNet 128@14
+	{2, 256, 7, 7, 32, 3, 3, engine.Conv2dParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, false},   // SE-ResNet 256@7
+	{2, 512, 4, 4, 32, 3, 3, engine.Conv2dParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, false},   // SE-ResNet 512@4
+}
+
+// TestConvIGemmBF16Output runs the forward implicit GEMMs that store y
+// as BFloat16 (conv_igemm_fwd_bf16y_* with x float32, conv_igemm_fwd_
+// bf16xy_* with x BFloat16) with each tile, and with the table set to
+// im2col and every output batched (which a BFloat16 y overrides: the small
+// tile), with and without bias and with y starting at an odd element (its
+// pairs then never 4-byte aligned), against the CPU engine's forward on
+// the float32 operands (x rounded to bfloat16 for bf16xy) with its output
+// rounded by engine.RoundBF16. Tolerance: TestConvIGemmBF16Input's, plus
+// one bfloat16 ulp of the value (2^-7·|ref|): a float32 sum that differs
+// from the CPU's by a rounding may round to a neighbouring bfloat16.
+func TestConvIGemmBF16Output(t *testing.T) {
+	e := newEnv(t, 23)
+	defer e.g.SetKernelVariant(e.g.SetKernelVariant(""))
+	defer e.g.SetPrecision(engine.FP32)
+	if err := e.g.SetPrecision(engine.BF16); err != nil {
+		t.Skipf("%v", err)
+	}
+	for _, v := range []string{"l", "s", "im2col"} {
+		e.g.SetKernelVariant(v)
+		tile := map[string]string{"l": "l", "s": "s", "im2col": "s"}[v]
+		if v == "im2col" {
+			defer e.g.SetConvBatchedBelow(e.g.SetConvBatchedBelow(1 << 30))
+		}
+		for i, c := range bf16yCases {
+			if v == "im2col" && i > 1 {
+				break // the override, not the shapes again
+			}
+			for _, bx := range []bool{false, true} {
+				cb := c
+				cb.bias = c.bias != bx // each case with and without bias across the two inputs
+				bf16yCase(t, e, v, tile, cb, bx, i%2)
+			}
+		}
+	}
+}
+
+func bf16yCase(t *testing.T, e *env, variant, tile string, c convCase, bf16x bool, off int) {
+	t.Helper()
+	p, q := engine.ConvOut(c.h, c.r, c.prm.StrideH, c.prm.PadH), engine.ConvOut(c.w, c.s, c.prm.StrideW, c.prm.PadW)
+	kernel := "bf16y"
+	if bf16x {
+		kernel = "bf16xy"
+	}
+	name := fmt.Sprintf("igemm %s/%s %dx%d s%dx%d p%dx%d n%d c%d %dx%d k%d bias=%v y+%d", kernel, variant, c.r, c.s,
+		c.prm.StrideH, c.prm.StrideW, c.prm.PadH, c.prm.PadW, c.n, c.c, c.h, c.w, c.k, c.bias, off)
+	var x pair
+	if bf16x {
+		x = e.randBF16("x", 1-off, 1, c.n, c.c, c.h, c.w)
+	} else {
+		x = e.rand("x", 1, c.n, c.c, c.h, c.w)
+	}
+	w := e.rand("w", 0.5, c.k, c.c, c.r, c.s)
+	var bg, bc *engine.Tensor
+	if c.bias {
+		b := e.rand("b", 1, c.k)
+		bg, bc = b.g, b.c
+	}
+	y, all := e.outBF16("y", off, c.n, c.k, p, q)
+	e.g.Conv2d(y.g, x.g, w.g, bg, c.prm)
+	e.c.Conv2d(y.c, x.c, w.c, bc, c.prm)
+	e.wantLaunched(name+" y", "conv_igemm_fwd_"+kernel+"_"+tile)
+	ref := make([]float32, y.c.Len())
+	e.c.Download(ref, y.c)
+	for i := range ref {
+		ref[i] = engine.RoundBF16(ref[i])
+	}
+	e.c.Upload(y.c, ref)
+	e.check(name+" y", y, precTol(engine.BF16, c.c*c.r*c.s)/2, 1.0/128)
+	if off > 0 {
+		v := make([]float32, all.Len())
+		e.g.Download(v, all)
+		e.sync()
+		for i := range off {
+			if !math.IsNaN(float64(v[i])) {
+				t.Errorf("%s: wrote %g into element %d before y", name, v[i], i)
+			}
+		}
+	}
+}
+
+// TestConvIGemmBF16OutputExact checks the bfloat16 rounding of y bit for
+// bit: x, w and the bias are integers in [-8, 8] (exact in bfloat16), so
+// every float32 sum is exact in any order and the kernels' y must equal
+// the CPU's rounded by engine.RoundBF16 exactly. The sums reach the
+// hundreds, where bfloat16's spacing is 2 to 8: odd sums in [256, 512)
+// are ties (to even), the rest round up or down, which truncation or
+// ties away from zero would get wrong. 7x7 outputs over 3 images (odd P·Q
+// and N·P·Q: pairs across images, a last column alone), y at an even and
+// an odd element, x float32 and bfloat16, both tiles.
+func TestConvIGemmBF16OutputExact(t *testing.T) {
+	e := newEnv(t, 29)
+	defer e.g.SetKernelVariant(e.g.SetKernelVariant(""))
+	defer e.g.SetPrecision(engine.FP32)
+	if err := e.g.SetPrecision(engine.BF16); err != nil {
+		t.Skipf("%v", err)
+	}
+	c := convCase{3, 32, 7, 7, 20, 3, 3, engine.Conv2dParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, true}
+	ints := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(e.rng.IntN(17) - 8)
+		}
+		return v
+	}
+	xv, wv, bv := ints(c.n*c.c*c.h*c.w), ints(c.k*c.c*c.r*c.s), ints(c.k)
+	xf, w, b := e.zeros("x", c.n, c.c, c.h, c.w), e.zeros("w", c.k, c.c, c.r, c.s), e.zeros("b", c.k)
+	e.set(xf, xv)
+	e.set(w, wv)
+	e.set(b, bv)
+	gs, err := e.g.Alloc(engine.BFloat16, len(xv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	xb := pair{engine.NewTensor("xbf", gs, 0, c.n, c.c, c.h, c.w), xf.c}
+	e.g.Upload(xb.g, xv)
+	for _, v := range []string{"l", "s"} {
+		e.g.SetKernelVariant(v)
+		for off := range 2 {
+			for _, x := range []pair{xf, xb} {
+				kernel := "bf16y"
+				if x.g.DType() == engine.BFloat16 {
+					kernel = "bf16xy"
+				}
+				name := fmt.Sprintf("igemm %s/%s exact, y+%d", kernel, v, off)
+				y, _ := e.outBF16("y", off, c.n, c.k, c.h, c.w)
+				e.g.Conv2d(y.g, x.g, w.g, b.g, c.prm)
+				e.c.Conv2d(y.c, x.c, w.c, b.c, c.prm)
+				e.wantLaunched(name, "conv_igemm_fwd_"+kernel+"_"+v)
+				g, ref := e.host(y)
+				bad, big, ties := 0, 0, 0
+				for i := range ref {
+					r := engine.RoundBF16(ref[i])
+					if math.Float32bits(g[i]) != math.Float32bits(r) {
+						if bad == 0 {
+							t.Errorf("%s: y[%d] = %g, want %g (the float32 sum %g rounded)", name, i, g[i], r, ref[i])
+						}
+						bad++
+					}
+					if r != ref[i] {
+						big++
+					}
+					if a := math.Abs(float64(ref[i])); a >= 256 && a < 512 && int(a)%2 == 1 {
+						ties++
+					}
+				}
+				covered(e.g, bad == 0)
+				if bad > 0 {
+					t.Errorf("%s: %d of %d elements differ", name, bad, len(g))
+					continue
+				}
+				if big < len(ref)/10 || ties == 0 {
+					t.Fatalf("%s: only %d of %d sums need rounding, %d ties: not a test of it", name, big, len(ref), ties)
+				}
+				t.Logf("ok %s %v: bit-exact (%d of %d elements rounded, %d ties)", name, y.c.Shape(), big, len(ref), ties)
+			}
+		}
+	}
+}
+
+// outBF16 is an output pair: BFloat16 on the GPU, poisoned with NaN and
+// starting off elements into its allocation (off = 1: never 4-byte
+// aligned), float32 on the CPU. all is the GPU's whole allocation, to
+// check that nothing before y was written.
+func (e *env) outBF16(name string, off int, shape ...int) (p pair, all *engine.Tensor) {
+	e.t.Helper()
+	n := engine.Numel(shape)
+	gs, err := e.g.Alloc(engine.BFloat16, n+off)
+	if err != nil {
+		e.t.Fatalf("%s: %v", name, err)
+	}
+	cs, err := e.c.Alloc(engine.Float32, n)
+	if err != nil {
+		e.t.Fatalf("%s: %v", name, err)
+	}
+	all = engine.NewTensor(name+"-all", gs, 0, n+off)
+	e.poison(all)
+	return pair{engine.NewTensor(name, gs, off, shape...), engine.NewTensor(name, cs, 0, shape...)}, all
+}
+
+// TestConvBF16InputNeedsBF16 checks that a BFloat16 input, or a BFloat16
+// forward output, is refused at fp32 and tf32 (one line naming the tensor
+// and the precision it needs, nothing launched), and that other ops still
+// refuse BFloat16 tensors at bf16.
 func TestConvBF16InputNeedsBF16(t *testing.T) {
 	e := newEnv(t, 19)
 	defer e.g.SetPrecision(engine.FP32)
@@ -314,6 +517,8 @@ func TestConvBF16InputNeedsBF16(t *testing.T) {
 	x := e.randBF16("xbf", 0, 1, 2, 3, 6, 6)
 	w, dy := e.rand("w", 0.5, 4, 3, 3, 3), e.rand("dy", 1, 2, 4, 6, 6)
 	y, dx, dw := e.out("y", 2, 4, 6, 6), e.out("dx", 2, 3, 6, 6), e.out("dw", 4, 3, 3, 3)
+	xf, bias := e.rand("xf", 1, 2, 3, 6, 6), e.rand("bias", 1, 4)
+	yb, _ := e.outBF16("ybf", 0, 2, 4, 6, 6)
 	e.sync()
 	e.g.TakeLaunched()
 	refused := func(what, want string) {
@@ -341,11 +546,14 @@ func TestConvBF16InputNeedsBF16(t *testing.T) {
 		refused(fmt.Sprintf("conv2d %v bfloat16 x", prec), "conv2d: tensor xbf[2 3 6 6]:bfloat16 needs -precision bf16")
 		e.g.Conv2dBackward(dx.g, dw.g, nil, dy.g, x.g, w.g, prm)
 		refused(fmt.Sprintf("conv2d backward %v bfloat16 x", prec), "needs -precision bf16")
+		e.g.Conv2d(yb.g, xf.g, w.g, bias.g, prm)
+		refused(fmt.Sprintf("conv2d %v bfloat16 y", prec), "conv2d: tensor ybf[2 4 6 6]:bfloat16 needs -precision bf16")
+		e.g.Conv2d(yb.g, x.g, w.g, nil, prm)
+		refused(fmt.Sprintf("conv2d %v bfloat16 x and y", prec), "needs -precision bf16")
 	}
 	if err := e.g.SetPrecision(engine.BF16); err != nil {
 		t.Skipf("%v", err)
 	}
-	xf := e.rand("xf", 1, 2, 3, 6, 6)
 	e.g.Conv2d(y.g, xf.g, w.g, nil, engine.Conv2dParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1})
 	e.sync()
 	e.g.TakeLaunched()
