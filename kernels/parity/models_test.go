@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"sort"
 	"strings"
 	"testing"
 
@@ -371,19 +372,24 @@ func TestProfileSEResNet(t *testing.T) {
 	e.g.SetTF32(false)
 }
 
-// TestSEResNetBF16Operands: a training step and an evaluation pass of the
-// SE-ResNet at -precision bf16 with its pre-activations (the fused batch
-// norm + ReLU outputs that only convolutions read) stored in bfloat16, as
-// the model is allocated at bf16, against the same model with them in
-// float32 (Model.SetNarrowDType): the convolutions round their operands to
-// bfloat16 to nearest either way, and the backward batch norm's mask is
-// the same, so the loss, every gradient and the evaluation loss must be
-// equal bit for bit, and the step must run the bfloat16-storage kernels.
-// The loss is also checked against the CPU's float32 model within bf16's
-// step tolerance. On the emulator the widths are cut by 8 (8 to 64
-// channels, SE hidden 1 to 4) so that the step takes seconds; on a GPU it
-// is the model itself, batch 8.
-func TestSEResNetBF16Operands(t *testing.T) {
+// TestSEResNetBF16Narrow: a training step and an evaluation pass of the
+// SE-ResNet at -precision bf16 with its narrow activations (the
+// convolution outputs that only batch norms read and the fused batch norm
+// + ReLU outputs that only convolutions read) stored in bfloat16, as the
+// model is allocated at bf16, against the same model with them in float32
+// (Model.SetNarrowDType) and against the CPU's float32 model. The GPU
+// model's Narrow pool must be bfloat16 and the step must run the kernels
+// that write and read it. Storing them rounds each convolution output to
+// bfloat16 once more before its batch norm: a perturbation of the size of
+// the bf16 GEMMs' own rounding, so the bfloat16-storage step must stay as
+// close to the CPU's as the float32-storage one: the loss within bf16's
+// step tolerance, and the median gradient's normwise error within twice
+// the float32-storage step's plus 1e-3 (measured on the emulator's
+// reduced model: 0.24 against 0.22; the reduced model's batch norms over
+// 8 channels of 4 images make both large, and the loss agrees to 4e-4). On the emulator the widths are cut
+// by 8 (8 to 64 channels, SE hidden 1 to 4) so that the step takes
+// seconds; on a GPU it is the model itself, batch 8.
+func TestSEResNetBF16Narrow(t *testing.T) {
 	if testing.Short() {
 		t.Skip("model steps: skipped in -short runs")
 	}
@@ -416,12 +422,13 @@ func TestSEResNetBF16Operands(t *testing.T) {
 		return m
 	}
 	bf, fl, cpu := build(e.g, false), build(e.g, true), build(e.c, false)
-	if ops := bf.Builder.Narrow; ops.DType() != engine.BFloat16 || len(ops.Tensors()) == 0 {
-		t.Fatalf("model at bf16: operands pool %s with %d tensors, want bfloat16 ones", ops.DType(), len(ops.Tensors()))
+	want := len(bf.Builder.NarrowActs())
+	if nar := bf.Builder.Narrow; nar.DType() != engine.BFloat16 || len(nar.Tensors()) != want || want == 0 {
+		t.Fatalf("model at bf16: narrow pool %s with %d tensors, want %d bfloat16 ones", nar.DType(), len(nar.Tensors()), want)
 	}
 	for _, m := range []*models.Model{fl, cpu} {
 		if n := len(m.Builder.Narrow.Tensors()); n != 0 {
-			t.Fatalf("float32 operands: %d outside the activations", n)
+			t.Fatalf("float32 narrow activations: %d outside the activations", n)
 		}
 	}
 	// The same learnable batch in all three.
@@ -437,46 +444,69 @@ func TestSEResNetBF16Operands(t *testing.T) {
 	launched := e.g.PeekLaunched()
 	step(fl, e.g, 0)
 	step(cpu, e.c, 0)
-	for _, pre := range []string{"norm_bn_stats_ybf16", "norm_bn_bwd_reduce_ybf16", "conv_igemm_fwd_bf16x_", "conv_igemm_wgrad_bf16x_"} {
+	for _, k := range []string{"norm_bn_stats_xbf16", "norm_bn_stats_xbf16_ybf16", "norm_bn_bwd_reduce_xbf16",
+		"norm_bn_bwd_reduce_xbf16_ybf16", "conv_igemm_fwd_bf16y_", "conv_igemm_fwd_bf16xy_", "conv_igemm_fwd_bf16x_",
+		"conv_igemm_wgrad_bf16x_"} {
 		found := false
-		for k := range launched {
-			found = found || strings.HasPrefix(k, pre)
+		for name := range launched {
+			found = found || strings.HasPrefix(name, k)
 		}
 		if !found {
-			t.Errorf("the bf16 step ran no %s* kernel", pre)
-		}
-	}
-	same := func(what string, a, b []float32) {
-		for i := range a {
-			if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
-				t.Errorf("%s: element %d is %g with bfloat16 operands, %g with float32 ones", what, i, a[i], b[i])
-				return
-			}
+			t.Errorf("the bf16 step ran no %s kernel", k)
 		}
 	}
 	lb, lf, lc := download(t, e.g, bf.Loss), download(t, e.g, fl.Loss), download(t, e.c, cpu.Loss)
-	same("loss", lb, lf)
 	lossTol, _ := precStepTol(engine.BF16, stepTols["seresnet"].loss, stepTols["seresnet"].grd)
-	if r := math.Abs(float64(lb[0]-lc[0])) / math.Abs(float64(lc[0])); !(r <= lossTol) {
-		t.Errorf("loss bf16 %g cpu %g: relative error %.2g > %g", lb[0], lc[0], r, lossTol)
-	}
-	be, fe := bf.Builder.Entries(), fl.Builder.Entries()
-	grads := 0
-	for i := range be {
-		if be[i].Kind == layers.Param && be[i].Grad != nil {
-			same("gradient of "+be[i].Name, download(t, e.g, be[i].Grad), download(t, e.g, fe[i].Grad))
-			grads++
+	for _, l := range []struct {
+		what string
+		v    float32
+	}{{"bfloat16 storage", lb[0]}, {"float32 storage", lf[0]}} {
+		if r := math.Abs(float64(l.v-lc[0])) / math.Abs(float64(lc[0])); !(r <= lossTol) {
+			t.Errorf("loss with %s %g, cpu %g: relative error %.2g > %g", l.what, l.v, lc[0], r, lossTol)
 		}
+	}
+	be, fe, ce := bf.Builder.Entries(), fl.Builder.Entries(), cpu.Builder.Entries()
+	var errB, errF []float64
+	var gb, gf, gc [][]float32
+	largest := 0.0
+	for i := range be {
+		if be[i].Kind != layers.Param || be[i].Grad == nil {
+			continue
+		}
+		gb, gf = append(gb, download(t, e.g, be[i].Grad)), append(gf, download(t, e.g, fe[i].Grad))
+		gc = append(gc, download(t, e.c, ce[i].Grad))
+		largest = math.Max(largest, maxAbs(gc[len(gc)-1]))
+	}
+	for i := range gc {
+		errB = append(errB, normwise(gb[i], gc[i], 1e-4*largest))
+		errF = append(errF, normwise(gf[i], gc[i], 1e-4*largest))
+	}
+	medB, medF := median(errB), median(errF)
+	if !(medB <= 2*medF+1e-3) {
+		t.Errorf("median gradient error against the cpu: %.3g with bfloat16 storage, %.3g with float32 storage (at most twice that plus 1e-3)", medB, medF)
 	}
 	for _, m := range []*models.Model{bf, fl} {
 		ctx := &layers.Ctx{B: e.g, Seed: 1}
 		m.Forward(ctx)
 		m.ComputeLoss(ctx, false)
 	}
-	eb, ef := download(t, e.g, bf.Loss), download(t, e.g, fl.Loss)
-	same("evaluation loss", eb, ef)
-	same("evaluation logits", download(t, e.g, bf.Logits), download(t, e.g, fl.Logits))
+	ctx := &layers.Ctx{B: e.c, Seed: 1}
+	cpu.Forward(ctx)
+	cpu.ComputeLoss(ctx, false)
+	eb, ec := download(t, e.g, bf.Loss), download(t, e.c, cpu.Loss)
+	if r := math.Abs(float64(eb[0]-ec[0])) / math.Abs(float64(ec[0])); !(r <= lossTol) {
+		t.Errorf("evaluation loss with bfloat16 storage %g, cpu %g: relative error %.2g > %g", eb[0], ec[0], r, lossTol)
+	}
 	covered(e.g, !t.Failed())
-	t.Logf("ok seresnet bf16, batch %d: bfloat16 operands (%.2f MiB) give the float32 operands' loss %.6f, %d gradients and evaluation loss %.6f bit for bit; cpu float32 loss %.6f",
-		batch, float64(bf.Builder.Narrow.Bytes())/(1<<20), lb[0], grads, eb[0], lc[0])
+	t.Logf("ok seresnet bf16, batch %d, %d narrow activations in bfloat16: loss %.6f (float32 storage %.6f, cpu %.6f), evaluation loss %.6f (cpu %.6f); median gradient error against the cpu %.3g (float32 storage %.3g) over %d gradients",
+		batch, want, lb[0], lf[0], lc[0], eb[0], ec[0], medB, medF, len(errB))
+}
+
+// median of v (v is reordered).
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	sort.Float64s(v)
+	return v[len(v)/2]
 }
