@@ -150,16 +150,10 @@ func maxAbs(v []float32) float64 {
 	return m
 }
 
-// precStepTol widens a model step's fp32 tolerances for the tensor-core
-// precisions. The loss: one GEMM's normwise error is about the operands'
-// unit roundoff u (TF32 2^-11, BF16 2^-8) and a step chains about ten, so
-// 10u with a margin of about four: 5e-3 (TF32), 4e-2 (BF16). The
-// gradients: max-pool and ReLU decisions flip where two values lie within
-// the rounding, and a flipped pool sends a whole gradient element
-// elsewhere, so the convolutions' weight gradients are off by much more
-// than the GEMMs: 8% normwise in the baseline's step in both TF32 and BF16
-// (measured on the emulator; im2col and the implicit GEMM give the same
-// errors to three digits, so it is the rounding, not a kernel): 0.2.
+// precStepTol is the loss tolerance of the SE-ResNet's bf16 step against
+// the plain CPU engine (TestSEResNetBF16Narrow): one GEMM's normwise error
+// is about the operands' unit roundoff u (BF16 2^-8) and a step chains
+// about ten, so 10u with a margin of about four: 4e-2.
 func precStepTol(p engine.Precision, loss, grd float64) (float64, float64) {
 	switch p {
 	case engine.TF32:
@@ -170,10 +164,62 @@ func precStepTol(p engine.Precision, loss, grd float64) (float64, float64) {
 	return loss, grd
 }
 
+// unitRoundoff is the relative rounding error of a tensor-core operand.
+func unitRoundoff(p engine.Precision) float64 {
+	switch p {
+	case engine.TF32:
+		return 1.0 / 2048
+	case engine.BF16:
+		return 1.0 / 256
+	}
+	return 0
+}
+
 // emuPrecModels are the models whose tensor-core (TF32, BF16) steps run on
 // the emulator, where mma.sync is a warp collective (slow); the others run
 // them on a GPU only.
-var emuPrecModels = map[string]bool{"baseline": true}
+var emuPrecModels = map[string]bool{"baseline": true, "googlenet": true}
+
+// stepResult is what a model step is compared by: the loss and every
+// parameter gradient.
+type stepResult struct {
+	loss  float64
+	grads [][]float32
+	names []string
+}
+
+func result(t *testing.T, be engine.Backend, m *models.Model) stepResult {
+	r := stepResult{loss: float64(download(t, be, m.Loss)[0])}
+	for _, en := range m.Builder.Entries() {
+		if en.Kind == layers.Param && en.Grad != nil {
+			r.grads = append(r.grads, download(t, be, en.Grad))
+			r.names = append(r.names, en.Name)
+		}
+	}
+	return r
+}
+
+// stepErrors compares a step with a reference: the loss's relative error
+// and each gradient's normwise error (floored at 1e-4 of the reference's
+// largest gradient).
+func stepErrors(a, ref stepResult) (loss float64, grads []float64) {
+	largest := 0.0
+	for _, g := range ref.grads {
+		largest = math.Max(largest, maxAbs(g))
+	}
+	for i := range ref.grads {
+		grads = append(grads, normwise(a.grads[i], ref.grads[i], 1e-4*largest))
+	}
+	return math.Abs(a.loss-ref.loss) / math.Abs(ref.loss), grads
+}
+
+func maxOf(v []float64) float64 {
+	m := 0.0
+	for _, x := range v {
+		m = math.Max(m, x)
+	}
+	return m
+}
 
 func TestModelStepParity(t *testing.T) {
 	for _, prec := range engine.Precisions {
@@ -199,41 +245,96 @@ func modelStep(t *testing.T, name string, prec engine.Precision) {
 		t.Skipf("%v", err)
 	}
 	defer e.g.SetPrecision(engine.FP32)
-	lossTol, grdTol := precStepTol(prec, tol.loss, tol.grd)
 	tw := newTwin(t, e, name, tol.batch)
 	tw.load(e, tol.batch, false)
+	if prec != engine.FP32 {
+		precStep(t, e, tw, name, prec, tol.batch, tol.loss, tol.grd)
+		return
+	}
 	step(tw.g, e.g, 0)
 	step(tw.c, e.c, 0)
-	lg, lc := download(t, e.g, tw.g.Loss), download(t, e.c, tw.c.Loss)
-	if r := math.Abs(float64(lg[0]-lc[0])) / math.Abs(float64(lc[0])); !(r <= lossTol) {
-		t.Errorf("loss gpu %g cpu %g: relative error %.2g > %g", lg[0], lc[0], r, lossTol)
+	g, c := result(t, e.g, tw.g), result(t, e.c, tw.c)
+	lossErr, grdErr := stepErrors(g, c)
+	if !(lossErr <= tol.loss) {
+		t.Errorf("loss gpu %g cpu %g: relative error %.2g > %g", g.loss, c.loss, lossErr, tol.loss)
 	}
-	ge, ce := tw.g.Builder.Entries(), tw.c.Builder.Entries()
-	gg, cg := make([][]float32, len(ge)), make([][]float32, len(ge))
-	largest := 0.0
-	for i := range ge {
-		if ge[i].Kind == layers.Param && ge[i].Grad != nil {
-			gg[i], cg[i] = download(t, e.g, ge[i].Grad), download(t, e.c, ce[i].Grad)
-			largest = math.Max(largest, maxAbs(cg[i]))
+	worst := 0
+	for i, r := range grdErr {
+		if !(r <= tol.grd) {
+			t.Errorf("gradient of %s: normwise error %.3g > %g", g.names[i], r, tol.grd)
 		}
-	}
-	worst, worstName, n := 0.0, "", 0
-	for i := range ge {
-		if gg[i] == nil {
-			continue
-		}
-		r := normwise(gg[i], cg[i], 1e-4*largest)
-		n++
-		if !(r <= grdTol) {
-			t.Errorf("gradient of %s %v: normwise error %.3g > %g", ge[i].Name, ge[i].Value.Shape(), r, grdTol)
-		}
-		if r > worst || worstName == "" {
-			worst, worstName = r, ge[i].Name
+		if r > grdErr[worst] {
+			worst = i
 		}
 	}
 	covered(e.g, !t.Failed())
 	t.Logf("ok %s %v batch %d: loss gpu %.6f cpu %.6f; %d gradients, worst %s at %.2g (tol %g)",
-		name, prec, tol.batch, lg[0], lc[0], n, worstName, worst, grdTol)
+		name, prec, tol.batch, g.loss, c.loss, len(grdErr), g.names[worst], grdErr[worst], tol.grd)
+}
+
+// precStep checks a tf32 or bf16 step. The reference is the CPU engine
+// with the GPU's operand rounding (roundingCPU; at bf16 with the narrow
+// activations rounded as the GPU stores them), so that only the order of
+// the float32 sums differs, as at fp32. But one float32 ulp of difference
+// can move a value across a TF32 or BF16 rounding boundary, a jump of u
+// (2^-11 or 2^-8) in that element, and a deep network with batch norms
+// over few values (GoogLeNet's and the SE-ResNet's late stages at batch 8
+// hold 1x1 to 4x4 maps: a channel's statistics over 8 to 128 values) is
+// chaotic at that scale: its logits move by 2.6% when its input moves by
+// 1e-7 (GoogLeNet at tf32, measured on the emulator). Fixed tolerances
+// cannot tell such a network's rounding from a bug, so the step is held to
+// its own sensitivity, measured in the same test: the reference's step
+// again, with every input pixel perturbed by u·N(0,1) relative. The GPU's
+// loss error, median gradient error and worst gradient error must each be
+// within 3x the perturbed step's (or within the fp32 tolerances). Measured
+// on the emulator, GPU against perturbed: the baseline's median gradient
+// error 1.1e-5 against 0.037 (tf32) and 1e-7 against 0.066 (bf16);
+// GoogLeNet's 0.25 against 0.48 and 0.40 against 1.2; the SE-ResNet's (at
+// batch 4) 0.063 against 0.10 and 0.18 against 0.30; the worst ratio of
+// any of the three measures was 1.2 (the SE-ResNet's bf16 loss). A kernel
+// or wiring bug shows as an error far beyond the network's sensitivity in
+// the well-conditioned baseline, and as NaN, Inf or a loss off by more
+// than its sensitivity in the others; the kernels themselves are held to
+// tight tolerances op by op.
+func precStep(t *testing.T, e *env, tw twin, name string, prec engine.Precision, batch int, lossTol, grdTol float64) {
+	var narrow []*engine.Tensor
+	if tw.g.Builder.Narrow.DType() == engine.BFloat16 {
+		narrow = tw.c.Builder.NarrowActs()
+	}
+	ref := newRoundingCPU(e.c, prec, narrow)
+	step(tw.g, e.g, 0)
+	step(tw.c, ref, 0)
+	g, c := result(t, e.g, tw.g), result(t, ref, tw.c)
+	x := download(t, e.c, tw.c.Input)
+	y := make([]float32, len(x))
+	u := unitRoundoff(prec)
+	for i := range x {
+		y[i] = x[i] * float32(1+u*e.rng.NormFloat64())
+	}
+	e.c.Upload(tw.c.Input, y)
+	step(tw.c, ref, 0)
+	p := result(t, ref, tw.c)
+	lossErr, grdErr := stepErrors(g, c)
+	lossSens, grdSens := stepErrors(p, c)
+	checks := []struct {
+		what          string
+		err, sens, at float64
+	}{
+		{"loss relative error", lossErr, lossSens, lossTol},
+		{"median gradient error", median(append([]float64(nil), grdErr...)), median(append([]float64(nil), grdSens...)), grdTol},
+		{"worst gradient error", maxOf(grdErr), maxOf(grdSens), grdTol},
+	}
+	verdict := ""
+	for _, ck := range checks {
+		lim := math.Max(ck.at, 3*ck.sens)
+		if !(ck.err <= lim) {
+			t.Errorf("%s %v: %s %.3g > %.3g (3x the %.3g of the reference's step with its input perturbed by %.3g, or the fp32 tolerance %g)",
+				name, prec, ck.what, ck.err, lim, ck.sens, u, ck.at)
+		}
+		verdict += fmt.Sprintf("; %s %.2g (perturbed %.2g)", ck.what, ck.err, ck.sens)
+	}
+	covered(e.g, !t.Failed())
+	t.Logf("ok %s %v batch %d against the rounding cpu: loss gpu %.6f cpu %.6f%s", name, prec, batch, g.loss, c.loss, verdict)
 }
 
 // Twenty SGD steps of the SE-ResNet at batch 8 on both engines from the
