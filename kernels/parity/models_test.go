@@ -44,11 +44,12 @@ var stepTols = map[string]struct {
 	"lightresnet": {16, 1e-3, 0.3},
 }
 
-// emuModels are the models whose step runs on the emulator too (the others
-// take a minute or more each there and run on a GPU only): the baseline,
-// GoogLeNet (inception branches, concatenation) and the SE-ResNet (the
-// report's model: pre-activation blocks, squeeze-excite).
-var emuModels = map[string]bool{"baseline": true, "googlenet": true, "seresnet": true}
+// emuModels are the models whose step runs on the emulator too (VGG, a
+// minute or more there, and the ViT run on a GPU only): the baseline,
+// GoogLeNet (inception branches, concatenation), the SE-ResNet (the
+// report's model: pre-activation blocks, squeeze-excite) and the two
+// bottleneck ResNets (15 s each).
+var emuModels = map[string]bool{"baseline": true, "googlenet": true, "seresnet": true, "resnet": true, "lightresnet": true}
 
 // twin is one model built on both engines.
 type twin struct {
@@ -187,9 +188,10 @@ func unitRoundoff(p engine.Precision) float64 {
 }
 
 // emuPrecModels are the models whose tensor-core (TF32, BF16) steps run on
-// the emulator, where mma.sync is a warp collective (slow); the others run
-// them on a GPU only.
-var emuPrecModels = map[string]bool{"baseline": true, "googlenet": true}
+// the emulator, where mma.sync is a warp collective (slow: 25-30 s a step
+// for the ResNets); the SE-ResNet's run there at reduced width
+// (TestSEResNetBF16Narrow), and all run on a GPU.
+var emuPrecModels = map[string]bool{"baseline": true, "googlenet": true, "resnet": true, "lightresnet": true}
 
 // stepResult is what a model step is compared by: the loss and every
 // parameter gradient.
