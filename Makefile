@@ -41,9 +41,11 @@ vet:
 	@out=$$(gofmt -l .); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-# Every CPU test; a few minutes on 2 cores.
+# Every CPU test; about 8 minutes on 2 cores (the emulated parity tests
+# take 5: a package may take past go test's default 10-minute limit on a
+# slower machine).
 test: vet ptx-check
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 30m ./...
 
 race:
 	$(GO) test -count=1 -short -race ./...
