@@ -72,8 +72,8 @@ func (p *Pool) DType() DType { return p.dtype }
 
 // SetDType changes the element type of an unallocated pool and of every
 // tensor declared in it, with their views: a model is built once and its
-// convolution operands (layers.Builder.NarrowAct) become BFloat16 when
-// the backend that allocates it runs at -precision bf16. Only between
+// narrow activations (layers.Builder.NarrowAct) become BFloat16 when the
+// backend that allocates it runs at -precision bf16. Only between
 // Float32 and BFloat16: the values mean the same numbers in both.
 func (p *Pool) SetDType(dt DType) error {
 	if p.st != nil {

@@ -81,11 +81,11 @@ func ApplyPrecision(b Backend, flag string) error {
 	return ps.SetPrecision(p)
 }
 
-// NarrowDType is the element type in which a backend keeps the
-// activations that only convolutions read (layers.Builder.NarrowAct):
-// BFloat16 on a backend running at BF16 (their GEMM operands are rounded
-// to BF16 anyway, so storing them so loses nothing the convolutions
-// use), else Float32.
+// NarrowDType is the element type in which a backend keeps a model's
+// narrow activations (layers.Builder.NarrowAct: the convolution outputs
+// that only batch norms read, the batch norm + ReLU outputs that only
+// convolutions read): BFloat16 on a backend running at BF16, as PyTorch's
+// autocast keeps them, else Float32.
 func NarrowDType(b Backend) DType {
 	if ps, ok := b.(PrecisionSetter); ok && ps.Precision() == BF16 {
 		return BFloat16
